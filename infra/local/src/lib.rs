@@ -1,0 +1,9 @@
+//! The routes of every function merged into one router, as the local server serves them.
+
+use axum::Router;
+use livestatus_shared::AppState;
+
+/// Every function's routes, merged.
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(livestatus_pages::routes())
+}

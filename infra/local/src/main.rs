@@ -1,0 +1,26 @@
+//! The local run: every function's routes in one process on `PORT` (default 3000), under
+//! the production paths, over the table at `DYNAMODB_ENDPOINT`.
+
+use livestatus_shared::{AppState, store::Store, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let store = Store::from_env().await;
+    if store.ensure_table().await? {
+        tracing::info!(table = store.table(), "created the table");
+    }
+    let state = AppState::new(store);
+    let app = livestatus_shared::finish_router(livestatus_local::routes(), state);
+
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("LiveStatus API listening on http://127.0.0.1:{port}");
+    println!("First key: cargo run -q --bin livestatus-admin -- org create --name Acme --plan pro");
+    println!("           cargo run -q --bin livestatus-admin -- key create --org <id> --name dev");
+    axum::serve(listener, app).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Small typed values parsed at the edge, so handlers and the store never see raw strings.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// A page slug: `^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$` with no `--`. Slugs are global.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    /// Parses a slug, answering `invalid_slug` with what is wrong.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let bad = |why: &str| Err(ApiError::InvalidSlug(format!("`slug`: {why}")));
+        let len = raw.len();
+        if !(3..=63).contains(&len) {
+            return bad("must be 3 to 63 characters long");
+        }
+        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return bad("may contain only lowercase letters a-z, digits and hyphens");
+        }
+        if raw.starts_with('-') || raw.ends_with('-') {
+            return bad("must start and end with a letter or digit");
+        }
+        if raw.contains("--") {
+            return bad("must not contain two hyphens in a row");
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The slug as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A colour written `#RRGGBB`, kept in lowercase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HexColor(pub [u8; 3]);
+
+impl HexColor {
+    /// Parses `#RRGGBB` (either case); `field` names the parameter in the error.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let err = || ApiError::invalid_field(field, "must be a colour written #RRGGBB");
+        let hex = raw
+            .strip_prefix('#')
+            .filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(err)?;
+        let mut rgb = [0u8; 3];
+        for (i, byte) in rgb.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2).ok_or_else(err)?, 16).map_err(|_| err())?;
+        }
+        Ok(Self(rgb))
+    }
+}
+
+impl fmt::Display for HexColor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2])
+    }
+}
+
+/// Checks a text field's length in characters (not bytes) and that it carries no control
+/// characters; `min` 0 allows empty. Returns the text unchanged.
+pub fn text(field: &str, value: String, min: usize, max: usize) -> Result<String, ApiError> {
+    let chars = value.chars().count();
+    if chars < min {
+        return Err(if min == 1 {
+            ApiError::invalid_field(field, "must not be empty")
+        } else {
+            ApiError::invalid_field(field, format_args!("must be at least {min} characters"))
+        });
+    }
+    if chars > max {
+        return Err(ApiError::invalid_field(field, format_args!("must be at most {max} characters (got {chars})")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(ApiError::invalid_field(field, "must not contain control characters"));
+    }
+    Ok(value)
+}
+
+/// A name that must have visible content: 1..=max characters, not only whitespace.
+pub fn name(field: &str, value: String, max: usize) -> Result<String, ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid_field(field, "must not be empty or only whitespace"));
+    }
+    let value = text(field, value, 1, max)?;
+    if value.contains(['\n', '\r', '\t']) {
+        return Err(ApiError::invalid_field(field, "must be a single line"));
+    }
+    Ok(value)
+}
+
+/// An organization's plan. Its limits live in [`Plan::limits`], the one table of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    /// One page, no API keys.
+    Free,
+    /// Ten pages and API keys.
+    Pro,
+    /// A hundred pages and API keys.
+    Business,
+}
+
+/// What a plan allows.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanLimits {
+    /// Pages per organization.
+    pub pages: u32,
+    /// Whether the organization may hold API keys created through the API.
+    pub api_keys: bool,
+    /// Requests per minute per key.
+    pub requests_per_minute: u32,
+}
+
+impl Plan {
+    /// Every plan, for building conditions over the limit table.
+    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Business];
+
+    /// The limit table.
+    pub const fn limits(self) -> PlanLimits {
+        match self {
+            Plan::Free => PlanLimits { pages: 1, api_keys: false, requests_per_minute: 60 },
+            Plan::Pro => PlanLimits { pages: 10, api_keys: true, requests_per_minute: 60 },
+            Plan::Business => PlanLimits { pages: 100, api_keys: true, requests_per_minute: 60 },
+        }
+    }
+
+    /// The plan's name as stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Business => "business",
+        }
+    }
+
+    /// Parses `free`, `pro` or `business`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+}
+
+/// A permission an API key may hold. An empty scope list means full access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Read pages.
+    PagesRead,
+    /// Create, change and delete pages.
+    PagesWrite,
+    /// Read services.
+    ServicesRead,
+    /// Create, change and delete services.
+    ServicesWrite,
+    /// Read incidents.
+    IncidentsRead,
+    /// Open and update incidents.
+    IncidentsWrite,
+    /// List keys.
+    KeysRead,
+    /// Create and revoke keys.
+    KeysWrite,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 8] = [
+        Scope::PagesRead,
+        Scope::PagesWrite,
+        Scope::ServicesRead,
+        Scope::ServicesWrite,
+        Scope::IncidentsRead,
+        Scope::IncidentsWrite,
+        Scope::KeysRead,
+        Scope::KeysWrite,
+    ];
+
+    /// The scope's wire name, e.g. `pages:read`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::PagesRead => "pages:read",
+            Scope::PagesWrite => "pages:write",
+            Scope::ServicesRead => "services:read",
+            Scope::ServicesWrite => "services:write",
+            Scope::IncidentsRead => "incidents:read",
+            Scope::IncidentsWrite => "incidents:write",
+            Scope::KeysRead => "keys:read",
+            Scope::KeysWrite => "keys:write",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Parses a list of scope names, rejecting unknown ones and dropping duplicates.
+    pub fn parse_list(field: &str, raw: &[String]) -> Result<Vec<Scope>, ApiError> {
+        let mut scopes = Vec::with_capacity(raw.len());
+        for name in raw {
+            let scope = Self::parse(name).ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid_field(field, format_args!("unknown scope `{name}`; known scopes: {}", known.join(", ")))
+            })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes.sort();
+        Ok(scopes)
+    }
+}
+
+/// The scopes a key holds; empty means every scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scopes(pub Vec<Scope>);
+
+impl Scopes {
+    /// Whether these scopes grant `scope`.
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.0.is_empty() || self.0.contains(&scope)
+    }
+
+    /// Whether every scope of `other` is granted by these.
+    pub fn covers(&self, other: &Scopes) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        !other.0.is_empty() && other.0.iter().all(|s| self.allows(*s))
+    }
+
+    /// Wire names.
+    pub fn names(&self) -> Vec<String> {
+        self.0.iter().map(|s| s.as_str().to_owned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_rules_follow_the_contract() {
+        for ok in ["abc", "a1b", "my-status-page", &"a".repeat(63)] {
+            assert!(Slug::parse(ok).is_ok(), "{ok} should be valid");
+        }
+        for bad in ["ab", "-abc", "abc-", "a--b", "ABC", "ab c", "ab_c", "ünï", &"a".repeat(64), ""] {
+            assert!(matches!(Slug::parse(bad), Err(ApiError::InvalidSlug(_))), "{bad} should be invalid");
+        }
+    }
+
+    #[test]
+    fn hex_colors_parse_and_print_lowercase() {
+        assert_eq!(HexColor::parse("c", "#A1b2C3").unwrap().to_string(), "#a1b2c3");
+        for bad in ["a1b2c3", "#a1b2c", "#a1b2c3d", "#ggg000", "#+1+1+1", "#ééé"] {
+            assert!(HexColor::parse("c", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_length_counts_characters_not_bytes() {
+        assert!(text("t", "é".repeat(100), 1, 100).is_ok());
+        assert!(text("t", "é".repeat(101), 1, 100).is_err());
+        assert!(name("n", "   ".into(), 10).is_err());
+        assert!(text("t", "a\u{0}b".into(), 0, 10).is_err());
+    }
+
+    #[test]
+    fn empty_scopes_cover_everything_and_nothing_covers_full_access_but_full_access() {
+        let full = Scopes::default();
+        let read = Scopes(vec![Scope::PagesRead]);
+        assert!(full.covers(&read));
+        assert!(!read.covers(&full));
+        assert!(!read.covers(&Scopes(vec![Scope::PagesWrite])));
+        assert!(read.covers(&read));
+    }
+}

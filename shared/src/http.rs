@@ -1,0 +1,180 @@
+//! Request plumbing shared by every router: request ids and the one error renderer,
+//! JSON bodies (64 KiB, unknown fields and wrong types named), list parameters, and the
+//! `{data}` / `{data, meta}` success envelopes.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorBody, envelope};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The id of the request being served, in the request's extensions.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Outermost middleware: gives the request an id, answers with `X-Request-Id`, and renders
+/// every error (ours and the router's own 404/405) as the documented envelope.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut response = next.run(req).await;
+
+    let error = response.extensions_mut().remove::<ErrorBody>().or_else(|| match response.status() {
+        StatusCode::NOT_FOUND => Some(ErrorBody { code: "not_found", message: "No such route.".into() }),
+        StatusCode::METHOD_NOT_ALLOWED => Some(ErrorBody {
+            code: "method_not_allowed",
+            message: format!("{method} is not allowed on this path."),
+        }),
+        _ => None,
+    });
+    if let Some(error) = error {
+        let (mut parts, _) = response.into_parts();
+        let body = serde_json::to_vec(&envelope(&error, &id)).expect("envelope serializes");
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        parts.headers.remove(header::CONTENT_LENGTH);
+        response = Response::from_parts(parts, Body::from(body));
+        tracing::info!(%method, %path, status = response.status().as_u16(), code = error.code, request_id = %id, "request rejected");
+    } else {
+        tracing::info!(%method, %path, status = response.status().as_u16(), request_id = %id, "request served");
+    }
+    response.headers_mut().insert("x-request-id", HeaderValue::from_str(&id).expect("uuid is a valid header"));
+    response
+}
+
+/// Fallback for paths no router knows.
+pub async fn route_not_found() -> ApiError {
+    ApiError::NotFound("No such route.".into())
+}
+
+/// A JSON object body deserialized into `T`. Over 64 KiB is 413; not an object, a wrong
+/// type or an unknown field (`T` should deny them) is 400 naming the field.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let bytes = http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::InvalidRequest("The request body could not be read.".into())
+                }
+            })?
+            .to_bytes();
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON object into `T`, naming the field in every error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidRequest("The request body must be a JSON object.".into()));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidRequest(format!("The request body is not valid JSON: {e}.")))?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidRequest("The request body must be a JSON object.".into()));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            ApiError::InvalidRequest(format!("{inner}."))
+        } else {
+            ApiError::InvalidRequest(format!("`{path}`: {inner}."))
+        }
+    })
+}
+
+/// `?limit=` (1–100, default 50) and `?cursor=` of list endpoints, plus any other query
+/// parameters for the handler to read.
+#[derive(Debug)]
+pub struct ListParams {
+    /// Page size.
+    pub limit: u32,
+    /// Opaque cursor from a previous `nextCursor`.
+    pub cursor: Option<String>,
+    /// Other parameters, decoded.
+    pub other: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query)?;
+        let mut params = ListParams { limit: 50, cursor: None, other: Vec::new() };
+        for (name, value) in pairs {
+            match name.as_str() {
+                "limit" => {
+                    params.limit = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|l| (1..=100).contains(l))
+                        .ok_or_else(|| ApiError::invalid_field("limit", "must be an integer from 1 to 100"))?;
+                }
+                "cursor" => params.cursor = Some(value),
+                _ => params.other.push((name, value)),
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{query}").parse().map_err(|_| ApiError::InvalidRequest("The query string is malformed.".into()))?,
+    )
+    .map(|q| q.0)
+    .map_err(|_| ApiError::InvalidRequest("The query string is malformed.".into()))
+}
+
+/// `{"data": …}`, with a status.
+pub fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
+    (status, axum::Json(serde_json::json!({ "data": value }))).into_response()
+}
+
+/// `{"data": […], "meta": {"count", "nextCursor"}}`.
+pub fn list<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Response {
+    let count = items.len();
+    axum::Json(serde_json::json!({ "data": items, "meta": { "count": count, "nextCursor": next_cursor } })).into_response()
+}
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Parses a path id; anything that is not a UUID is simply not found.
+pub fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+}

@@ -1,0 +1,28 @@
+//! The shared core of every LiveStatus function: errors and their envelope, API keys,
+//! authentication with the rate limit, validation types, and DynamoDB access.
+
+pub mod apikey;
+pub mod auth;
+pub mod clock;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+use axum::Router;
+
+/// Wraps a function's router with what every function has: the authentication layer on
+/// its routes, the not-found fallback, and the request-context middleware outermost.
+pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .fallback(http::route_not_found)
+        .layer(axum::middleware::from_fn(http::request_context))
+        .with_state(state)
+}

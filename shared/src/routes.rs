@@ -1,0 +1,43 @@
+//! The route table: every route of the API, the function that serves it and the scope it
+//! needs. Authentication reads scopes from here; tests and the SAM template check
+//! themselves against it.
+
+use crate::domain::Scope;
+
+/// The Lambda function (endpoint group) that serves a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// `functions/pages`.
+    Pages,
+}
+
+/// One route.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// Serving function.
+    pub group: Group,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path in axum's syntax, e.g. `/api/v1/pages/{pageId}`.
+    pub path: &'static str,
+    /// Scope required; `None` for public routes.
+    pub scope: Option<Scope>,
+}
+
+const fn route(group: Group, method: &'static str, path: &'static str, scope: Scope) -> Route {
+    Route { group, method, path, scope: Some(scope) }
+}
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    route(Group::Pages, "GET", "/api/v1/pages", Scope::PagesRead),
+    route(Group::Pages, "POST", "/api/v1/pages", Scope::PagesWrite),
+    route(Group::Pages, "GET", "/api/v1/pages/{pageId}", Scope::PagesRead),
+    route(Group::Pages, "PATCH", "/api/v1/pages/{pageId}", Scope::PagesWrite),
+    route(Group::Pages, "DELETE", "/api/v1/pages/{pageId}", Scope::PagesWrite),
+];
+
+/// The route for a method and a matched path pattern.
+pub fn find(method: &str, path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
+}

@@ -1,0 +1,294 @@
+//! API keys: creation, revocation, and authentication combined with the rate limit in one
+//! conditional `UpdateItem` (see the README's "Auth and rate limit in one round trip").
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Item, Store, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
+use crate::apikey::{KeyHash, PlaintextKey};
+use crate::clock::timestamp;
+use crate::domain::{Scope, Scopes};
+use crate::error::ApiError;
+
+/// Length of a rate-limit window in seconds; windows are aligned to the minute.
+pub const WINDOW_SECS: i64 = 60;
+
+/// An API key's public record (never its plaintext or hash).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    /// Key id.
+    pub id: Uuid,
+    /// Owning organization.
+    pub org_id: Uuid,
+    /// Name given at creation.
+    pub name: String,
+    /// Display prefix, `ls_live_xxxx`.
+    pub prefix: String,
+    /// Scope names; empty means full access.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last successful authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+    /// Revocation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Expiry time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeyItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    entity: String,
+    #[serde(flatten)]
+    key: ApiKey,
+    rate_limit: u32,
+    rl_window: i64,
+    rl_count: u32,
+}
+
+/// Who is calling: the organization and scopes of an authenticated key.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The key's organization; every lookup is scoped to it.
+    pub org_id: Uuid,
+    /// The key's id.
+    pub key_id: Uuid,
+    /// The key's scopes.
+    pub scopes: Scopes,
+}
+
+/// The state of a key's rate-limit window, for the `X-RateLimit-*` headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Requests left in this window.
+    pub remaining: u32,
+    /// Unix seconds when the window ends.
+    pub reset: i64,
+}
+
+/// Why authentication did not admit a request; `rate` is set when the key was valid.
+#[derive(Debug)]
+pub struct AuthRejection {
+    /// The error to answer with.
+    pub error: ApiError,
+    /// The window state, for the headers of a 429.
+    pub rate: Option<RateLimit>,
+}
+
+impl From<ApiError> for AuthRejection {
+    fn from(error: ApiError) -> Self {
+        Self { error, rate: None }
+    }
+}
+
+const VALID_KEY: &str =
+    "attribute_exists(pk) AND attribute_not_exists(revokedAt) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)";
+
+impl Store {
+    /// Authenticates a key and counts the request against its window, in one conditional
+    /// update (two at a window boundary). Revocation and expiry take effect at once.
+    pub async fn authenticate(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<(Principal, RateLimit), AuthRejection> {
+        let now_s = timestamp(now);
+        let mut window = now.timestamp() - now.timestamp().rem_euclid(WINDOW_SECS);
+        // A lost race at a window boundary costs one more round; four is plenty.
+        for _ in 0..4 {
+            let counted = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key(schema::api_key_pk(&hash.0), schema::API_KEY_SK)))
+                .condition_expression(format!("{VALID_KEY} AND rlWindow = :w AND rlCount < rateLimit"))
+                .update_expression("SET lastUsedAt = :now ADD rlCount :one")
+                .expression_attribute_values(":now", s(&now_s))
+                .expression_attribute_values(":w", n(window))
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            let old = match counted {
+                Ok(out) => return admitted(out.attributes.unwrap_or_default()),
+                Err(e) => condition_failed(e)?,
+            };
+            let Some(old) = old else { return Err(ApiError::InvalidApiKey.into()) };
+            if get_s(&old, "revokedAt").is_some() || get_s(&old, "expiresAt").is_some_and(|e| e <= now_s.as_str()) {
+                return Err(ApiError::InvalidApiKey.into());
+            }
+            let old_window = get_n(&old, "rlWindow").unwrap_or(0);
+            if old_window == window {
+                let limit = get_n(&old, "rateLimit").unwrap_or(0) as u32;
+                let reset = window + WINDOW_SECS;
+                return Err(AuthRejection {
+                    error: ApiError::RateLimited { retry_after: (reset - now.timestamp()).max(1) as u64 },
+                    rate: Some(RateLimit { limit, remaining: 0, reset }),
+                });
+            }
+            if old_window > window {
+                // Another instance's clock is ahead: count in its window.
+                window = old_window;
+                continue;
+            }
+            let started = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key(schema::api_key_pk(&hash.0), schema::API_KEY_SK)))
+                .condition_expression(format!("{VALID_KEY} AND rlWindow < :w"))
+                .update_expression("SET lastUsedAt = :now, rlWindow = :w, rlCount = :one")
+                .expression_attribute_values(":now", s(&now_s))
+                .expression_attribute_values(":w", n(window))
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match started {
+                Ok(out) => return admitted(out.attributes.unwrap_or_default()),
+                // Someone else opened the window (or revoked the key): decide again.
+                Err(e) => {
+                    condition_failed(e)?;
+                }
+            }
+        }
+        Err(ApiError::ServiceUnavailable("rate-limit window kept moving".into()).into())
+    }
+
+    /// Creates a key for an organization and returns it with its plaintext, which is not
+    /// kept anywhere. `rate_limit` is requests per window.
+    pub async fn create_key(
+        &self,
+        org: Uuid,
+        name: String,
+        scopes: &[Scope],
+        expires_at: Option<String>,
+        rate_limit: u32,
+        now: &str,
+    ) -> Result<(ApiKey, PlaintextKey), ApiError> {
+        let plaintext = PlaintextKey::generate();
+        let hash = plaintext.hash();
+        let key_id = Uuid::now_v7();
+        let record = ApiKey {
+            id: key_id,
+            org_id: org,
+            name,
+            prefix: plaintext.prefix().to_owned(),
+            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            created_at: now.to_owned(),
+            last_used_at: None,
+            revoked_at: None,
+            expires_at,
+        };
+        let item = ApiKeyItem {
+            pk: schema::api_key_pk(&hash.0),
+            sk: schema::API_KEY_SK.to_owned(),
+            gsi1pk: schema::api_keys_gsi1pk(org),
+            gsi1sk: key_id.to_string(),
+            entity: "apikey".into(),
+            key: record,
+            rate_limit,
+            rl_window: 0,
+            rl_count: 0,
+        };
+        let mut reference = key(schema::org_pk(org), schema::api_key_ref_sk(key_id));
+        reference.insert("entity".into(), s("apikeyref"));
+        reference.insert("keyHash".into(), s(&hash.0));
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(ApiError::internal)
+        };
+        let org_exists = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        let items = vec![
+            TransactWriteItem::builder().put(put(to_item(&item)?)?).build(),
+            TransactWriteItem::builder().put(put(reference)?).build(),
+            TransactWriteItem::builder().condition_check(org_exists).build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok((item.key, plaintext)),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => Err(ApiError::not_found("Organization")),
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Revokes a key of `org` by id. Revoking a revoked key changes nothing.
+    pub async fn revoke_key(&self, org: Uuid, key_id: Uuid, now: &str) -> Result<(), ApiError> {
+        let reference = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::api_key_ref_sk(key_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item
+            .ok_or_else(|| ApiError::not_found("API key"))?;
+        let hash = get_s(&reference, "keyHash").ok_or_else(|| ApiError::internal("key reference without keyHash"))?;
+        let revoked = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::api_key_pk(hash), schema::API_KEY_SK)))
+            .condition_expression("attribute_exists(pk) AND orgId = :org AND attribute_not_exists(revokedAt)")
+            .update_expression("SET revokedAt = :now")
+            .expression_attribute_values(":org", s(org.to_string()))
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        match revoked {
+            Ok(_) => Ok(()),
+            Err(e) => match condition_failed(e)? {
+                Some(_) => Ok(()),
+                None => Err(ApiError::not_found("API key")),
+            },
+        }
+    }
+}
+
+/// The principal and window state from the key item an admitted request updated.
+fn admitted(item: Item) -> Result<(Principal, RateLimit), AuthRejection> {
+    let item: ApiKeyItem = from_item(item)?;
+    let names: Vec<Scope> = item.key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
+    Ok((
+        Principal { org_id: item.key.org_id, key_id: item.key.id, scopes: Scopes(names) },
+        RateLimit {
+            limit: item.rate_limit,
+            remaining: item.rate_limit.saturating_sub(item.rl_count),
+            reset: item.rl_window + WINDOW_SECS,
+        },
+    ))
+}
+
+/// For a failed condition: `Ok(old item)` (absent when there was no item); any other
+/// failure is translated.
+fn condition_failed(e: SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<Option<Item>, ApiError> {
+    match e.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(c.item().cloned()),
+        _ => Err(sdk_error(e)),
+    }
+}

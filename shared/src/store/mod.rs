@@ -1,0 +1,240 @@
+//! DynamoDB access: the client built from the environment, SDK error translation, and
+//! one module per entity. Handlers call these functions and never see the SDK.
+
+pub mod api_keys;
+pub mod cursor;
+pub mod orgs;
+pub mod pages;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, DeleteRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+use crate::error::ApiError;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and the client that reaches it. Cheap to clone; build it once per process.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    /// Wraps an existing client (tests add interceptors to theirs).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Builds the client from the standard AWS environment. `TABLE_NAME` names the table
+    /// (default `livestatus`); `DYNAMODB_ENDPOINT`, when set, points at DynamoDB Local.
+    pub async fn from_env() -> Self {
+        let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "livestatus".to_owned());
+        Self::new(Client::from_conf(client_config().await), table)
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table when it does not exist (local runs and tests).
+    pub async fn ensure_table(&self) -> Result<bool, aws_sdk_dynamodb::Error> {
+        schema::create_table(&self.client, &self.table).await
+    }
+
+    /// Deletes items by key, 25 per batch, retrying unprocessed items until none is left.
+    pub(crate) async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), ApiError> {
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(ApiError::internal)?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<_, ApiError>>()?;
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(ApiError::ServiceUnavailable("batch delete left unprocessed items".into()));
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a transaction ended when it did not commit.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    /// A condition failed: the per-item reasons, in the order the items were given.
+    Cancelled(Vec<CancellationReason>),
+    /// Anything else, already translated.
+    Failed(ApiError),
+}
+
+impl TxError {
+    /// For callers that expected no condition to fail.
+    pub(crate) fn into_api_error(self) -> ApiError {
+        match self {
+            Self::Failed(e) => e,
+            Self::Cancelled(reasons) => {
+                let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                ApiError::internal(format!("transaction cancelled: {codes:?}"))
+            }
+        }
+    }
+}
+
+/// The reason for item `index` when its condition failed.
+pub(crate) fn failed_at(reasons: &[CancellationReason], index: usize) -> Option<&CancellationReason> {
+    reasons.get(index).filter(|r| r.code() == Some("ConditionalCheckFailed"))
+}
+
+impl Store {
+    /// Runs a transaction, retrying with backoff while it only loses to concurrent
+    /// transactions on the same items (`TransactionConflict`).
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        let mut attempt = 0u32;
+        loop {
+            let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(t)) => t.cancellation_reasons().to_vec(),
+                _ => return Err(TxError::Failed(sdk_error(err))),
+            };
+            let condition_failed = reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
+            let conflict = reasons.iter().any(|r| matches!(r.code(), Some("TransactionConflict" | "ThrottlingError")));
+            if condition_failed || !conflict {
+                return Err(TxError::Cancelled(reasons));
+            }
+            attempt += 1;
+            if attempt > 10 {
+                return Err(TxError::Failed(ApiError::ServiceUnavailable("transaction kept conflicting".into())));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+}
+
+/// Exponential backoff with jitter for retries of conflicts and unprocessed items.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = 10u64 << attempt.min(6);
+    let mut jitter = [0u8; 2];
+    let _ = getrandom::fill(&mut jitter);
+    Duration::from_millis(base / 2 + u64::from(u16::from_le_bytes(jitter)) % base)
+}
+
+/// The SDK configuration: the standard chain, with `DYNAMODB_ENDPOINT` when set and
+/// timeouts short enough that an unreachable store answers 503 well within API
+/// Gateway's 30 seconds.
+pub async fn client_config() -> aws_sdk_dynamodb::Config {
+    let shared = aws_config::load_from_env().await;
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(12))
+            .build(),
+    );
+    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
+        builder = builder.endpoint_url(endpoint);
+        // DynamoDB Local accepts any credentials; spare local users from inventing them.
+        if shared.credentials_provider().is_none() || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            builder = builder.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"));
+        }
+        if shared.region().is_none() {
+            builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
+        }
+    }
+    builder.build()
+}
+
+/// Translates an SDK error that no caller expected: throttling, timeouts and an
+/// unreachable store become 503 `service_unavailable`; anything else is internal.
+pub(crate) fn sdk_error<E, R>(err: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let unavailable = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        SdkError::ServiceError(e) => matches!(
+            e.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionConflictException"
+            )
+        ),
+        _ => false,
+    };
+    let cause = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+    if unavailable { ApiError::ServiceUnavailable(cause.into()) } else { ApiError::Internal(cause.into()) }
+}
+
+/// Reads a string attribute.
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// Reads a number attribute as `i64`.
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+
+/// A string attribute value.
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute value.
+pub(crate) fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The primary key of an item.
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([(schema::PK.to_owned(), s(pk)), (schema::SK.to_owned(), s(sk))])
+}
+
+/// Deserializes an item into an entity, treating a mismatch as an internal error.
+pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, ApiError> {
+    serde_dynamo::from_item(item).map_err(ApiError::internal)
+}
+
+/// Serializes an entity into an item.
+pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, ApiError> {
+    serde_dynamo::to_item(value).map_err(ApiError::internal)
+}

@@ -1,0 +1,471 @@
+//! Status pages: the page item in the org partition, its global slug claim, and the org's
+//! page count, always changed together in one transaction.
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
+use crate::domain::{HexColor, Plan, Slug};
+use crate::error::ApiError;
+
+/// A status page as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    /// Page id (UUID v7).
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Global, URL-safe slug.
+    pub slug: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Optional `#rrggbb` brand colour.
+    pub brand_color: Option<String>,
+    /// Whether the page is public.
+    pub is_public: bool,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    org_id: Uuid,
+    #[serde(flatten)]
+    page: Page,
+    /// Set when a delete has begun: the page is gone for readers and takes no children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleting: Option<String>,
+}
+
+/// A validated new page.
+#[derive(Debug)]
+pub struct NewPage {
+    /// Name, 1–100 characters.
+    pub name: String,
+    /// Slug.
+    pub slug: Slug,
+    /// Description, at most 500 characters.
+    pub description: Option<String>,
+    /// Brand colour.
+    pub brand_color: Option<HexColor>,
+    /// Public or not.
+    pub is_public: bool,
+}
+
+/// A validated change; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct PagePatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New slug; the old one is freed in the same transaction.
+    pub slug: Option<Slug>,
+    /// New or cleared description.
+    pub description: Option<Option<String>>,
+    /// New or cleared brand colour.
+    pub brand_color: Option<Option<HexColor>>,
+    /// New visibility.
+    pub is_public: Option<bool>,
+}
+
+impl PagePatch {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.slug.is_none()
+            && self.description.is_none()
+            && self.brand_color.is_none()
+            && self.is_public.is_none()
+    }
+}
+
+/// One page of a list and the cursor to the next.
+#[derive(Debug)]
+pub struct Listing<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor for the next page, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// Condition on the organization item: it exists and its plan allows one more page. Built
+/// from [`Plan::limits`], so the limit table stays the one place limits live.
+fn plan_allows_another_page() -> (String, Vec<(String, AttributeValue)>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    for (i, plan) in Plan::ALL.iter().enumerate() {
+        clauses.push(format!("(#plan = :plan{i} AND pageCount < :limit{i})"));
+        values.push((format!(":plan{i}"), s(plan.as_str())));
+        values.push((format!(":limit{i}"), n(plan.limits().pages)));
+    }
+    (format!("attribute_exists(pk) AND ({})", clauses.join(" OR ")), values)
+}
+
+impl Store {
+    /// Creates a page, claiming its slug and counting it against the plan, atomically.
+    pub async fn create_page(&self, org: Uuid, new: NewPage, now: &str) -> Result<Page, ApiError> {
+        let page = Page {
+            id: Uuid::now_v7(),
+            name: new.name,
+            slug: new.slug.as_str().to_owned(),
+            description: new.description,
+            brand_color: new.brand_color.map(|c| c.to_string()),
+            is_public: new.is_public,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+        };
+        let item = PageItem {
+            pk: schema::org_pk(org),
+            sk: schema::page_sk(page.id),
+            entity: "page".into(),
+            org_id: org,
+            page,
+            deleting: None,
+        };
+        let (condition, values) = plan_allows_another_page();
+        let items = vec![
+            self.put_new(to_item(&item)?)?,
+            self.put_new(slug_item(&new.slug, org, item.page.id))?,
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
+                        .update_expression("ADD pageCount :one")
+                        .condition_expression(condition)
+                        .expression_attribute_names("#plan", "plan")
+                        .set_expression_attribute_values(Some(values.into_iter().chain([(":one".into(), n(1))]).collect()))
+                        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                        .build()
+                        .map_err(ApiError::internal)?,
+                )
+                .build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(item.page),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => Err(ApiError::SlugTaken(new.slug.to_string())),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                let org_item = failed_at(&reasons, 2).and_then(|r| r.item().cloned()).unwrap_or_default();
+                Err(plan_limit(&org_item))
+            }
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Reads a page of `org`; a page being deleted is already gone.
+    pub async fn get_page(&self, org: Uuid, page: Uuid) -> Result<Option<Page>, ApiError> {
+        Ok(self.get_page_item(org, page).await?.map(|i| i.page))
+    }
+
+    async fn get_page_item(&self, org: Uuid, page: Uuid) -> Result<Option<PageItem>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let item = out.item.map(from_item::<PageItem>).transpose()?;
+        Ok(item.filter(|i| i.deleting.is_none()))
+    }
+
+    /// Lists the pages of `org`, oldest first.
+    pub async fn list_pages(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Page>, ApiError> {
+        let pk = schema::org_pk(org);
+        let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
+        let mut items = Vec::new();
+        let mut start_key = start;
+        // A filtered query may return fewer than `limit`; read on until full or done.
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .filter_expression("attribute_not_exists(deleting)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(schema::PAGE_PREFIX))
+                .consistent_read(true)
+                .limit((limit as usize - items.len()) as i32)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item::<PageItem>(item)?.page);
+            }
+            start_key = out.last_evaluated_key;
+            if items.len() >= limit as usize || start_key.is_none() {
+                break;
+            }
+        }
+        Ok(Listing { next_cursor: start_key.as_ref().map(cursor::encode), items })
+    }
+
+    /// Applies a change to a page. A new slug is claimed and the old one freed in the same
+    /// transaction as the page update.
+    pub async fn update_page(&self, org: Uuid, page_id: Uuid, patch: PagePatch, now: &str) -> Result<Page, ApiError> {
+        if patch.is_empty() {
+            return self.get_page(org, page_id).await?.ok_or_else(|| ApiError::not_found("Page"));
+        }
+        for attempt in 1..=5 {
+            let current = self.get_page_item(org, page_id).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+            let new_slug = patch.slug.as_ref().filter(|s| s.as_str() != current.page.slug);
+            let Some(new_slug) = new_slug else {
+                return self.update_page_in_place(org, page_id, &patch, now).await;
+            };
+            let mut update = page_update(self.table(), org, page_id, &patch, now)?
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND slug = :oldSlug");
+            update = update.expression_attribute_values(":oldSlug", s(&current.page.slug));
+            let items = vec![
+                TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build(),
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(self.table())
+                            .set_key(Some(key(schema::slug_pk(&current.page.slug), schema::SLUG_SK)))
+                            .condition_expression("pageId = :page")
+                            .expression_attribute_values(":page", s(page_id.to_string()))
+                            .build()
+                            .map_err(ApiError::internal)?,
+                    )
+                    .build(),
+                self.put_new(slug_item(new_slug, org, page_id))?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => return Ok(apply(current.page, &patch, now)),
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                    return Err(ApiError::SlugTaken(new_slug.to_string()));
+                }
+                // The page changed its slug or began deleting since we read it: read again.
+                Err(TxError::Cancelled(_)) if attempt < 5 => continue,
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("page kept changing during the update".into()))
+    }
+
+    async fn update_page_in_place(&self, org: Uuid, page_id: Uuid, patch: &PagePatch, now: &str) -> Result<Page, ApiError> {
+        let out = page_update(self.table(), org, page_id, patch, now)?
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)");
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(out.get_key().clone())
+            .set_update_expression(out.get_update_expression().clone())
+            .set_condition_expression(out.get_condition_expression().clone())
+            .set_expression_attribute_names(out.get_expression_attribute_names().clone())
+            .set_expression_attribute_values(out.get_expression_attribute_values().clone())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(from_item::<PageItem>(out.attributes.unwrap_or_default())?.page),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(ApiError::not_found("Page"))
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Deletes a page and everything under it. The page is first marked as deleting (it
+    /// disappears for readers and accepts no new children), then its children are
+    /// removed, then the page, its slug claim and its place in the page count go in one
+    /// transaction. A retried delete of a half-deleted page finishes the job.
+    pub async fn delete_page(&self, org: Uuid, page_id: Uuid, now: &str) -> Result<(), ApiError> {
+        let marked = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET deleting = if_not_exists(deleting, :now)")
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let page = match marked {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                return Err(ApiError::not_found("Page"));
+            }
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let slug = get_s(&page, "slug").ok_or_else(|| ApiError::internal("page item without slug"))?.to_owned();
+
+        let children = self.page_children(org, page_id).await?;
+        self.delete_keys(children).await?;
+
+        let items = vec![
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
+                        .condition_expression("attribute_exists(deleting)")
+                        .build()
+                        .map_err(ApiError::internal)?,
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::slug_pk(&slug), schema::SLUG_SK)))
+                        .condition_expression("pageId = :page")
+                        .expression_attribute_values(":page", s(page_id.to_string()))
+                        .build()
+                        .map_err(ApiError::internal)?,
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
+                        .update_expression("ADD pageCount :minus")
+                        .condition_expression("attribute_exists(pk) AND pageCount > :zero")
+                        .expression_attribute_values(":minus", n(-1))
+                        .expression_attribute_values(":zero", n(0))
+                        .build()
+                        .map_err(ApiError::internal)?,
+                )
+                .build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // A concurrent delete of the same page finished first.
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Ok(()),
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Keys of every item in the org partition that belongs to the page. Read with a
+    /// strongly consistent query of the partition (not the GSI), so nothing written
+    /// before the page was marked is missed.
+    async fn page_children(&self, org: Uuid, page_id: Uuid) -> Result<Vec<Item>, ApiError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .filter_expression("pageId = :page")
+                .projection_expression("pk, sk")
+                .expression_attribute_values(":pk", s(schema::org_pk(org)))
+                .expression_attribute_values(":page", s(page_id.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            keys.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// A `Put` that must not overwrite anything.
+    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+fn slug_item(slug: &Slug, org: Uuid, page: Uuid) -> Item {
+    let mut item = key(schema::slug_pk(slug.as_str()), schema::SLUG_SK);
+    item.insert("entity".into(), s("slug"));
+    item.insert("orgId".into(), s(org.to_string()));
+    item.insert("pageId".into(), s(page.to_string()));
+    item
+}
+
+fn plan_limit(org_item: &Item) -> ApiError {
+    let plan = get_s(org_item, "plan").and_then(Plan::parse);
+    match plan {
+        Some(plan) => ApiError::PlanLimit(format!(
+            "The {} plan allows {} page(s) and this organization has {}. Upgrade to add more.",
+            plan.as_str(),
+            plan.limits().pages,
+            get_n(org_item, "pageCount").unwrap_or(0)
+        )),
+        None => ApiError::PlanLimit("This organization's plan does not allow more pages.".into()),
+    }
+}
+
+/// The update of a page's own attributes for a patch (without its condition).
+fn page_update(
+    table: &str,
+    org: Uuid,
+    page_id: Uuid,
+    patch: &PagePatch,
+    now: &str,
+) -> Result<aws_sdk_dynamodb::types::builders::UpdateBuilder, ApiError> {
+    let mut sets = vec!["updatedAt = :now".to_owned()];
+    let mut builder = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
+        .expression_attribute_values(":now", s(now));
+    let null = AttributeValue::Null(true);
+    let mut set = |name: &str, value: AttributeValue, b: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
+        sets.push(format!("#{name} = :{name}"));
+        b.expression_attribute_names(format!("#{name}"), name).expression_attribute_values(format!(":{name}"), value)
+    };
+    if let Some(name) = &patch.name {
+        builder = set("name", s(name), builder);
+    }
+    if let Some(slug) = &patch.slug {
+        builder = set("slug", s(slug.as_str()), builder);
+    }
+    if let Some(description) = &patch.description {
+        builder = set("description", description.as_ref().map_or(null.clone(), s), builder);
+    }
+    if let Some(color) = &patch.brand_color {
+        builder = set("brandColor", color.map_or(null.clone(), |c| s(c.to_string())), builder);
+    }
+    if let Some(public) = patch.is_public {
+        builder = set("isPublic", AttributeValue::Bool(public), builder);
+    }
+    Ok(builder.update_expression(format!("SET {}", sets.join(", "))))
+}
+
+/// The page as a patch leaves it.
+fn apply(mut page: Page, patch: &PagePatch, now: &str) -> Page {
+    if let Some(name) = &patch.name {
+        page.name.clone_from(name);
+    }
+    if let Some(slug) = &patch.slug {
+        page.slug = slug.to_string();
+    }
+    if let Some(description) = &patch.description {
+        page.description.clone_from(description);
+    }
+    if let Some(color) = &patch.brand_color {
+        page.brand_color = color.map(|c| c.to_string());
+    }
+    if let Some(public) = patch.is_public {
+        page.is_public = public;
+    }
+    page.updated_at = now.to_owned();
+    page
+}

@@ -1,0 +1,118 @@
+//! The single-table key schema, entity by entity, and the table definition itself.
+//!
+//! | entity        | pk                 | sk                   | gsi1pk                | gsi1sk   |
+//! |---------------|--------------------|----------------------|-----------------------|----------|
+//! | organization  | `ORG#<org>`        | `ORG`                |                       |          |
+//! | page          | `ORG#<org>`        | `PAGE#<page>`        |                       |          |
+//! | slug claim    | `SLUG#<slug>`      | `SLUG`               |                       |          |
+//! | API key       | `APIKEY#<sha256>`  | `APIKEY`             | `ORG#<org>#APIKEYS`   | `<key>`  |
+//! | key reference | `ORG#<org>`        | `APIKEY#<key>`       |                       |          |
+//!
+//! Everything an organization owns lives in its partition (`ORG#<org>`), keyed by the
+//! id in the URL and the org of the caller's key: a foreign id can only ever miss.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use uuid::Uuid;
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// GSI1 partition key attribute.
+pub const GSI1PK: &str = "gsi1pk";
+/// GSI1 sort key attribute.
+pub const GSI1SK: &str = "gsi1sk";
+/// The one global secondary index.
+pub const GSI1: &str = "gsi1";
+/// TTL attribute (epoch seconds). DynamoDB deletes lazily, so readers filter on it too.
+pub const TTL: &str = "ttl";
+
+/// `ORG#<org>`: the organization's partition.
+pub fn org_pk(org: Uuid) -> String {
+    format!("ORG#{org}")
+}
+/// Sort key of the organization item.
+pub const ORG_SK: &str = "ORG";
+
+/// Sort key prefix of pages in the org partition.
+pub const PAGE_PREFIX: &str = "PAGE#";
+/// `PAGE#<page>`.
+pub fn page_sk(page: Uuid) -> String {
+    format!("{PAGE_PREFIX}{page}")
+}
+
+/// `SLUG#<slug>`: the global uniqueness claim of a slug.
+pub fn slug_pk(slug: &str) -> String {
+    format!("SLUG#{slug}")
+}
+/// Sort key of slug claims.
+pub const SLUG_SK: &str = "SLUG";
+
+/// `APIKEY#<sha256 hex>`: the key item that authentication updates.
+pub fn api_key_pk(hash: &str) -> String {
+    format!("APIKEY#{hash}")
+}
+/// Sort key of key items.
+pub const API_KEY_SK: &str = "APIKEY";
+/// `ORG#<org>#APIKEYS`: GSI1 partition listing an organization's keys.
+pub fn api_keys_gsi1pk(org: Uuid) -> String {
+    format!("ORG#{org}#APIKEYS")
+}
+/// `APIKEY#<key id>`: the reference from the org partition to a key item by its id.
+pub fn api_key_ref_sk(key: Uuid) -> String {
+    format!("APIKEY#{key}")
+}
+
+/// Creates the table with exactly the key schema, GSI and TTL of `template.yaml`.
+/// Returns `false` when it already existed.
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, aws_sdk_dynamodb::Error> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition is complete")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key element is complete")
+    };
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr(PK))
+        .attribute_definitions(attr(SK))
+        .attribute_definitions(attr(GSI1PK))
+        .attribute_definitions(attr(GSI1SK))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI1)
+                .key_schema(key(GSI1PK, KeyType::Hash))
+                .key_schema(key(GSI1SK, KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("index is complete"),
+        )
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder().attribute_name(TTL).enabled(true).build().expect("ttl spec is complete"),
+        )
+        .send()
+        .await?;
+    Ok(true)
+}

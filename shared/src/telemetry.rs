@@ -1,0 +1,14 @@
+//! Logging set-up: JSON lines for CloudWatch on Lambda, readable lines locally.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. `RUST_LOG` sets the filter (default `info`).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().without_time().with_current_span(false).init();
+    } else {
+        builder.with_target(false).init();
+    }
+}

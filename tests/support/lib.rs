@@ -1,0 +1,268 @@
+//! Test support: a table on DynamoDB Local per test run, a client that counts its calls to
+//! DynamoDB, a hand-moved clock, and an app with its own organization and key per test.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use livestatus_shared::AppState;
+use livestatus_shared::clock::{Clock, ManualClock, timestamp};
+use livestatus_shared::domain::{Plan, Scope};
+use livestatus_shared::store::Store;
+use serde_json::Value;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// Records the DynamoDB operation of every HTTP request the SDK sends.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<Mutex<Vec<String>>>);
+
+impl CallCounter {
+    /// Operations sent so far, e.g. `UpdateItem`.
+    pub fn calls(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Forgets what was counted.
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = ctx.request().headers().get("x-amz-target").unwrap_or("?");
+        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().unwrap().push(op);
+        Ok(())
+    }
+}
+
+/// The DynamoDB Local endpoint of this run.
+pub fn endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").expect(
+        "DYNAMODB_ENDPOINT is not set: run the tests with ./infra/test.sh, which starts DynamoDB Local",
+    )
+}
+
+/// The table of this test process, created once.
+pub fn table() -> &'static str {
+    static TABLE: OnceLock<String> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let name = format!("livestatus-test-{}", Uuid::new_v4().simple());
+        let created = name.clone();
+        // Its own runtime: each test has one, and a client must not outlive its runtime.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let store = Store::new(client(None).await, &created);
+                store.ensure_table().await.expect("create the test table on DynamoDB Local");
+            })
+        })
+        .join()
+        .unwrap();
+        name
+    })
+}
+
+/// A client for DynamoDB Local, counting calls when given a counter.
+pub async fn client(counter: Option<CallCounter>) -> aws_sdk_dynamodb::Client {
+    let _ = endpoint();
+    let mut config = livestatus_shared::store::client_config().await.to_builder();
+    if let Some(counter) = counter {
+        config = config.interceptor(counter);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body parsed as JSON (`Null` when empty).
+    pub json: Value,
+}
+
+impl TestResponse {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error code of an error envelope.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.json);
+        self
+    }
+
+    /// Asserts an error envelope with this status and code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Self {
+        self.expect(status);
+        assert_eq!(self.code(), code, "body: {}", self.json);
+        assert!(self.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(self.json["error"]["requestId"].as_str(), self.header("x-request-id"));
+        self
+    }
+}
+
+/// One test's world: the app's router over the shared table, a clock stopped early in a
+/// minute, a call counter, and an organization with a full-access key.
+pub struct TestApp {
+    /// The router under test.
+    pub router: Router,
+    /// The store the router uses.
+    pub store: Store,
+    /// The router's clock.
+    pub clock: Arc<ManualClock>,
+    /// Calls the router's store made.
+    pub calls: CallCounter,
+    /// This test's organization.
+    pub org: Uuid,
+    /// A full-access key of that organization.
+    pub key: String,
+}
+
+impl TestApp {
+    /// An app whose router is built by `router`, with a fresh `business` organization.
+    pub async fn new(router: fn(AppState) -> Router) -> Self {
+        Self::with_plan(router, Plan::Business).await
+    }
+
+    /// Same, with the organization on `plan`.
+    pub async fn with_plan(router: fn(AppState) -> Router, plan: Plan) -> Self {
+        let calls = CallCounter::default();
+        let store = Store::new(client(Some(calls.clone())).await, table());
+        let now = chrono::Utc::now().timestamp();
+        // Two seconds into a minute, so a burst never straddles a window by accident.
+        let start = chrono::DateTime::from_timestamp(now - now.rem_euclid(60) + 2, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let state = AppState { store: store.clone(), clock: clock.clone() };
+        let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
+        let mut app = Self { router: router(state), store, clock, calls, org, key: String::new() };
+        app.key = app.new_key(app.org, &[]).await;
+        app.calls.reset();
+        app
+    }
+
+    /// A new key of `org` with `scopes` (empty: full access); returns the plaintext.
+    pub async fn new_key(&self, org: Uuid, scopes: &[Scope]) -> String {
+        let now = timestamp(self.clock.now());
+        let (_, plaintext) = self.store.create_key(org, "test key".into(), scopes, None, 60, &now).await.unwrap();
+        plaintext.expose().to_owned()
+    }
+
+    /// A new organization with a full-access key.
+    pub async fn new_org(&self, plan: Plan) -> (Uuid, String) {
+        let org = self.store.create_org("Other org".into(), plan, &timestamp(self.clock.now())).await.unwrap().id;
+        let key = self.new_key(org, &[]).await;
+        (org, key)
+    }
+
+    /// Sends a request with this app's key.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    /// Sends a request with `key` as a bearer token.
+    pub async fn call_as(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        if !key.is_empty() {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
+    }
+
+    /// Sends a raw request.
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        TestResponse { status: parts.status, headers: parts.headers, json }
+    }
+
+    /// Every item of this test's organization partition.
+    pub async fn org_items(&self, org: Uuid) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .store
+                .client()
+                .query()
+                .table_name(self.store.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Whether an item exists.
+    pub async fn item_exists(&self, pk: &str, sk: &str) -> bool {
+        self.store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .is_some()
+    }
+}
+
+/// A slug no other test uses (slugs are global).
+pub fn unique_slug(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+impl TestApp {
+    /// The app clock in unix seconds.
+    pub fn clock_secs(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}
