@@ -5,13 +5,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
 ddb_port="${DYNAMODB_PORT:-8000}"
-mkdir -p "$ROOT_DIR/.local/dynamodb"
-DDB_LOG="$ROOT_DIR/.local/dynamodb.log"
-start_dynamodb_local "$ddb_port" -dbPath "$ROOT_DIR/.local/dynamodb"
+data_dir="${LIVESTATUS_DATA_DIR:-$ROOT_DIR/.local}"
+mkdir -p "$data_dir/dynamodb"
+DDB_LOG="$data_dir/dynamodb.log"
+start_dynamodb_local "$ddb_port" -dbPath "$data_dir/dynamodb"
 trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export TABLE_NAME="${TABLE_NAME:-livestatus}"
 cargo build --locked --bin livestatus-local --bin livestatus-admin
-"$ROOT_DIR/target/debug/livestatus-local"
+"$ROOT_DIR/target/debug/livestatus-local" &
+server=$!
+trap 'kill "$server" "$DDB_PID" 2>/dev/null || true' EXIT INT TERM
+wait "$server"

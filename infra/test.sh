@@ -12,3 +12,5 @@ trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
+kill "$DDB_PID" 2>/dev/null || true
+"$INFRA_DIR/smoke.sh"

@@ -18,8 +18,14 @@ pub use crate::store::api_keys::{Principal, RateLimit};
 /// or 429 before the handler runs.
 pub async fn authenticate(State(state): State<AppState>, matched: MatchedPath, mut req: Request, next: Next) -> Response {
     let Some(route) = routes::find(req.method().as_str(), matched.as_str()) else {
-        return ApiError::internal(format!("route {} {} is missing from the route table", req.method(), matched.as_str()))
-            .into_response();
+        let allowed = routes::methods(matched.as_str());
+        if allowed.is_empty() {
+            return ApiError::internal(format!("path {} is missing from the route table", matched.as_str())).into_response();
+        }
+        let mut response = ApiError::MethodNotAllowed.into_response();
+        let allow = HeaderValue::from_str(&allowed.join(", ")).expect("methods are valid header text");
+        response.headers_mut().insert(axum::http::header::ALLOW, allow);
+        return response;
     };
     let Some(scope) = route.scope else { return next.run(req).await };
     let key = match apikey::from_headers(req.headers()) {

@@ -34,7 +34,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         StatusCode::NOT_FOUND => Some(ErrorBody { code: "not_found", message: "No such route.".into() }),
         StatusCode::METHOD_NOT_ALLOWED => Some(ErrorBody {
             code: "method_not_allowed",
-            message: format!("{method} is not allowed on this path."),
+            message: format!("{method} is not allowed on this path; see the Allow header."),
         }),
         _ => None,
     });

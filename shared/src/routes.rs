@@ -41,3 +41,8 @@ pub const ROUTES: &[Route] = &[
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
+
+/// The methods the table lists for a path pattern.
+pub fn methods(path: &str) -> Vec<&'static str> {
+    ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect()
+}
