@@ -286,3 +286,83 @@ mod tests {
         assert!(read.covers(&read));
     }
 }
+
+/// A service's current status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceStatus {
+    /// Working normally (the default).
+    #[default]
+    Operational,
+    /// Working, but slow or partly failing.
+    Degraded,
+    /// Not working.
+    Outage,
+    /// Planned work.
+    Maintenance,
+}
+
+/// How bad an incident is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Impact {
+    /// Minor.
+    Minor,
+    /// Major.
+    Major,
+    /// Critical.
+    Critical,
+}
+
+/// Where an incident stands; `resolved` closes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    /// Looking into it.
+    Investigating,
+    /// Cause found.
+    Identified,
+    /// Fix applied, watching.
+    Monitoring,
+    /// Over.
+    Resolved,
+}
+
+impl IncidentStatus {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Investigating => "investigating",
+            Self::Identified => "identified",
+            Self::Monitoring => "monitoring",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Investigating, Self::Identified, Self::Monitoring, Self::Resolved].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// An absolute `http` or `https` URL of at most 2048 characters.
+pub fn monitor_url(raw: String) -> Result<String, ApiError> {
+    let field = "monitorUrl";
+    let raw = text(field, raw, 1, 2048)?;
+    let parsed = url::Url::parse(&raw).map_err(|e| ApiError::invalid_field(field, format_args!("must be an absolute http(s) URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ApiError::invalid_field(field, "must be an absolute http(s) URL"));
+    }
+    if raw.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid_field(field, "must not contain whitespace"));
+    }
+    Ok(raw)
+}
+
+/// `Idempotency-Key`: 1–255 printable ASCII characters.
+pub fn idempotency_key(raw: &[u8]) -> Result<String, ApiError> {
+    if raw.is_empty() || raw.len() > 255 || !raw.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return Err(ApiError::InvalidRequest("`Idempotency-Key` must be 1 to 255 printable ASCII characters.".into()));
+    }
+    Ok(String::from_utf8_lossy(raw).into_owned())
+}

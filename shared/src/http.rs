@@ -66,15 +66,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        let bytes = http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES)
+        let bytes = read_body(req).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads a body of at most 64 KiB (413 beyond, whether declared or streamed).
+async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES)
             .collect()
             .await
             .map_err(|e| {
@@ -84,13 +91,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                     ApiError::InvalidRequest("The request body could not be read.".into())
                 }
             })?
-            .to_bytes();
-        parse_json(&bytes).map(JsonBody)
-    }
+            .to_bytes())
 }
 
 /// Parses a JSON object into `T`, naming the field in every error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    from_value(parse_object(bytes)?)
+}
+
+fn parse_object(bytes: &Bytes) -> Result<serde_json::Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::InvalidRequest("The request body must be a JSON object.".into()));
     }
@@ -99,6 +108,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::InvalidRequest("The request body must be a JSON object.".into()));
     }
+    Ok(value)
+}
+
+fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -146,6 +159,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     }
 }
 
+impl ListParams {
+    /// Rejects query parameters other than `limit`, `cursor` and `allowed`.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.other.iter().find(|(name, _)| !allowed.contains(&name.as_str())) {
+            Some((name, _)) => Err(ApiError::InvalidRequest(format!("Unknown query parameter `{name}`."))),
+            None => Ok(()),
+        }
+    }
+
+    /// The value of an allowed extra parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.other.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
 fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
         &format!("/?{query}").parse().map_err(|_| ApiError::InvalidRequest("The query string is malformed.".into()))?,
@@ -156,7 +184,66 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
 
 /// `{"data": …}`, with a status.
 pub fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
-    (status, axum::Json(serde_json::json!({ "data": value }))).into_response()
+    json_response(status, data_body(&value))
+}
+
+/// The bytes of `{"data": …}`: what a create answers, and what its idempotency record
+/// keeps to replay.
+pub fn data_body<T: Serialize>(value: &T) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        data: &'a T,
+    }
+    serde_json::to_vec(&Data { data: value }).expect("API values serialize")
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The answer of a create that honours `Idempotency-Key`: 201 with the new resource, or
+/// the first response replayed byte for byte with `Idempotent-Replayed: true`.
+pub fn created<T: Serialize>(outcome: crate::store::idempotency::Outcome<T>) -> Response {
+    match outcome {
+        crate::store::idempotency::Outcome::Created(value) => data(StatusCode::CREATED, value),
+        crate::store::idempotency::Outcome::Replayed { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
+            let mut response = json_response(status, body);
+            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+    }
+}
+
+/// A JSON body and its `Idempotency-Key`, for POSTs that create. The key's fingerprint
+/// covers method, path and the canonical body, so reusing a key for anything else is a
+/// conflict.
+#[derive(Debug)]
+pub struct IdempotentJson<T> {
+    /// The request, parsed.
+    pub body: T,
+    /// The key, when the client sent one.
+    pub key: Option<crate::store::idempotency::IdempotencyKey>,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for IdempotentJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .map(|v| crate::domain::idempotency_key(v.as_bytes()))
+            .transpose()?;
+        let method = req.method().to_string();
+        let path = req.uri().path().to_owned();
+        let bytes = read_body(req).await?;
+        let value = parse_object(&bytes)?;
+        let key = key.map(|k| crate::store::idempotency::IdempotencyKey::new(&k, &method, &path, &value));
+        Ok(Self { body: from_value(value)?, key })
+    }
 }
 
 /// `{"data": […], "meta": {"count", "nextCursor"}}`.

@@ -9,6 +9,10 @@ use crate::domain::Scope;
 pub enum Group {
     /// `functions/pages`.
     Pages,
+    /// `functions/services`.
+    Services,
+    /// `functions/incidents`.
+    Incidents,
 }
 
 /// One route.
@@ -35,6 +39,16 @@ pub const ROUTES: &[Route] = &[
     route(Group::Pages, "GET", "/api/v1/pages/{pageId}", Scope::PagesRead),
     route(Group::Pages, "PATCH", "/api/v1/pages/{pageId}", Scope::PagesWrite),
     route(Group::Pages, "DELETE", "/api/v1/pages/{pageId}", Scope::PagesWrite),
+    route(Group::Services, "GET", "/api/v1/pages/{pageId}/services", Scope::ServicesRead),
+    route(Group::Services, "POST", "/api/v1/pages/{pageId}/services", Scope::ServicesWrite),
+    route(Group::Services, "GET", "/api/v1/services/{serviceId}", Scope::ServicesRead),
+    route(Group::Services, "PATCH", "/api/v1/services/{serviceId}", Scope::ServicesWrite),
+    route(Group::Services, "DELETE", "/api/v1/services/{serviceId}", Scope::ServicesWrite),
+    route(Group::Incidents, "GET", "/api/v1/pages/{pageId}/incidents", Scope::IncidentsRead),
+    route(Group::Incidents, "POST", "/api/v1/pages/{pageId}/incidents", Scope::IncidentsWrite),
+    route(Group::Incidents, "GET", "/api/v1/incidents/{incidentId}", Scope::IncidentsRead),
+    route(Group::Incidents, "PATCH", "/api/v1/incidents/{incidentId}", Scope::IncidentsWrite),
+    route(Group::Incidents, "POST", "/api/v1/incidents/{incidentId}/updates", Scope::IncidentsWrite),
 ];
 
 /// The route for a method and a matched path pattern.

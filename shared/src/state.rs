@@ -20,6 +20,11 @@ impl AppState {
         Self { store, clock: Arc::new(SystemClock) }
     }
 
+    /// The current time in unix seconds (TTLs, rate windows).
+    pub fn now_epoch(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
     /// The current time as the API writes it.
     pub fn now(&self) -> String {
         crate::clock::timestamp(self.clock.now())

@@ -2,5 +2,8 @@
 
 mod auth;
 mod bodies;
+mod cross_org;
+mod incidents;
 mod pages;
 mod rate_limit;
+mod services;

@@ -255,6 +255,37 @@ impl TestApp {
     }
 }
 
+/// Every function's routes in one router, as the local server serves them.
+pub fn all_routes(state: AppState) -> Router {
+    livestatus_shared::finish_router(livestatus_local::routes(), state)
+}
+
+impl TestApp {
+    /// An app serving every function, with a fresh `business` organization.
+    pub async fn all() -> Self {
+        Self::new(all_routes).await
+    }
+
+    /// Creates a page and returns its id.
+    pub async fn page(&self) -> String {
+        let r = self.call("POST", "/api/v1/pages", Some(serde_json::json!({"name": "Status", "slug": unique_slug("p")}))).await;
+        r.expect(201);
+        r.json["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a service on a page and returns its id.
+    pub async fn service(&self, page: &str, name: &str) -> String {
+        let r = self.call("POST", &format!("/api/v1/pages/{page}/services"), Some(serde_json::json!({"name": name}))).await;
+        r.expect(201);
+        r.json["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Moves the clock to the next rate-limit window, for tests that send many requests.
+    pub fn next_window(&self) {
+        self.clock.advance(chrono::Duration::seconds(60));
+    }
+}
+
 /// A slug no other test uses (slugs are global).
 pub fn unique_slug(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..12])

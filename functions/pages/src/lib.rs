@@ -64,6 +64,7 @@ fn brand_color(raw: &str) -> Result<HexColor, ApiError> {
 }
 
 async fn list_pages(State(state): State<AppState>, who: Principal, params: ListParams) -> Result<Response, ApiError> {
+    params.only(&[])?;
     let listing = state.store.list_pages(who.org_id, params.limit, params.cursor.as_deref()).await?;
     Ok(list(listing.items, listing.next_cursor))
 }

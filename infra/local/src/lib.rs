@@ -5,5 +5,8 @@ use livestatus_shared::AppState;
 
 /// Every function's routes, merged.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(livestatus_pages::routes())
+    Router::new()
+        .merge(livestatus_pages::routes())
+        .merge(livestatus_services::routes())
+        .merge(livestatus_incidents::routes())
 }

@@ -3,9 +3,12 @@
 
 pub mod api_keys;
 pub mod cursor;
+pub mod idempotency;
+pub mod incidents;
 pub mod orgs;
 pub mod pages;
 pub mod schema;
+pub mod services;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -237,4 +240,83 @@ pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T,
 /// Serializes an entity into an item.
 pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, ApiError> {
     serde_dynamo::to_item(value).map_err(ApiError::internal)
+}
+
+/// An update expression under construction: `SET` clauses with their name and value
+/// placeholders, applied to an `UpdateItem` or a transaction's `Update`.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    sets: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Changes {
+    /// `SET #attr = :attr`.
+    pub(crate) fn set(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
+        self.sets.push(format!("#{attr} = :{attr}"));
+        self.names.insert(format!("#{attr}"), attr.to_owned());
+        self.values.insert(format!(":{attr}"), value);
+        self
+    }
+
+    /// A placeholder used by the condition.
+    pub(crate) fn value(&mut self, placeholder: &str, value: AttributeValue) -> &mut Self {
+        self.values.insert(placeholder.to_owned(), value);
+        self
+    }
+
+    fn expression(&self) -> String {
+        format!("SET {}", self.sets.join(", "))
+    }
+
+    /// Applies the changes to an `UpdateItem` call.
+    pub(crate) fn apply(
+        self,
+        call: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let expression = self.expression();
+        call.update_expression(expression)
+            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
+            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
+    }
+
+    /// Applies the changes to a transaction's `Update`.
+    pub(crate) fn apply_tx(self, update: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let expression = self.expression();
+        update
+            .update_expression(expression)
+            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
+            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
+    }
+}
+
+impl Store {
+    /// Runs a query until it has `limit` items or the end, following `LastEvaluatedKey`
+    /// (a filtered query can return fewer items than it read). Returns the items and the
+    /// key to continue from.
+    pub(crate) async fn query_up_to(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: u32,
+        mut start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+        let limit = limit as usize;
+        let mut items = Vec::with_capacity(limit);
+        loop {
+            let out = query
+                .clone()
+                .table_name(self.table())
+                .limit((limit - items.len()) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if items.len() >= limit || start.is_none() {
+                return Ok((items, start));
+            }
+        }
+    }
 }

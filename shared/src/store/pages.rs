@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
+use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::{HexColor, Plan, Slug};
 use crate::error::ApiError;
 
@@ -183,33 +183,19 @@ impl Store {
     pub async fn list_pages(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Page>, ApiError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
-        let mut items = Vec::new();
-        let mut start_key = start;
-        // A filtered query may return fewer than `limit`; read on until full or done.
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .filter_expression("attribute_not_exists(deleting)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(schema::PAGE_PREFIX))
-                .consistent_read(true)
-                .limit((limit as usize - items.len()) as i32)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item::<PageItem>(item)?.page);
-            }
-            start_key = out.last_evaluated_key;
-            if items.len() >= limit as usize || start_key.is_none() {
-                break;
-            }
-        }
-        Ok(Listing { next_cursor: start_key.as_ref().map(cursor::encode), items })
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("attribute_not_exists(deleting)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(schema::PAGE_PREFIX))
+            .consistent_read(true);
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items.into_iter().map(|i| from_item::<PageItem>(i).map(|i| i.page)).collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
     }
 
     /// Applies a change to a page. A new slug is claimed and the old one freed in the same
@@ -224,9 +210,11 @@ impl Store {
             let Some(new_slug) = new_slug else {
                 return self.update_page_in_place(org, page_id, &patch, now).await;
             };
-            let mut update = page_update(self.table(), org, page_id, &patch, now)?
+            let mut changes = page_changes(&patch, now);
+            changes.value(":oldSlug", s(&current.page.slug));
+            let update = changes
+                .apply_tx(Update::builder().table_name(self.table()).set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))))
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND slug = :oldSlug");
-            update = update.expression_attribute_values(":oldSlug", s(&current.page.slug));
             let items = vec![
                 TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build(),
                 TransactWriteItem::builder()
@@ -256,20 +244,14 @@ impl Store {
     }
 
     async fn update_page_in_place(&self, org: Uuid, page_id: Uuid, patch: &PagePatch, now: &str) -> Result<Page, ApiError> {
-        let out = page_update(self.table(), org, page_id, patch, now)?
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)");
-        let out = self
+        let call = self
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(out.get_key().clone())
-            .set_update_expression(out.get_update_expression().clone())
-            .set_condition_expression(out.get_condition_expression().clone())
-            .set_expression_attribute_names(out.get_expression_attribute_names().clone())
-            .set_expression_attribute_values(out.get_expression_attribute_values().clone())
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
+            .return_values(ReturnValue::AllNew);
+        let out = page_changes(patch, now).apply(call).send().await;
         match out {
             Ok(out) => Ok(from_item::<PageItem>(out.attributes.unwrap_or_default())?.page),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
@@ -380,6 +362,18 @@ impl Store {
         }
     }
 
+    /// A condition that the page exists and is not being deleted, for transactions that
+    /// add children to it.
+    pub(crate) fn page_is_live(&self, org: Uuid, page: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
     /// A `Put` that must not overwrite anything.
     pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
         let put = Put::builder()
@@ -413,40 +407,26 @@ fn plan_limit(org_item: &Item) -> ApiError {
     }
 }
 
-/// The update of a page's own attributes for a patch (without its condition).
-fn page_update(
-    table: &str,
-    org: Uuid,
-    page_id: Uuid,
-    patch: &PagePatch,
-    now: &str,
-) -> Result<aws_sdk_dynamodb::types::builders::UpdateBuilder, ApiError> {
-    let mut sets = vec!["updatedAt = :now".to_owned()];
-    let mut builder = Update::builder()
-        .table_name(table)
-        .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
-        .expression_attribute_values(":now", s(now));
-    let null = AttributeValue::Null(true);
-    let mut set = |name: &str, value: AttributeValue, b: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
-        sets.push(format!("#{name} = :{name}"));
-        b.expression_attribute_names(format!("#{name}"), name).expression_attribute_values(format!(":{name}"), value)
-    };
+/// The changes a patch makes to a page's own attributes.
+fn page_changes(patch: &PagePatch, now: &str) -> Changes {
+    let mut changes = Changes::default();
+    changes.set("updatedAt", s(now));
     if let Some(name) = &patch.name {
-        builder = set("name", s(name), builder);
+        changes.set("name", s(name));
     }
     if let Some(slug) = &patch.slug {
-        builder = set("slug", s(slug.as_str()), builder);
+        changes.set("slug", s(slug.as_str()));
     }
     if let Some(description) = &patch.description {
-        builder = set("description", description.as_ref().map_or(null.clone(), s), builder);
+        changes.set("description", description.as_ref().map_or(AttributeValue::Null(true), s));
     }
     if let Some(color) = &patch.brand_color {
-        builder = set("brandColor", color.map_or(null.clone(), |c| s(c.to_string())), builder);
+        changes.set("brandColor", color.map_or(AttributeValue::Null(true), |c| s(c.to_string())));
     }
     if let Some(public) = patch.is_public {
-        builder = set("isPublic", AttributeValue::Bool(public), builder);
+        changes.set("isPublic", AttributeValue::Bool(public));
     }
-    Ok(builder.update_expression(format!("SET {}", sets.join(", "))))
+    changes
 }
 
 /// The page as a patch leaves it.

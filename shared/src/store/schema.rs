@@ -7,6 +7,10 @@
 //! | slug claim    | `SLUG#<slug>`      | `SLUG`               |                       |          |
 //! | API key       | `APIKEY#<sha256>`  | `APIKEY`             | `ORG#<org>#APIKEYS`   | `<key>`  |
 //! | key reference | `ORG#<org>`        | `APIKEY#<key>`       |                       |          |
+//! | service       | `ORG#<org>`        | `SERVICE#<svc>`      | `ORG#<org>#PAGE#<page>#SERVICES` | `<order:05>#<svc>` |
+//! | incident      | `ORG#<org>`        | `INCIDENT#<inc>`     | `ORG#<org>#PAGE#<page>#INCIDENTS` | `<inc>` |
+//! | update        | `ORG#<org>`        | `INCIDENT#<inc>#UPDATE#<upd>` |              |          |
+//! | idempotency   | `ORG#<org>`        | `IDEMPOTENCY#<sha256(key)>` |               |          |
 //!
 //! Everything an organization owns lives in its partition (`ORG#<org>`), keyed by the
 //! id in the URL and the org of the caller's key: a foreign id can only ever miss.
@@ -65,6 +69,37 @@ pub fn api_keys_gsi1pk(org: Uuid) -> String {
 /// `APIKEY#<key id>`: the reference from the org partition to a key item by its id.
 pub fn api_key_ref_sk(key: Uuid) -> String {
     format!("APIKEY#{key}")
+}
+
+/// `SERVICE#<svc>`.
+pub fn service_sk(service: Uuid) -> String {
+    format!("SERVICE#{service}")
+}
+/// GSI1 partition of a page's services.
+pub fn services_gsi1pk(org: Uuid, page: Uuid) -> String {
+    format!("ORG#{org}#PAGE#{page}#SERVICES")
+}
+/// GSI1 sort key of a service: display order, then creation (ids are UUID v7).
+pub fn service_gsi1sk(display_order: u32, service: Uuid) -> String {
+    format!("{display_order:05}#{service}")
+}
+
+/// `INCIDENT#<inc>`; also the prefix of the incident's updates, so one query reads both.
+pub fn incident_sk(incident: Uuid) -> String {
+    format!("INCIDENT#{incident}")
+}
+/// `INCIDENT#<inc>#UPDATE#<upd>`: updates sort after their incident, oldest first.
+pub fn update_sk(incident: Uuid, update: Uuid) -> String {
+    format!("INCIDENT#{incident}#UPDATE#{update}")
+}
+/// GSI1 partition of a page's incidents, read newest first.
+pub fn incidents_gsi1pk(org: Uuid, page: Uuid) -> String {
+    format!("ORG#{org}#PAGE#{page}#INCIDENTS")
+}
+
+/// `IDEMPOTENCY#<sha256 of the key>`.
+pub fn idempotency_sk(key_hash: &str) -> String {
+    format!("IDEMPOTENCY#{key_hash}")
 }
 
 /// Creates the table with exactly the key schema, GSI and TTL of `template.yaml`.

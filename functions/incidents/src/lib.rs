@@ -1,0 +1,176 @@
+//! The incidents endpoint group: `/api/v1/pages/{pageId}/incidents`,
+//! `/api/v1/incidents/{incidentId}` and its `/updates`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use livestatus_shared::auth::Principal;
+use livestatus_shared::domain::{self, Impact, IncidentStatus};
+use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, path_id};
+use livestatus_shared::store::incidents::{IncidentFilter, IncidentPatch, MAX_AFFECTED_SERVICES, NewIncident};
+use livestatus_shared::{ApiError, AppState};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// This group's routes, unfinished, for merging into the local server.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/pages/{pageId}/incidents", get(list_incidents).post(create_incident))
+        .route("/api/v1/incidents/{incidentId}", get(get_incident).patch(update_incident))
+        .route("/api/v1/incidents/{incidentId}/updates", post(create_incident_update))
+}
+
+/// The function's complete router.
+pub fn router(state: AppState) -> Router {
+    livestatus_shared::finish_router(routes(), state)
+}
+
+const TITLE_MAX: usize = 200;
+const BODY_MAX: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateIncident {
+    title: String,
+    impact: Impact,
+    status: IncidentStatus,
+    body: String,
+    #[serde(default)]
+    affected_service_ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateIncident {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    impact: Option<Impact>,
+    #[serde(default)]
+    affected_service_ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateUpdate {
+    body: String,
+    #[serde(default)]
+    status: Option<IncidentStatus>,
+}
+
+/// Parses service ids, dropping duplicates and keeping the caller's order.
+fn service_ids(raw: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
+    let field = "affectedServiceIds";
+    if raw.len() > MAX_AFFECTED_SERVICES {
+        return Err(ApiError::invalid_field(field, format_args!("may name at most {MAX_AFFECTED_SERVICES} services")));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for s in raw {
+        let id = Uuid::parse_str(&s).map_err(|_| {
+            let shown: String = s.chars().take(64).collect();
+            ApiError::invalid_field(field, format_args!("`{shown}` is not a service id"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn body_text(raw: String) -> Result<String, ApiError> {
+    if raw.trim().is_empty() {
+        return Err(ApiError::invalid_field("body", "must not be empty"));
+    }
+    domain::text("body", raw, 1, BODY_MAX)
+}
+
+async fn list_incidents(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(page): Path<String>,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&["status", "open"])?;
+    let page = path_id(&page, "Page")?;
+    let filter = IncidentFilter {
+        status: params
+            .get("status")
+            .map(|s| {
+                IncidentStatus::parse(s).ok_or_else(|| {
+                    ApiError::invalid_field("status", "must be one of investigating, identified, monitoring, resolved")
+                })
+            })
+            .transpose()?,
+        open: params
+            .get("open")
+            .map(|o| match o {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::invalid_field("open", "must be true or false")),
+            })
+            .transpose()?,
+    };
+    let listing = state.store.list_incidents(who.org_id, page, &filter, params.limit, params.cursor.as_deref()).await?;
+    Ok(list(listing.items, listing.next_cursor))
+}
+
+async fn create_incident(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(page): Path<String>,
+    request: IdempotentJson<CreateIncident>,
+) -> Result<Response, ApiError> {
+    let page = path_id(&page, "Page")?;
+    let body = request.body;
+    let new = NewIncident {
+        title: domain::name("title", body.title, TITLE_MAX)?,
+        impact: body.impact,
+        status: body.status,
+        body: body_text(body.body)?,
+        affected_service_ids: service_ids(body.affected_service_ids.unwrap_or_default())?,
+    };
+    let outcome = state
+        .store
+        .create_incident(who.org_id, page, new, request.key.as_ref(), &state.now(), state.now_epoch())
+        .await?;
+    Ok(created(outcome))
+}
+
+async fn get_incident(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Incident")?;
+    let incident = state.store.get_incident(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
+    Ok(data(StatusCode::OK, incident))
+}
+
+async fn update_incident(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateIncident>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Incident")?;
+    let patch = IncidentPatch {
+        title: body.title.map(|t| domain::name("title", t, TITLE_MAX)).transpose()?,
+        impact: body.impact,
+        affected_service_ids: body.affected_service_ids.map(service_ids).transpose()?,
+    };
+    let incident = state.store.update_incident(who.org_id, id, patch, &state.now()).await?;
+    Ok(data(StatusCode::OK, incident))
+}
+
+async fn create_incident_update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    request: IdempotentJson<CreateUpdate>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Incident")?;
+    let body = body_text(request.body.body)?;
+    let outcome = state
+        .store
+        .add_incident_update(who.org_id, id, body, request.body.status, request.key.as_ref(), &state.now(), state.now_epoch())
+        .await?;
+    Ok(created(outcome))
+}

@@ -1,0 +1,123 @@
+//! The services endpoint group: `/api/v1/pages/{pageId}/services` and
+//! `/api/v1/services/{serviceId}`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use livestatus_shared::auth::Principal;
+use livestatus_shared::domain::{self, ServiceStatus};
+use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
+use livestatus_shared::store::services::{NewService, ServicePatch};
+use livestatus_shared::{ApiError, AppState};
+use serde::Deserialize;
+
+/// This group's routes, unfinished, for merging into the local server.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/pages/{pageId}/services", get(list_services).post(create_service))
+        .route("/api/v1/services/{serviceId}", get(get_service).patch(update_service).delete(delete_service))
+}
+
+/// The function's complete router.
+pub fn router(state: AppState) -> Router {
+    livestatus_shared::finish_router(routes(), state)
+}
+
+const NAME_MAX: usize = 100;
+const DISPLAY_ORDER_MAX: u32 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateService {
+    name: String,
+    #[serde(default)]
+    monitor_url: Option<String>,
+    #[serde(default)]
+    current_status: Option<ServiceStatus>,
+    #[serde(default)]
+    display_order: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateService {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    monitor_url: Option<Option<String>>,
+    #[serde(default)]
+    current_status: Option<ServiceStatus>,
+    #[serde(default)]
+    display_order: Option<u32>,
+}
+
+fn display_order(order: u32) -> Result<u32, ApiError> {
+    if order > DISPLAY_ORDER_MAX {
+        return Err(ApiError::invalid_field("displayOrder", format_args!("must be an integer from 0 to {DISPLAY_ORDER_MAX}")));
+    }
+    Ok(order)
+}
+
+async fn list_services(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(page): Path<String>,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&[])?;
+    let page = path_id(&page, "Page")?;
+    let listing = state.store.list_services(who.org_id, page, params.limit, params.cursor.as_deref()).await?;
+    Ok(list(listing.items, listing.next_cursor))
+}
+
+async fn create_service(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(page): Path<String>,
+    request: IdempotentJson<CreateService>,
+) -> Result<Response, ApiError> {
+    let page = path_id(&page, "Page")?;
+    let body = request.body;
+    let new = NewService {
+        name: domain::name("name", body.name, NAME_MAX)?,
+        monitor_url: body.monitor_url.map(domain::monitor_url).transpose()?,
+        current_status: body.current_status.unwrap_or_default(),
+        display_order: display_order(body.display_order.unwrap_or(0))?,
+    };
+    let outcome = state
+        .store
+        .create_service(who.org_id, page, new, request.key.as_ref(), &state.now(), state.now_epoch())
+        .await?;
+    Ok(created(outcome))
+}
+
+async fn get_service(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Service")?;
+    let service = state.store.get_service(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+    Ok(data(StatusCode::OK, service))
+}
+
+async fn update_service(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateService>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Service")?;
+    let patch = ServicePatch {
+        name: body.name.map(|n| domain::name("name", n, NAME_MAX)).transpose()?,
+        monitor_url: body.monitor_url.map(|u| u.map(domain::monitor_url).transpose()).transpose()?,
+        current_status: body.current_status,
+        display_order: body.display_order.map(display_order).transpose()?,
+    };
+    let service = state.store.update_service(who.org_id, id, patch, &state.now()).await?;
+    Ok(data(StatusCode::OK, service))
+}
+
+async fn delete_service(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, "Service")?;
+    state.store.delete_service(who.org_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

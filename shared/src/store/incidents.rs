@@ -1,0 +1,398 @@
+//! Incidents and their updates. Updates sort right after their incident in the org
+//! partition (`INCIDENT#<id>#UPDATE#<v7>`), so one query reads an incident whole; a
+//! page's incidents are listed newest first through GSI1.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::idempotency::{IdempotencyKey, Outcome};
+use super::pages::Listing;
+use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
+use crate::domain::{Impact, IncidentStatus};
+use crate::error::ApiError;
+
+/// Most services one incident may name.
+pub const MAX_AFFECTED_SERVICES: usize = 50;
+
+/// One update of an incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentUpdate {
+    /// Update id (UUID v7).
+    pub id: Uuid,
+    /// Text.
+    pub body: String,
+    /// The incident's status as of this update.
+    pub status: IncidentStatus,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// An incident as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    /// Incident id (UUID v7).
+    pub id: Uuid,
+    /// The page it is on.
+    pub page_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Impact.
+    pub impact: Impact,
+    /// Current status (that of the latest update).
+    pub status: IncidentStatus,
+    /// Services of the same page it affects.
+    pub affected_service_ids: Vec<Uuid>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// When it was resolved; cleared when it reopens.
+    pub resolved_at: Option<String>,
+    /// Updates, oldest first; absent in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<Vec<IncidentUpdate>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IncidentItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    entity: String,
+    org_id: Uuid,
+    #[serde(flatten)]
+    incident: Incident,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    page_id: Uuid,
+    incident_id: Uuid,
+    #[serde(flatten)]
+    update: IncidentUpdate,
+}
+
+/// A validated new incident.
+#[derive(Debug)]
+pub struct NewIncident {
+    /// Title, 1–200 characters.
+    pub title: String,
+    /// Impact.
+    pub impact: Impact,
+    /// Opening status.
+    pub status: IncidentStatus,
+    /// Opening text: the first update.
+    pub body: String,
+    /// Affected services, without duplicates.
+    pub affected_service_ids: Vec<Uuid>,
+}
+
+/// A validated change.
+#[derive(Debug, Default)]
+pub struct IncidentPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New impact.
+    pub impact: Option<Impact>,
+    /// New set of affected services.
+    pub affected_service_ids: Option<Vec<Uuid>>,
+}
+
+/// Filters of the incident list.
+#[derive(Debug, Default)]
+pub struct IncidentFilter {
+    /// Only this status.
+    pub status: Option<IncidentStatus>,
+    /// Only unresolved (`true`) or only resolved (`false`).
+    pub open: Option<bool>,
+}
+
+impl Store {
+    /// Opens an incident on a live page: the incident, its first update, the checks that
+    /// every affected service is on the same page, and the idempotency record, in one
+    /// transaction.
+    pub async fn create_incident(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        new: NewIncident,
+        idem: Option<&IdempotencyKey>,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<Outcome<Incident>, ApiError> {
+        let id = Uuid::now_v7();
+        let first = IncidentUpdate { id: Uuid::now_v7(), body: new.body, status: new.status, created_at: now.to_owned() };
+        let incident = Incident {
+            id,
+            page_id: page,
+            title: new.title,
+            impact: new.impact,
+            status: new.status,
+            affected_service_ids: new.affected_service_ids,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            resolved_at: (new.status == IncidentStatus::Resolved).then(|| now.to_owned()),
+            updates: None,
+        };
+        let item = IncidentItem {
+            pk: schema::org_pk(org),
+            sk: schema::incident_sk(id),
+            gsi1pk: schema::incidents_gsi1pk(org, page),
+            gsi1sk: id.to_string(),
+            entity: "incident".into(),
+            org_id: org,
+            incident,
+        };
+        let mut items = vec![
+            self.page_is_live(org, page)?,
+            self.put_new(to_item(&item)?)?,
+            self.put_new(to_item(&update_item(org, page, id, first.clone()))?)?,
+        ];
+        let services = &item.incident.affected_service_ids;
+        items.extend(services.iter().map(|s| self.service_on_page(org, page, *s)).collect::<Result<Vec<_>, _>>()?);
+        let mut incident = item.incident;
+        incident.updates = Some(vec![first]);
+        let idem_index = items.len();
+        if let Some(idem) = idem {
+            items.push(self.idempotency_put(org, idem, page, 201, crate::http::data_body(&incident), now_epoch)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Outcome::Created(incident)),
+            Err(TxError::Cancelled(reasons)) => {
+                if failed_at(&reasons, 0).is_some() {
+                    return Err(ApiError::not_found("Page"));
+                }
+                if let Some(i) = (0..incident.affected_service_ids.len()).find(|i| failed_at(&reasons, 3 + i).is_some()) {
+                    return Err(not_on_page(incident.affected_service_ids[i]));
+                }
+                match idem {
+                    Some(idem) if failed_at(&reasons, idem_index).is_some() => self.replay(org, idem, now_epoch).await,
+                    _ => Err(TxError::Cancelled(reasons).into_api_error()),
+                }
+            }
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Reads an incident of `org` with all its updates, oldest first.
+    pub async fn get_incident(&self, org: Uuid, id: Uuid) -> Result<Option<Incident>, ApiError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(schema::org_pk(org)))
+                .expression_attribute_values(":prefix", s(schema::incident_sk(id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut items = items.into_iter();
+        let Some(head) = items.next().filter(|i| get_s(i, schema::SK) == Some(schema::incident_sk(id).as_str())) else {
+            return Ok(None);
+        };
+        let mut incident = from_item::<IncidentItem>(head)?.incident;
+        incident.updates = Some(items.map(|i| from_item::<UpdateItem>(i).map(|u| u.update)).collect::<Result<_, _>>()?);
+        Ok(Some(incident))
+    }
+
+    /// Lists a page's incidents, newest first (without their updates). The page must exist.
+    pub async fn list_incidents(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        filter: &IncidentFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Incident>, ApiError> {
+        self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+        let gsi1pk = schema::incidents_gsi1pk(org, page);
+        let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &gsi1pk)).transpose()?;
+        let mut query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(&gsi1pk))
+            .scan_index_forward(false);
+        let mut conditions = Vec::new();
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            query = query.expression_attribute_values(":status", s(status.as_str()));
+        }
+        match filter.open {
+            Some(true) => conditions.push("#status <> :resolved"),
+            Some(false) => conditions.push("#status = :resolved"),
+            None => {}
+        }
+        if filter.open.is_some() {
+            query = query.expression_attribute_values(":resolved", s(IncidentStatus::Resolved.as_str()));
+        }
+        if !conditions.is_empty() {
+            query = query.filter_expression(conditions.join(" AND ")).expression_attribute_names("#status", "status");
+        }
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items.into_iter().map(|i| from_item::<IncidentItem>(i).map(|i| i.incident)).collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+
+    /// Changes an incident's title, impact or affected services.
+    pub async fn update_incident(&self, org: Uuid, id: Uuid, patch: IncidentPatch, now: &str) -> Result<Incident, ApiError> {
+        let mut incident = self.get_incident(org, id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
+        let mut changes = Changes::default();
+        changes.set("updatedAt", s(now));
+        if let Some(title) = &patch.title {
+            changes.set("title", s(title));
+            incident.title.clone_from(title);
+        }
+        if let Some(impact) = patch.impact {
+            changes.set("impact", serde_dynamo::to_attribute_value(impact).map_err(ApiError::internal)?);
+            incident.impact = impact;
+        }
+        if let Some(ids) = &patch.affected_service_ids {
+            changes.set("affectedServiceIds", serde_dynamo::to_attribute_value(ids).map_err(ApiError::internal)?);
+        }
+        let services = patch.affected_service_ids.as_deref().unwrap_or_default();
+        let update = changes
+            .apply_tx(Update::builder().table_name(self.table()).set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(services.iter().map(|s| self.service_on_page(org, incident.page_id, *s)).collect::<Result<Vec<_>, _>>()?);
+        match self.transact(items).await {
+            Ok(()) => {}
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Err(ApiError::not_found("Incident")),
+            Err(TxError::Cancelled(reasons)) => {
+                if let Some(i) = (0..services.len()).find(|i| failed_at(&reasons, 1 + i).is_some()) {
+                    return Err(not_on_page(services[i]));
+                }
+                return Err(TxError::Cancelled(reasons).into_api_error());
+            }
+            Err(e) => return Err(e.into_api_error()),
+        }
+        if let Some(ids) = patch.affected_service_ids {
+            incident.affected_service_ids = ids;
+        }
+        incident.updated_at = now.to_owned();
+        Ok(incident)
+    }
+
+    /// Appends an update. Without a status the incident keeps its own; `resolved` closes
+    /// it and stamps `resolvedAt`, any other status reopens it and clears `resolvedAt`.
+    pub async fn add_incident_update(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        body: String,
+        status: Option<IncidentStatus>,
+        idem: Option<&IdempotencyKey>,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<Outcome<IncidentUpdate>, ApiError> {
+        // Optimistic: the incident's status is read, then changed only if still the same.
+        for _ in 0..5 {
+            let current = self
+                .client()
+                .get_item()
+                .table_name(self.table())
+                .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id))))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?
+                .item
+                .map(from_item::<IncidentItem>)
+                .transpose()?
+                .ok_or_else(|| ApiError::not_found("Incident"))?
+                .incident;
+            let new_status = status.unwrap_or(current.status);
+            let update = IncidentUpdate { id: Uuid::now_v7(), body: body.clone(), status: new_status, created_at: now.to_owned() };
+            let resolved_at = match (new_status, &current.resolved_at) {
+                (IncidentStatus::Resolved, Some(at)) => Some(at.clone()),
+                (IncidentStatus::Resolved, None) => Some(now.to_owned()),
+                _ => None,
+            };
+            let mut changes = Changes::default();
+            changes
+                .set("status", s(new_status.as_str()))
+                .set("updatedAt", s(now))
+                .set("resolvedAt", resolved_at.map_or(AttributeValue::Null(true), s))
+                .value(":current", s(current.status.as_str()));
+            let incident_update = changes
+                .apply_tx(Update::builder().table_name(self.table()).set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))))
+                .condition_expression("attribute_exists(pk) AND #status = :current")
+                .build()
+                .map_err(ApiError::internal)?;
+            let mut items = vec![
+                self.page_is_live(org, current.page_id)?,
+                TransactWriteItem::builder().update(incident_update).build(),
+                self.put_new(to_item(&update_item(org, current.page_id, id, update.clone()))?)?,
+            ];
+            if let Some(idem) = idem {
+                items.push(self.idempotency_put(org, idem, current.page_id, 201, crate::http::data_body(&update), now_epoch)?);
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(Outcome::Created(update)),
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                    return Err(ApiError::not_found("Incident"));
+                }
+                Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
+                    return self.replay(org, idem.expect("checked"), now_epoch).await;
+                }
+                // Another update changed the status since we read it: read again.
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => continue,
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("incident kept changing during the update".into()))
+    }
+
+    /// A condition that a service exists in `org` and is on `page`.
+    fn service_on_page(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
+            .condition_expression("attribute_exists(pk) AND pageId = :page")
+            .expression_attribute_values(":page", s(page.to_string()))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+fn update_item(org: Uuid, page: Uuid, incident: Uuid, update: IncidentUpdate) -> UpdateItem {
+    UpdateItem {
+        pk: schema::org_pk(org),
+        sk: schema::update_sk(incident, update.id),
+        entity: "incidentUpdate".into(),
+        page_id: page,
+        incident_id: incident,
+        update,
+    }
+}
+
+fn not_on_page(service: Uuid) -> ApiError {
+    ApiError::invalid_field("affectedServiceIds", format_args!("{service} is not a service of this page"))
+}
