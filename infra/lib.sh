@@ -55,6 +55,15 @@ start_dynamodb_local() {
   log "DynamoDB Local did not open port $port in 30 s"; return 1
 }
 
+# Stops DynamoDB Local and waits until it has released its files (up to 10 s).
+stop_dynamodb_local() {
+  [ -n "${DDB_PID:-}" ] || return 0
+  kill "$DDB_PID" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$DDB_PID" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$DDB_PID" 2>/dev/null || true
+  wait "$DDB_PID" 2>/dev/null || true
+}
+
 # Credentials DynamoDB Local accepts; never used against AWS.
 export_local_aws_env() {
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"

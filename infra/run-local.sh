@@ -9,7 +9,7 @@ data_dir="${LIVESTATUS_DATA_DIR:-$ROOT_DIR/.local}"
 mkdir -p "$data_dir/dynamodb"
 DDB_LOG="$data_dir/dynamodb.log"
 start_dynamodb_local "$ddb_port" -dbPath "$data_dir/dynamodb"
-trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
+trap stop_dynamodb_local EXIT
 
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
@@ -17,5 +17,7 @@ export TABLE_NAME="${TABLE_NAME:-livestatus}"
 cargo build --locked --bin livestatus-local --bin livestatus-admin
 "$ROOT_DIR/target/debug/livestatus-local" &
 server=$!
-trap 'kill "$server" "$DDB_PID" 2>/dev/null || true' EXIT INT TERM
+stop() { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; stop_dynamodb_local; }
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 wait "$server"

@@ -48,6 +48,27 @@ start_stack
 listed=$(curl -s "$base/api/v1/pages" -H "X-API-Key: $key" | json "['data'][0]['id']")
 check "the page survives a restart of the local stack" test "$listed" = "$page"
 
+# The reference's "post an incident from GitHub Actions" example, as written, host changed.
+PAGE_ID=$page LIVESTATUS_API_KEY=$key
+curl -X POST "$base/api/v1/pages/$PAGE_ID/incidents" \
+-H "Authorization: Bearer $LIVESTATUS_API_KEY" \
+-H "Content-Type: application/json" \
+-d '{
+"title": "Deployment rollback in progress",
+"impact": "minor",
+"status": "monitoring",
+"body": "Rolling back web-app to v2.41.0 due to a regression."
+}' >"$LIVESTATUS_DATA_DIR/incident.json" 2>/dev/null
+check "the reference curl example opens an incident" \
+  test "$(json "['data']['updates'][0]['status']" <"$LIVESTATUS_DATA_DIR/incident.json")" = monitoring
+incident=$(json "['data']['id']" <"$LIVESTATUS_DATA_DIR/incident.json")
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/incidents/$incident/updates" \
+  -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+  -d '{"body": "Rollback complete.", "status": "resolved"}')
+check "resolving it with an update (201)" test "$status" = 201
+resolved=$(curl -s "$base/api/v1/incidents/$incident" -H "Authorization: Bearer $key" | json "['data']['resolvedAt'] is not None")
+check "the incident is resolved" test "$resolved" = True
+
 key_id=$(admin key create --org "$org" --name "temp" | tee "$LIVESTATUS_DATA_DIR/k.json" | json "['id']")
 temp=$(json "['key']" <"$LIVESTATUS_DATA_DIR/k.json")
 admin key revoke --org "$org" --key-id "$key_id" >/dev/null

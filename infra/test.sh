@@ -7,10 +7,10 @@ port=$(free_port)
 DDB_LOG="${DDB_LOG:-$ROOT_DIR/target/dynamodb-local-test.log}"
 mkdir -p "$ROOT_DIR/target"
 start_dynamodb_local "$port" -inMemory
-trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
+trap stop_dynamodb_local EXIT
 
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
-kill "$DDB_PID" 2>/dev/null || true
+stop_dynamodb_local
 "$INFRA_DIR/smoke.sh"

@@ -13,6 +13,8 @@ pub enum Group {
     Services,
     /// `functions/incidents`.
     Incidents,
+    /// `functions/keys`.
+    Keys,
 }
 
 /// One route.
@@ -49,6 +51,9 @@ pub const ROUTES: &[Route] = &[
     route(Group::Incidents, "GET", "/api/v1/incidents/{incidentId}", Scope::IncidentsRead),
     route(Group::Incidents, "PATCH", "/api/v1/incidents/{incidentId}", Scope::IncidentsWrite),
     route(Group::Incidents, "POST", "/api/v1/incidents/{incidentId}/updates", Scope::IncidentsWrite),
+    route(Group::Keys, "GET", "/api/v1/keys", Scope::KeysRead),
+    route(Group::Keys, "POST", "/api/v1/keys", Scope::KeysWrite),
+    route(Group::Keys, "DELETE", "/api/v1/keys/{keyId}", Scope::KeysWrite),
 ];
 
 /// The route for a method and a matched path pattern.

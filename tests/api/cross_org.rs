@@ -18,6 +18,7 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
         .as_str()
         .unwrap()
         .to_owned();
+    let key_id = app.call("POST", "/api/v1/keys", Some(json!({"name": "owned"}))).await.json["data"]["id"].as_str().unwrap().to_owned();
     let (_, intruder) = app.new_org(Plan::Business).await;
     let fill = |path: &str, id: &dyn Fn(&str) -> String| {
         ["pageId", "serviceId", "incidentId", "keyId"].iter().fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
@@ -38,7 +39,8 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
             "pageId" => page.clone(),
             "serviceId" => service.clone(),
             "incidentId" => incident.clone(),
-            _ => uuid::Uuid::now_v7().to_string(),
+            "keyId" => key_id.clone(),
+            other => panic!("no fixture for {{{other}}}"),
         });
         let random = fill(route.path, &|_| uuid::Uuid::now_v7().to_string());
         let body = body_for(route.method, route.path);

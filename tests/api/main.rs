@@ -4,6 +4,7 @@ mod auth;
 mod bodies;
 mod cross_org;
 mod incidents;
+mod keys;
 mod pages;
 mod rate_limit;
 mod services;

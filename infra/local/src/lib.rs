@@ -9,4 +9,5 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_pages::routes())
         .merge(livestatus_services::routes())
         .merge(livestatus_incidents::routes())
+        .merge(livestatus_keys::routes())
 }

@@ -7,8 +7,19 @@ use livestatus_shared::{AppState, store::Store, telemetry};
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let store = Store::from_env().await;
-    if store.ensure_table().await? {
-        tracing::info!(table = store.table(), "created the table");
+    // DynamoDB Local opens its port a moment before it answers reliably.
+    let mut attempt = 0;
+    loop {
+        match store.ensure_table().await {
+            Ok(true) => break tracing::info!(table = store.table(), "created the table"),
+            Ok(false) => break,
+            Err(e) if attempt < 10 => {
+                attempt += 1;
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "table not reachable yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            Err(e) => anyhow::bail!("cannot reach the table: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+        }
     }
     let state = AppState::new(store);
     let app = livestatus_shared::finish_router(livestatus_local::routes(), state);

@@ -258,15 +258,69 @@ impl Store {
             .update_expression("SET revokedAt = :now")
             .expression_attribute_values(":org", s(org.to_string()))
             .expression_attribute_values(":now", s(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match revoked {
             Ok(_) => Ok(()),
+            // Already revoked: revoking again changes nothing and succeeds.
             Err(e) => match condition_failed(e)? {
-                Some(_) => Ok(()),
-                None => Err(ApiError::not_found("API key")),
+                Some(old) if get_s(&old, "orgId") == Some(org.to_string().as_str()) => Ok(()),
+                _ => Err(ApiError::not_found("API key")),
             },
         }
+    }
+}
+
+impl Store {
+    /// Lists the keys of `org`, revoked and expired ones included, oldest first. Reads the
+    /// references in the org partition, then the key items, both strongly consistent.
+    pub async fn list_keys(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<super::pages::Listing<ApiKey>, ApiError> {
+        let pk = schema::org_pk(org);
+        let start = cursor.map(|c| super::cursor::decode(c, schema::PK, &pk)).transpose()?;
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(schema::API_KEY_REF_PREFIX))
+            .consistent_read(true);
+        let (refs, last) = self.query_up_to(query, limit, start).await?;
+        let hashes: Vec<String> = refs.iter().filter_map(|r| get_s(r, "keyHash").map(str::to_owned)).collect();
+        let mut keys = Vec::with_capacity(hashes.len());
+        let mut pending: Vec<Item> = hashes.iter().map(|h| key(schema::api_key_pk(h), schema::API_KEY_SK)).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let batch: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
+            let out = self
+                .client()
+                .batch_get_item()
+                .request_items(
+                    self.table(),
+                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                        .set_keys(Some(batch))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(ApiError::internal)?,
+                )
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
+                keys.push(from_item::<ApiKeyItem>(item)?.key);
+            }
+            if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(ApiError::ServiceUnavailable("batch read left unprocessed keys".into()));
+                }
+                pending.extend(unprocessed.keys);
+                tokio::time::sleep(super::backoff(attempt)).await;
+            }
+        }
+        // BatchGetItem answers in any order; ids are UUID v7, so this is creation order.
+        keys.sort_by_key(|k| k.id);
+        Ok(super::pages::Listing { items: keys, next_cursor: last.as_ref().map(super::cursor::encode) })
     }
 }
 

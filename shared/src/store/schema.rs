@@ -66,9 +66,11 @@ pub const API_KEY_SK: &str = "APIKEY";
 pub fn api_keys_gsi1pk(org: Uuid) -> String {
     format!("ORG#{org}#APIKEYS")
 }
+/// Sort key prefix of key references in the org partition.
+pub const API_KEY_REF_PREFIX: &str = "APIKEY#";
 /// `APIKEY#<key id>`: the reference from the org partition to a key item by its id.
 pub fn api_key_ref_sk(key: Uuid) -> String {
-    format!("APIKEY#{key}")
+    format!("{API_KEY_REF_PREFIX}{key}")
 }
 
 /// `SERVICE#<svc>`.
