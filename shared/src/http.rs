@@ -203,6 +203,7 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     response
 }
 
+#[cfg(feature = "store")]
 /// The answer of a create that honours `Idempotency-Key`: 201 with the new resource, or
 /// the first response replayed byte for byte with `Idempotent-Replayed: true`.
 pub fn created<T: Serialize>(outcome: crate::store::idempotency::Outcome<T>) -> Response {
@@ -217,6 +218,7 @@ pub fn created<T: Serialize>(outcome: crate::store::idempotency::Outcome<T>) -> 
     }
 }
 
+#[cfg(feature = "store")]
 /// A JSON body and its `Idempotency-Key`, for POSTs that create. The key's fingerprint
 /// covers method, path and the canonical body, so reusing a key for anything else is a
 /// conflict.
@@ -228,6 +230,7 @@ pub struct IdempotentJson<T> {
     pub key: Option<crate::store::idempotency::IdempotencyKey>,
 }
 
+#[cfg(feature = "store")]
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for IdempotentJson<T> {
     type Rejection = ApiError;
 

@@ -2,21 +2,28 @@
 //! authentication with the rate limit, validation types, and DynamoDB access.
 
 pub mod apikey;
+#[cfg(feature = "store")]
 pub mod auth;
+#[cfg(feature = "store")]
 pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod routes;
+#[cfg(feature = "store")]
 pub mod state;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod telemetry;
 
 pub use error::ApiError;
+#[cfg(feature = "store")]
 pub use state::AppState;
 
+#[cfg(feature = "store")]
 use axum::Router;
 
+#[cfg(feature = "store")]
 /// Wraps a function's router with what every function has: the authentication layer on
 /// its routes, the not-found fallback, and the request-context middleware outermost.
 pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {

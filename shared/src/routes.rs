@@ -15,6 +15,8 @@ pub enum Group {
     Incidents,
     /// `functions/keys`.
     Keys,
+    /// `functions/og-ad`.
+    OgAd,
 }
 
 /// One route.
@@ -28,6 +30,10 @@ pub struct Route {
     pub path: &'static str,
     /// Scope required; `None` for public routes.
     pub scope: Option<Scope>,
+}
+
+const fn public(group: Group, method: &'static str, path: &'static str) -> Route {
+    Route { group, method, path, scope: None }
 }
 
 const fn route(group: Group, method: &'static str, path: &'static str, scope: Scope) -> Route {
@@ -54,14 +60,20 @@ pub const ROUTES: &[Route] = &[
     route(Group::Keys, "GET", "/api/v1/keys", Scope::KeysRead),
     route(Group::Keys, "POST", "/api/v1/keys", Scope::KeysWrite),
     route(Group::Keys, "DELETE", "/api/v1/keys/{keyId}", Scope::KeysWrite),
+    public(Group::OgAd, "GET", "/api/og/ad"),
 ];
 
-/// The route for a method and a matched path pattern.
+/// The route for a method and a matched path pattern; `HEAD` is served as `GET`.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
+    let method = if method == "HEAD" { "GET" } else { method };
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 
-/// The methods the table lists for a path pattern.
+/// The methods the table lists for a path pattern (`HEAD` wherever `GET` is).
 pub fn methods(path: &str) -> Vec<&'static str> {
-    ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect()
+    let mut methods: Vec<_> = ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods
 }

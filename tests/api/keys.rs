@@ -147,7 +147,8 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
 async fn every_route_refuses_a_key_without_its_scope_and_admits_a_key_with_only_that_scope() {
     let app = TestApp::all().await;
     let mut checked = 0;
-    for route in ROUTES {
+    let authenticated: Vec<_> = ROUTES.iter().filter(|r| r.path.starts_with("/api/v1/")).collect();
+    for route in &authenticated {
         let scope = route.scope.expect("every v1 route needs a scope");
         let all_but: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != scope).collect();
         let without = app.new_key(app.org, &all_but).await;
@@ -163,5 +164,5 @@ async fn every_route_refuses_a_key_without_its_scope_and_admits_a_key_with_only_
         assert!(admitted.status.is_success(), "{} {} with only {}: {} {}", route.method, route.path, scope.as_str(), admitted.status, admitted.json);
         checked += 1;
     }
-    assert_eq!(checked, ROUTES.len());
+    assert_eq!(checked, authenticated.len());
 }

@@ -5,6 +5,7 @@ mod bodies;
 mod cross_org;
 mod incidents;
 mod keys;
+mod og_ad;
 mod pages;
 mod rate_limit;
 mod services;

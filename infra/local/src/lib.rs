@@ -10,4 +10,5 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_services::routes())
         .merge(livestatus_incidents::routes())
         .merge(livestatus_keys::routes())
+        .merge(livestatus_og_ad::routes())
 }
