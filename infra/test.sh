@@ -3,6 +3,12 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
+# The SAM template: CloudFormation and SAM linters.
+ensure_tools
+log "linting template.yaml (cfn-lint, sam validate --lint)"
+cfn-lint template.yaml
+sam validate --lint >/dev/null
+
 port=$(free_port)
 DDB_LOG="${DDB_LOG:-$ROOT_DIR/target/dynamodb-local-test.log}"
 mkdir -p "$ROOT_DIR/target"
@@ -12,5 +18,13 @@ trap stop_dynamodb_local EXIT
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
+
+# The real Lambda packages (cargo lambda, release) under a Runtime API emulator, against
+# the same DynamoDB Local: every events/ file must give its expected status.
+if [ -z "${SKIP_LAMBDA:-}" ]; then
+  cargo lambda build --release --locked --bin pages --bin services --bin incidents --bin keys --bin og-ad
+  cargo build -q --locked --bin livestatus-admin
+  TABLE_NAME="events-$RANDOM" bash -c './target/debug/livestatus-admin demo >/dev/null && python3 infra/lambda_emulator.py --bin-dir target/lambda'
+fi
 stop_dynamodb_local
 "$INFRA_DIR/smoke.sh"

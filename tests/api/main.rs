@@ -9,3 +9,4 @@ mod og_ad;
 mod pages;
 mod rate_limit;
 mod services;
+mod template;

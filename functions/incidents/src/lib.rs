@@ -125,6 +125,7 @@ async fn create_incident(
     let page = path_id(&page, "Page")?;
     let body = request.body;
     let new = NewIncident {
+        id: Uuid::now_v7(),
         title: domain::name("title", body.title, TITLE_MAX)?,
         impact: body.impact,
         status: body.status,

@@ -71,6 +71,7 @@ async fn list_pages(State(state): State<AppState>, who: Principal, params: ListP
 
 async fn create_page(State(state): State<AppState>, who: Principal, JsonBody(body): JsonBody<CreatePage>) -> Result<Response, ApiError> {
     let new = NewPage {
+        id: uuid::Uuid::now_v7(),
         name: domain::name("name", body.name, NAME_MAX)?,
         slug: Slug::parse(&body.slug)?,
         description: body.description.map(description).transpose()?,

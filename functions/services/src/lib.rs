@@ -81,6 +81,7 @@ async fn create_service(
     let page = path_id(&page, "Page")?;
     let body = request.body;
     let new = NewService {
+        id: uuid::Uuid::now_v7(),
         name: domain::name("name", body.name, NAME_MAX)?,
         monitor_url: body.monitor_url.map(domain::monitor_url).transpose()?,
         current_status: body.current_status.unwrap_or_default(),

@@ -30,6 +30,18 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Seeds the demo organization, key, page, service and incident that the sample
+    /// events in `events/` use. DynamoDB Local only: its key is published.
+    Demo,
+}
+
+/// The demo data of the sample events (`events/`), with fixed ids.
+mod demo {
+    pub const ORG: &str = "0190a000-0000-7000-8000-000000000001";
+    pub const PAGE: &str = "0190a000-0000-7000-8000-000000000002";
+    pub const SERVICE: &str = "0190a000-0000-7000-8000-000000000003";
+    pub const INCIDENT: &str = "0190a000-0000-7000-8000-000000000004";
+    pub const KEY: &str = "ls_live_DEMOdemoDEMOdemoDEMOdemoDEMOdemo";
 }
 
 #[derive(Subcommand)]
@@ -101,6 +113,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(api)?;
             json!({ "id": key.id, "key": plaintext.expose(), "prefix": key.prefix, "scopes": key.scopes })
         }
+        Command::Demo => {
+            if std::env::var_os("DYNAMODB_ENDPOINT").is_none() {
+                bail!("`demo` seeds a published key: it only runs against DynamoDB Local (set DYNAMODB_ENDPOINT)");
+            }
+            seed_demo(&store().await?, &now).await?
+        }
         Command::Key { command: KeyCommand::Revoke { org, key_id } } => {
             let org = parse_id("--org", &org)?;
             let key_id = parse_id("--key-id", &key_id)?;
@@ -110,6 +128,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     println!("{output}");
     Ok(())
+}
+
+async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value> {
+    use livestatus_shared::apikey::PlaintextKey;
+    use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus, Slug};
+    use livestatus_shared::store::{incidents::NewIncident, pages::NewPage, services::NewService};
+    let id = |s: &str| Uuid::parse_str(s).expect("demo ids are UUIDs");
+    let out = json!({ "org": demo::ORG, "key": demo::KEY, "page": demo::PAGE, "service": demo::SERVICE, "incident": demo::INCIDENT });
+    if store.get_org(id(demo::ORG)).await.map_err(api)?.is_some() {
+        return Ok(out);
+    }
+    let org = store.create_org_with_id(id(demo::ORG), "Demo".into(), Plan::Business, now).await.map_err(api)?.id;
+    let key = PlaintextKey::parse(demo::KEY).map_err(api)?;
+    store.store_key(key, org, "Demo key (published; local only)".into(), &[], None, 600, now).await.map_err(api)?;
+    let page = NewPage {
+        id: id(demo::PAGE),
+        name: "Demo Status".into(),
+        slug: Slug::parse("demo").map_err(api)?,
+        description: Some("The page the sample events use.".into()),
+        brand_color: None,
+        is_public: true,
+    };
+    store.create_page(org, page, now).await.map_err(api)?;
+    let service = NewService {
+        id: id(demo::SERVICE),
+        name: "API".into(),
+        monitor_url: Some("https://example.com/health".into()),
+        current_status: ServiceStatus::Operational,
+        display_order: 0,
+    };
+    store.create_service(org, id(demo::PAGE), service, None, now, 0).await.map_err(api)?;
+    let incident = NewIncident {
+        id: id(demo::INCIDENT),
+        title: "Elevated error rates".into(),
+        impact: Impact::Minor,
+        status: IncidentStatus::Investigating,
+        body: "We are looking into it.".into(),
+        affected_service_ids: vec![id(demo::SERVICE)],
+    };
+    store.create_incident(org, id(demo::PAGE), incident, None, now, 0).await.map_err(api)?;
+    Ok(out)
 }
 
 async fn store() -> anyhow::Result<Store> {

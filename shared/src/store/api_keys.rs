@@ -181,7 +181,21 @@ impl Store {
         rate_limit: u32,
         now: &str,
     ) -> Result<(ApiKey, PlaintextKey), ApiError> {
-        let plaintext = PlaintextKey::generate();
+        self.store_key(PlaintextKey::generate(), org, name, scopes, expires_at, rate_limit, now).await
+    }
+
+    /// Stores a key whose plaintext the caller chose: only for the published demo key of
+    /// the sample events, on DynamoDB Local.
+    pub async fn store_key(
+        &self,
+        plaintext: PlaintextKey,
+        org: Uuid,
+        name: String,
+        scopes: &[Scope],
+        expires_at: Option<String>,
+        rate_limit: u32,
+        now: &str,
+    ) -> Result<(ApiKey, PlaintextKey), ApiError> {
         let hash = plaintext.hash();
         let key_id = Uuid::now_v7();
         let record = ApiKey {

@@ -84,6 +84,8 @@ struct UpdateItem {
 /// A validated new incident.
 #[derive(Debug)]
 pub struct NewIncident {
+    /// Its id: a fresh UUID v7 from the API.
+    pub id: Uuid,
     /// Title, 1–200 characters.
     pub title: String,
     /// Impact.
@@ -129,7 +131,7 @@ impl Store {
         now: &str,
         now_epoch: i64,
     ) -> Result<Outcome<Incident>, ApiError> {
-        let id = Uuid::now_v7();
+        let id = new.id;
         let first = IncidentUpdate { id: Uuid::now_v7(), body: new.body, status: new.status, created_at: now.to_owned() };
         let incident = Incident {
             id,

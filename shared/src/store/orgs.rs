@@ -35,7 +35,12 @@ struct OrgItem {
 impl Store {
     /// Creates an organization.
     pub async fn create_org(&self, name: String, plan: Plan, now: &str) -> Result<Org, ApiError> {
-        let org = Org { id: Uuid::now_v7(), name, plan, page_count: 0, created_at: now.to_owned() };
+        self.create_org_with_id(Uuid::now_v7(), name, plan, now).await
+    }
+
+    /// Creates an organization with a given id (the demo data of the sample events).
+    pub async fn create_org_with_id(&self, id: Uuid, name: String, plan: Plan, now: &str) -> Result<Org, ApiError> {
+        let org = Org { id, name, plan, page_count: 0, created_at: now.to_owned() };
         let item = OrgItem { pk: schema::org_pk(org.id), sk: schema::ORG_SK.to_owned(), entity: "org".into(), org };
         self.client()
             .put_item()

@@ -50,6 +50,8 @@ struct PageItem {
 /// A validated new page.
 #[derive(Debug)]
 pub struct NewPage {
+    /// Its id: a fresh UUID v7 from the API.
+    pub id: Uuid,
     /// Name, 1–100 characters.
     pub name: String,
     /// Slug.
@@ -113,7 +115,7 @@ impl Store {
     /// Creates a page, claiming its slug and counting it against the plan, atomically.
     pub async fn create_page(&self, org: Uuid, new: NewPage, now: &str) -> Result<Page, ApiError> {
         let page = Page {
-            id: Uuid::now_v7(),
+            id: new.id,
             name: new.name,
             slug: new.slug.as_str().to_owned(),
             description: new.description,

@@ -49,6 +49,8 @@ struct ServiceItem {
 /// A validated new service.
 #[derive(Debug)]
 pub struct NewService {
+    /// Its id: a fresh UUID v7 from the API.
+    pub id: Uuid,
     /// Name.
     pub name: String,
     /// Monitor URL.
@@ -84,7 +86,7 @@ impl Store {
         now_epoch: i64,
     ) -> Result<Outcome<Service>, ApiError> {
         let service = Service {
-            id: Uuid::now_v7(),
+            id: new.id,
             page_id: page,
             name: new.name,
             monitor_url: new.monitor_url,

@@ -1,0 +1,87 @@
+//! `template.yaml` against the code: the same routes as the route table (which the local
+//! server serves) and the same table definition as the one the code creates.
+
+use std::collections::BTreeSet;
+
+use livestatus_shared::routes::{Group, ROUTES};
+use livestatus_tests::TestApp;
+
+fn template() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml")
+}
+
+/// (binary, method, path) of every `HttpApi` event, read line by line: each function's
+/// `Binary:` comes before its `Events:`, and each event's `Method:` before its `Path:`.
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    let mut routes = BTreeSet::new();
+    let (mut binary, mut method) = (String::new(), String::new());
+    for line in template().lines() {
+        let line = line.trim();
+        if let Some(b) = line.strip_prefix("Binary: ") {
+            binary = b.to_owned();
+        } else if let Some(m) = line.strip_prefix("Method: ") {
+            method = m.to_owned();
+        } else if let Some(p) = line.strip_prefix("Path: ") {
+            routes.insert((binary.clone(), std::mem::take(&mut method), p.to_owned()));
+        }
+    }
+    routes
+}
+
+fn binary(group: Group) -> &'static str {
+    match group {
+        Group::Pages => "pages",
+        Group::Services => "services",
+        Group::Incidents => "incidents",
+        Group::Keys => "keys",
+        Group::OgAd => "og-ad",
+    }
+}
+
+#[test]
+fn the_template_routes_each_route_of_the_route_table_to_its_function_and_nothing_else() {
+    let mut expected: BTreeSet<_> =
+        ROUTES.iter().map(|r| (binary(r.group).to_owned(), r.method.to_owned(), r.path.to_owned())).collect();
+    // HTTP APIs do not answer HEAD from a GET route: the generator's HEAD is its own route.
+    expected.insert(("og-ad".into(), "HEAD".into(), "/api/og/ad".into()));
+
+    assert_eq!(template_routes(), expected);
+}
+
+#[tokio::test]
+async fn the_local_server_serves_every_route_of_the_table() {
+    let app = TestApp::all().await;
+    for route in ROUTES {
+        let path = route.path.replace(['{', '}'], "").replace("pageId", "0").replace("serviceId", "0").replace("incidentId", "0").replace("keyId", "0");
+        let r = app.call(route.method, &path, None).await;
+        let no_route = r.status == 404 && r.json["error"]["message"] == "No such route.";
+        assert!(!no_route && r.status != 405 && r.status != 500, "{} {}: {} {}", route.method, route.path, r.status, r.json);
+        app.next_window();
+    }
+}
+
+#[tokio::test]
+async fn the_template_table_has_the_key_schema_index_and_ttl_the_code_creates() {
+    let app = TestApp::all().await;
+    let template = template();
+    let table = app.store.client().describe_table().table_name(app.store.table()).send().await.unwrap().table.unwrap();
+    let ttl = app.store.client().describe_time_to_live().table_name(app.store.table()).send().await.unwrap();
+
+    for key in table.key_schema() {
+        let line = format!("{{ AttributeName: {}, KeyType: {} }}", key.attribute_name(), key.key_type().as_str());
+        assert!(template.contains(&line), "template lacks {line}");
+    }
+    for attr in table.attribute_definitions() {
+        let line = format!("{{ AttributeName: {}, AttributeType: {} }}", attr.attribute_name(), attr.attribute_type().as_str());
+        assert!(template.contains(&line), "template lacks {line}");
+    }
+    let gsis = table.global_secondary_indexes();
+    assert_eq!(gsis.len(), 1);
+    assert!(template.contains(&format!("IndexName: {}", gsis[0].index_name().unwrap())));
+    for key in gsis[0].key_schema() {
+        assert!(template.contains(&format!("{{ AttributeName: {}, KeyType: {} }}", key.attribute_name(), key.key_type().as_str())));
+    }
+    let ttl_attr = ttl.time_to_live_description().and_then(|t| t.attribute_name()).unwrap();
+    assert!(template.contains(&format!("TimeToLiveSpecification:\n        AttributeName: {ttl_attr}\n        Enabled: true")));
+    assert_eq!(template.matches("AttributeName: ").count(), 4 + 2 + 2 + 1, "no attribute the code does not define");
+}
