@@ -60,6 +60,7 @@ pub const ROUTES: &[Route] = &[
     route(Group::Keys, "GET", "/api/v1/keys", Scope::KeysRead),
     route(Group::Keys, "POST", "/api/v1/keys", Scope::KeysWrite),
     route(Group::Keys, "DELETE", "/api/v1/keys/{keyId}", Scope::KeysWrite),
+    public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
 ];
 

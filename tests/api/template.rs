@@ -85,3 +85,28 @@ async fn the_template_table_has_the_key_schema_index_and_ttl_the_code_creates() 
     assert!(template.contains(&format!("TimeToLiveSpecification:\n        AttributeName: {ttl_attr}\n        Enabled: true")));
     assert_eq!(template.matches("AttributeName: ").count(), 4 + 2 + 2 + 1, "no attribute the code does not define");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_describes_exactly_the_routes_of_the_table() {
+    let app = TestApp::all().await;
+
+    let r = app.call_as("", "GET", "/api/v1/openapi.json", None).await;
+
+    r.expect(200);
+    assert_eq!(r.json["openapi"], "3.1.0");
+    let mut documented = BTreeSet::new();
+    for (path, item) in r.json["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let routed: BTreeSet<_> = ROUTES.iter().map(|r| (r.method.to_owned(), r.path.to_owned())).collect();
+    assert_eq!(documented, routed);
+    for route in ROUTES.iter().filter(|r| r.scope.is_some()) {
+        let op = &r.json["paths"][route.path][route.method.to_lowercase()];
+        assert_eq!(op["x-scope"], route.scope.unwrap().as_str(), "{} {}", route.method, route.path);
+        for status in ["401", "403", "429", "500", "503"] {
+            assert!(op["responses"].get(status).is_some(), "{} {} documents {status}", route.method, route.path);
+        }
+    }
+}

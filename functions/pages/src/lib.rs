@@ -17,6 +17,17 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/pages", get(list_pages).post(create_page))
         .route("/api/v1/pages/{pageId}", get(get_page).patch(update_page).delete(delete_page))
+        .route("/api/v1/openapi.json", get(get_openapi))
+}
+
+/// The OpenAPI 3.1 document of the whole API (`openapi.json` at the repository root).
+pub const OPENAPI: &str = include_str!("../../../openapi.json");
+
+/// `GET /api/v1/openapi.json`: public.
+async fn get_openapi() -> Response {
+    let mut response = Response::new(axum::body::Body::from(OPENAPI));
+    response.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    response
 }
 
 /// The function's complete router.

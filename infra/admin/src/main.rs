@@ -70,6 +70,9 @@ enum KeyCommand {
         /// Comma-separated scopes; omitted means full access.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
+        /// Requests per minute; defaults to the organization's plan.
+        #[arg(long = "rate-limit")]
+        rate_limit: Option<u32>,
     },
     /// Revokes a key at once.
     Revoke {
@@ -101,14 +104,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let org = store.create_org(name, plan, &now).await.map_err(api)?;
             json!({ "id": org.id, "name": org.name, "plan": org.plan })
         }
-        Command::Key { command: KeyCommand::Create { org, name, scopes } } => {
+        Command::Key { command: KeyCommand::Create { org, name, scopes, rate_limit } } => {
             let org = parse_id("--org", &org)?;
             let name = domain::name("name", name, 120).map_err(|e| anyhow::anyhow!("{e}"))?;
             let scopes = Scope::parse_list("scopes", &scopes).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = store().await?;
             let plan = store.get_org(org).await.map_err(api)?.with_context(|| format!("organization {org} does not exist"))?.plan;
+            let limit = rate_limit.unwrap_or(plan.limits().requests_per_minute);
+            if limit == 0 {
+                bail!("--rate-limit must be at least 1");
+            }
             let (key, plaintext) = store
-                .create_key(org, name, &scopes, None, plan.limits().requests_per_minute, &now)
+                .create_key(org, name, &scopes, None, limit, &now)
                 .await
                 .map_err(api)?;
             json!({ "id": key.id, "key": plaintext.expose(), "prefix": key.prefix, "scopes": key.scopes })

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Contract test: schemathesis generates requests for every operation of openapi.json and
+# sends them to the local server (real router, DynamoDB Local) with a real key. Fails on
+# any 5xx, undocumented status, wrong content type, or response that breaks its schema.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT_DIR"
+ensure_tools
+
+ddb_port=$(free_port)
+DDB_LOG="$ROOT_DIR/target/dynamodb-local-contract.log"
+start_dynamodb_local "$ddb_port" -inMemory
+export_local_aws_env
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" TABLE_NAME=contract PORT=$(free_port)
+cargo build -q --locked --bin livestatus-local --bin livestatus-admin
+./target/debug/livestatus-local >"$ROOT_DIR/target/contract-server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; stop_dynamodb_local' EXIT
+for _ in $(seq 1 100); do grep -q "listening on" "$ROOT_DIR/target/contract-server.log" && break; sleep 0.2; done
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+org=$(./target/debug/livestatus-admin org create --name Contract --plan business | json "['id']")
+# A raised limit: the run sends thousands of requests within a minute.
+key=$(./target/debug/livestatus-admin key create --org "$org" --name contract --rate-limit 1000000 | json "['key']")
+
+st run openapi.json --url "http://127.0.0.1:$PORT" \
+  -H "Authorization: Bearer $key" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+  --max-examples "${CONTRACT_EXAMPLES:-60}" \
+  --workers 2 \
+  --report-junit-path "$ROOT_DIR/target/contract-junit.xml" \
+  --report junit \
+  --no-color 2>&1 | tee "$ROOT_DIR/target/contract.log"
+status=${PIPESTATUS[0]}
+# The number of generated requests, from the JUnit report's test cases and the server log.
+requests=$(grep -c "request served\|request rejected" "$ROOT_DIR/target/contract-server.log" || true)
+log "contract: schemathesis sent $requests requests to the local server"
+exit "$status"
