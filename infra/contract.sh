@@ -14,7 +14,7 @@ export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" TABLE_NAME=contract PORT=$
 cargo build -q --locked --bin livestatus-local --bin livestatus-admin
 ./target/debug/livestatus-local >"$ROOT_DIR/target/contract-server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; stop_dynamodb_local' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; stop_dynamodb_local' EXIT
 for _ in $(seq 1 100); do grep -q "listening on" "$ROOT_DIR/target/contract-server.log" && break; sleep 0.2; done
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }

@@ -17,7 +17,7 @@ export TABLE_NAME="${TABLE_NAME:-livestatus}"
 cargo build --locked --bin livestatus-local --bin livestatus-admin
 "$ROOT_DIR/target/debug/livestatus-local" &
 server=$!
-stop() { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; stop_dynamodb_local; }
+stop() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; stop_dynamodb_local; }
 trap stop EXIT
 trap 'stop; exit 0' INT TERM
 wait "$server"

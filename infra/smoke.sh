@@ -24,7 +24,7 @@ start_stack() {
   done
   return 1
 }
-stop_stack() { kill "$stack" 2>/dev/null; wait "$stack" 2>/dev/null || true; }
+stop_stack() { kill "$stack" 2>/dev/null || true; wait "$stack" 2>/dev/null || true; }
 trap 'stop_stack; rm -rf "$LIVESTATUS_DATA_DIR"' EXIT
 
 start_stack

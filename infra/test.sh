@@ -27,4 +27,7 @@ if [ -z "${SKIP_LAMBDA:-}" ]; then
   TABLE_NAME="events-$RANDOM" bash -c './target/debug/livestatus-admin demo >/dev/null && python3 infra/lambda_emulator.py --bin-dir target/lambda'
 fi
 stop_dynamodb_local
+
+# The OpenAPI contract (schemathesis against the local server), then the quick start.
+"$INFRA_DIR/contract.sh"
 "$INFRA_DIR/smoke.sh"
