@@ -16,7 +16,7 @@ start_dynamodb_local "$port" -inMemory
 trap stop_dynamodb_local EXIT
 
 export_local_aws_env
-export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$port" DDB_JAR_DIR
 cargo test --workspace --locked "$@"
 
 # The real Lambda packages (cargo lambda, release) under a Runtime API emulator, against

@@ -166,6 +166,13 @@ impl TestApp {
         app
     }
 
+    /// An app over a router and store built elsewhere (the fault test's own DynamoDB
+    /// Local and the system clock); `clock` and `calls` are then not the router's.
+    pub fn from_parts(router: Router, store: Store, org: Uuid, key: &str) -> Self {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        Self { router, store, clock, calls: CallCounter::default(), org, key: key.to_owned() }
+    }
+
     /// A new key of `org` with `scopes` (empty: full access); returns the plaintext.
     pub async fn new_key(&self, org: Uuid, scopes: &[Scope]) -> String {
         let now = timestamp(self.clock.now());
