@@ -2,6 +2,7 @@
 
 mod auth;
 mod bodies;
+mod concurrency;
 mod cross_org;
 mod incidents;
 mod keys;
