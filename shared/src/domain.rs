@@ -86,7 +86,22 @@ pub fn text(field: &str, value: String, min: usize, max: usize) -> Result<String
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         return Err(ApiError::invalid_field(field, "must not contain control characters"));
     }
+    if value.chars().any(is_invisible_trick) {
+        return Err(ApiError::invalid_field(
+            field,
+            "must not contain bidirectional overrides, byte-order marks or Unicode noncharacters",
+        ));
+    }
     Ok(value)
+}
+
+/// Characters that change how text around them displays without being seen themselves
+/// (bidirectional embeddings, overrides and isolates, which can disguise a status page's
+/// text), the byte-order mark, and Unicode noncharacters. Emoji joiners and other
+/// ordinary format characters stay allowed.
+fn is_invisible_trick(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{FDD0}'..='\u{FDEF}')
+        || (c as u32 & 0xFFFE) == 0xFFFE
 }
 
 /// A name that must have visible content: 1..=max characters, not only whitespace.
@@ -274,6 +289,10 @@ mod tests {
         assert!(text("t", "é".repeat(101), 1, 100).is_err());
         assert!(name("n", "   ".into(), 10).is_err());
         assert!(text("t", "a\u{0}b".into(), 0, 10).is_err());
+        assert!(name("n", "evil\u{202E}txt.exe".into(), 50).is_err());
+        assert!(text("t", "\u{FEFF}x".into(), 0, 10).is_err());
+        assert!(text("t", "x\u{FFFF}".into(), 0, 10).is_err());
+        assert!(name("n", "Café ☕ 👩‍💻 e\u{301}".into(), 50).is_ok(), "accents, emoji and joiners are fine");
     }
 
     #[test]

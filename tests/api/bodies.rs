@@ -89,3 +89,41 @@ async fn deeply_nested_json_gets_400_not_a_crash() {
 
     post_raw(&app, nested).await.expect_error(400, "invalid_request");
 }
+
+#[tokio::test]
+async fn unusual_unicode_nul_bytes_and_huge_numbers_get_400_while_ordinary_unicode_passes() {
+    let app = TestApp::all().await;
+    let page = app.page().await;
+    let cases = [
+        (format!("/api/v1/pages/{page}/services"), json!({"name": "API\u{202E}"}), "name"),
+        (format!("/api/v1/pages/{page}/services"), json!({"name": "a\u{0}b"}), "name"),
+        (format!("/api/v1/pages/{page}/services"), json!({"name": "\u{FEFF}API"}), "name"),
+        (format!("/api/v1/pages/{page}/services"), json!({"name": "x", "displayOrder": 1e300}), "displayOrder"),
+        (format!("/api/v1/pages/{page}/services"), json!({"name": "x", "displayOrder": 4294967296u64}), "displayOrder"),
+        (format!("/api/v1/pages/{page}/incidents"), json!({"title": "t\u{2066}", "impact": "minor", "status": "identified", "body": "b"}), "title"),
+        ("/api/v1/pages".to_owned(), json!({"name": "n", "slug": "abc", "description": "d\u{0}"}), "description"),
+    ];
+    for (path, body, field) in cases {
+        let r = app.call("POST", &path, Some(body.clone())).await;
+        r.expect_error(400, "invalid_request");
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{body}: {}", r.json);
+    }
+    let raw_huge = Request::post(format!("/api/v1/pages/{page}/services"))
+        .header("authorization", format!("Bearer {}", app.key))
+        .body(Body::from(r#"{"name": "x", "displayOrder": 123456789012345678901234567890}"#))
+        .unwrap();
+    app.send(raw_huge).await.expect_error(400, "invalid_request");
+    for query in ["limit=99999999999999999999999", "limit=-1", "limit=1e2", &format!("cursor={}", "A".repeat(5000))] {
+        app.call("GET", &format!("/api/v1/pages?{query}"), None).await.expect_error(400, "invalid_request");
+    }
+    let long_key = Request::post(format!("/api/v1/pages/{page}/services"))
+        .header("authorization", format!("Bearer {}", app.key))
+        .header("idempotency-key", "k".repeat(256))
+        .body(Body::from(r#"{"name": "x"}"#))
+        .unwrap();
+    app.send(long_key).await.expect_error(400, "invalid_request");
+
+    let ok = app.call("POST", &format!("/api/v1/pages/{page}/services"), Some(json!({"name": "Café ☕ 👩‍💻 Zürich"}))).await;
+    assert_eq!(ok.expect(201).json["data"]["name"], "Café ☕ 👩‍💻 Zürich");
+    assert_eq!(app.call("GET", &format!("/api/v1/pages/{page}/services"), None).await.json["meta"]["count"], 1);
+}
