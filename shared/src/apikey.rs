@@ -123,7 +123,9 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_invalid() {
-        for bad in ["ls_live_short", "ls_test_abcdefghijklmnopqrstuvwxyz012345", "ls_live_abcdefghijklmnopqrstuvwxyz01234!"] {
+        for bad in
+            ["ls_live_short", "ls_test_abcdefghijklmnopqrstuvwxyz012345", "ls_live_abcdefghijklmnopqrstuvwxyz01234!"]
+        {
             assert!(matches!(PlaintextKey::parse(bad), Err(ApiError::InvalidApiKey)));
         }
     }

@@ -16,11 +16,17 @@ pub use crate::store::api_keys::{Principal, RateLimit};
 
 /// Route middleware (add it with `route_layer`): admits the request or answers 401, 403
 /// or 429 before the handler runs.
-pub async fn authenticate(State(state): State<AppState>, matched: MatchedPath, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    matched: MatchedPath,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(route) = routes::find(req.method().as_str(), matched.as_str()) else {
         let allowed = routes::methods(matched.as_str());
         if allowed.is_empty() {
-            return ApiError::internal(format!("path {} is missing from the route table", matched.as_str())).into_response();
+            return ApiError::internal(format!("path {} is missing from the route table", matched.as_str()))
+                .into_response();
         }
         let mut response = ApiError::MethodNotAllowed.into_response();
         let allow = HeaderValue::from_str(&allowed.join(", ")).expect("methods are valid header text");

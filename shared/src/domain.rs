@@ -226,7 +226,10 @@ impl Scope {
         for name in raw {
             let scope = Self::parse(name).ok_or_else(|| {
                 let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid_field(field, format_args!("unknown scope `{name}`; known scopes: {}", known.join(", ")))
+                ApiError::invalid_field(
+                    field,
+                    format_args!("unknown scope `{name}`; known scopes: {}", known.join(", ")),
+                )
             })?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
@@ -360,7 +363,9 @@ impl IncidentStatus {
 
     /// Parses a wire name.
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Investigating, Self::Identified, Self::Monitoring, Self::Resolved].into_iter().find(|s| s.as_str() == raw)
+        [Self::Investigating, Self::Identified, Self::Monitoring, Self::Resolved]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 
@@ -368,7 +373,8 @@ impl IncidentStatus {
 pub fn monitor_url(raw: String) -> Result<String, ApiError> {
     let field = "monitorUrl";
     let raw = text(field, raw, 1, 2048)?;
-    let parsed = url::Url::parse(&raw).map_err(|e| ApiError::invalid_field(field, format_args!("must be an absolute http(s) URL ({e})")))?;
+    let parsed = url::Url::parse(&raw)
+        .map_err(|e| ApiError::invalid_field(field, format_args!("must be an absolute http(s) URL ({e})")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(ApiError::invalid_field(field, "must be an absolute http(s) URL"));
     }

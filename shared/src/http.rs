@@ -9,8 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorBody, envelope};
 
@@ -73,25 +73,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
 /// Reads a body of at most 64 KiB (413 beyond, whether declared or streamed).
 async fn read_body(req: Request) -> Result<Bytes, ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
     Ok(http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::InvalidRequest("The request body could not be read.".into())
-                }
-            })?
-            .to_bytes())
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidRequest("The request body could not be read.".into())
+            }
+        })?
+        .to_bytes())
 }
 
 /// Parses a JSON object into `T`, naming the field in every error.
@@ -235,11 +232,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for IdempotentJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let key = req
-            .headers()
-            .get("idempotency-key")
-            .map(|v| crate::domain::idempotency_key(v.as_bytes()))
-            .transpose()?;
+        let key =
+            req.headers().get("idempotency-key").map(|v| crate::domain::idempotency_key(v.as_bytes())).transpose()?;
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
         let bytes = read_body(req).await?;
@@ -252,7 +246,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for IdempotentJson<T> {
 /// `{"data": […], "meta": {"count", "nextCursor"}}`.
 pub fn list<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Response {
     let count = items.len();
-    axum::Json(serde_json::json!({ "data": items, "meta": { "count": count, "nextCursor": next_cursor } })).into_response()
+    axum::Json(serde_json::json!({ "data": items, "meta": { "count": count, "nextCursor": next_cursor } }))
+        .into_response()
 }
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.

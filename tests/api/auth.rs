@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::Request;
 use livestatus_shared::clock::{Clock, timestamp};
 use livestatus_shared::domain::Scope;
+use livestatus_shared::store::api_keys::NewKey;
 use livestatus_tests::TestApp;
 
 async fn app() -> TestApp {
@@ -25,7 +26,10 @@ async fn malformed_and_unknown_keys_get_401_invalid_api_key() {
     for key in ["nonsense", "ls_live_short", &unknown, &format!("{}x", app.key)] {
         app.call_as(key, "GET", "/api/v1/pages", None).await.expect_error(401, "invalid_api_key");
     }
-    let basic = Request::get("/api/v1/pages").header("authorization", format!("Basic {}", app.key)).body(Body::empty()).unwrap();
+    let basic = Request::get("/api/v1/pages")
+        .header("authorization", format!("Basic {}", app.key))
+        .body(Body::empty())
+        .unwrap();
     app.send(basic).await.expect_error(401, "invalid_api_key");
 }
 
@@ -40,7 +44,15 @@ async fn the_x_api_key_header_is_accepted_as_a_fallback() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_on_its_very_next_request() {
     let app = app().await;
-    let (record, key) = app.store.create_key(app.org, "to revoke".into(), &[], None, 60, "2026-01-01T00:00:00.000Z").await.unwrap();
+    let (record, key) = app
+        .store
+        .create_key(
+            app.org,
+            NewKey { name: "to revoke".into(), scopes: &[], expires_at: None, rate_limit: 60 },
+            "2026-01-01T00:00:00.000Z",
+        )
+        .await
+        .unwrap();
     app.call_as(key.expose(), "GET", "/api/v1/pages", None).await.expect(200);
 
     app.store.revoke_key(app.org, record.id, &timestamp(app.clock.now())).await.unwrap();
@@ -53,7 +65,15 @@ async fn a_revoked_key_is_refused_on_its_very_next_request() {
 async fn an_expired_key_gets_401_invalid_api_key() {
     let app = app().await;
     let soon = timestamp(app.clock.now() + chrono::Duration::seconds(30));
-    let (_, key) = app.store.create_key(app.org, "short-lived".into(), &[], Some(soon), 60, "2026-01-01T00:00:00.000Z").await.unwrap();
+    let (_, key) = app
+        .store
+        .create_key(
+            app.org,
+            NewKey { name: "short-lived".into(), scopes: &[], expires_at: Some(soon), rate_limit: 60 },
+            "2026-01-01T00:00:00.000Z",
+        )
+        .await
+        .unwrap();
     app.call_as(key.expose(), "GET", "/api/v1/pages", None).await.expect(200);
 
     app.clock.advance(chrono::Duration::seconds(31));

@@ -20,7 +20,8 @@ async fn post_raw(app: &TestApp, body: impl Into<Body>) -> livestatus_tests::Tes
 }
 
 async fn assert_nothing_written(app: &TestApp) {
-    let pages = app.org_items(app.org).await.into_iter().filter(|i| i["sk"].as_s().unwrap().starts_with("PAGE#")).count();
+    let pages =
+        app.org_items(app.org).await.into_iter().filter(|i| i["sk"].as_s().unwrap().starts_with("PAGE#")).count();
     assert_eq!(pages, 0);
 }
 
@@ -100,7 +101,11 @@ async fn unusual_unicode_nul_bytes_and_huge_numbers_get_400_while_ordinary_unico
         (format!("/api/v1/pages/{page}/services"), json!({"name": "\u{FEFF}API"}), "name"),
         (format!("/api/v1/pages/{page}/services"), json!({"name": "x", "displayOrder": 1e300}), "displayOrder"),
         (format!("/api/v1/pages/{page}/services"), json!({"name": "x", "displayOrder": 4294967296u64}), "displayOrder"),
-        (format!("/api/v1/pages/{page}/incidents"), json!({"title": "t\u{2066}", "impact": "minor", "status": "identified", "body": "b"}), "title"),
+        (
+            format!("/api/v1/pages/{page}/incidents"),
+            json!({"title": "t\u{2066}", "impact": "minor", "status": "identified", "body": "b"}),
+            "title",
+        ),
         ("/api/v1/pages".to_owned(), json!({"name": "n", "slug": "abc", "description": "d\u{0}"}), "description"),
     ];
     for (path, body, field) in cases {
@@ -123,7 +128,8 @@ async fn unusual_unicode_nul_bytes_and_huge_numbers_get_400_while_ordinary_unico
         .unwrap();
     app.send(long_key).await.expect_error(400, "invalid_request");
 
-    let ok = app.call("POST", &format!("/api/v1/pages/{page}/services"), Some(json!({"name": "Café ☕ 👩‍💻 Zürich"}))).await;
+    let ok =
+        app.call("POST", &format!("/api/v1/pages/{page}/services"), Some(json!({"name": "Café ☕ 👩‍💻 Zürich"}))).await;
     assert_eq!(ok.expect(201).json["data"]["name"], "Café ☕ 👩‍💻 Zürich");
     assert_eq!(app.call("GET", &format!("/api/v1/pages/{page}/services"), None).await.json["meta"]["count"], 1);
 }

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use livestatus_shared::store::api_keys::NewKey;
 use livestatus_tests::TestApp;
 use serde_json::json;
 
@@ -26,7 +27,15 @@ fn next(seed: &mut u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_two_clients_on_one_page_leave_a_state_that_matches_what_they_were_told() {
     let mut app = TestApp::all().await;
-    let (_, key) = app.store.create_key(app.org, "burst".into(), &[], None, 1_000_000, "2026-11-22T00:00:00.000Z").await.unwrap();
+    let (_, key) = app
+        .store
+        .create_key(
+            app.org,
+            NewKey { name: "burst".into(), scopes: &[], expires_at: None, rate_limit: 1_000_000 },
+            "2026-11-22T00:00:00.000Z",
+        )
+        .await
+        .unwrap();
     app.key = key.expose().to_owned();
     let page = app.page().await;
     let app = Arc::new(app);
@@ -113,7 +122,10 @@ async fn thirty_two_clients_on_one_page_leave_a_state_that_matches_what_they_wer
     }
     let created: usize = told.iter().map(|t| t.incidents_created.len()).sum();
     let items = app.org_items(app.org).await;
-    let incident_items = items.iter().filter(|i| i["sk"].as_s().unwrap().starts_with("INCIDENT#") && !i["sk"].as_s().unwrap().contains("#UPDATE#")).count();
+    let incident_items = items
+        .iter()
+        .filter(|i| i["sk"].as_s().unwrap().starts_with("INCIDENT#") && !i["sk"].as_s().unwrap().contains("#UPDATE#"))
+        .count();
     assert_eq!(incident_items, created);
 
     // Then the page is deleted while 31 clients keep creating on it.
@@ -139,7 +151,9 @@ async fn thirty_two_clients_on_one_page_leave_a_state_that_matches_what_they_wer
         .org_items(app.org)
         .await
         .into_iter()
-        .filter(|i| i.get("pageId").and_then(|p| p.as_s().ok()) == Some(&page) || i["sk"].as_s().unwrap().ends_with(&page))
+        .filter(|i| {
+            i.get("pageId").and_then(|p| p.as_s().ok()) == Some(&page) || i["sk"].as_s().unwrap().ends_with(&page)
+        })
         .map(|i| i["sk"].as_s().unwrap().clone())
         .collect();
     assert!(left.is_empty(), "orphans after the delete: {left:?}");

@@ -12,20 +12,31 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
     let page = app.page().await;
     let service = app.service(&page, "api").await;
     let incident = app
-        .call("POST", &format!("/api/v1/pages/{page}/incidents"), Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})))
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/incidents"),
+            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
+        )
         .await
         .json["data"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let key_id = app.call("POST", "/api/v1/keys", Some(json!({"name": "owned"}))).await.json["data"]["id"].as_str().unwrap().to_owned();
+    let key_id = app.call("POST", "/api/v1/keys", Some(json!({"name": "owned"}))).await.json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, intruder) = app.new_org(Plan::Business).await;
     let fill = |path: &str, id: &dyn Fn(&str) -> String| {
-        ["pageId", "serviceId", "incidentId", "keyId"].iter().fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
+        ["pageId", "serviceId", "incidentId", "keyId"]
+            .iter()
+            .fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
     };
     let body_for = |method: &str, path: &str| match (method, path) {
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/incidents") => Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
+        ("POST", p) if p.ends_with("/incidents") => {
+            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
+        }
         ("POST", p) if p.ends_with("/updates") => Some(json!({"body": "b"})),
         ("PATCH", p) if p.contains("/pages/") => Some(json!({"name": "x"})),
         ("PATCH", p) if p.contains("/services/") => Some(json!({"currentStatus": "outage"})),
@@ -50,14 +61,27 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
 
         foreign.expect_error(404, "not_found");
         missing.expect_error(404, "not_found");
-        assert_eq!(foreign.json["error"]["message"], missing.json["error"]["message"], "{} {}", route.method, route.path);
+        assert_eq!(
+            foreign.json["error"]["message"], missing.json["error"]["message"],
+            "{} {}",
+            route.method, route.path
+        );
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} routes checked");
 
     // Nothing of the owner's changed.
     app.next_window();
-    assert_eq!(app.call("GET", &format!("/api/v1/services/{service}"), None).await.json["data"]["currentStatus"], "operational");
-    assert_eq!(app.call("GET", &format!("/api/v1/incidents/{incident}"), None).await.json["data"]["updates"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.call("GET", &format!("/api/v1/services/{service}"), None).await.json["data"]["currentStatus"],
+        "operational"
+    );
+    assert_eq!(
+        app.call("GET", &format!("/api/v1/incidents/{incident}"), None).await.json["data"]["updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     app.call("GET", &format!("/api/v1/pages/{page}"), None).await.expect(200);
 }

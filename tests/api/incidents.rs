@@ -82,7 +82,8 @@ async fn a_resolved_update_closes_the_incident_and_a_later_one_reopens_it() {
     let reopened = app.call("GET", &format!("/api/v1/incidents/{id}"), None).await.json["data"].clone();
     assert_eq!(reopened["status"], "identified");
     assert_eq!(reopened["resolvedAt"], Value::Null);
-    let statuses: Vec<_> = reopened["updates"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+    let statuses: Vec<_> =
+        reopened["updates"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["investigating", "investigating", "resolved", "identified"]);
 }
 
@@ -95,7 +96,13 @@ async fn incidents_list_newest_first_with_status_and_open_filters_and_cursors() 
         ids.push(open(&app, &page, open_body(&format!("incident {i}"))).await["id"].as_str().unwrap().to_owned());
     }
     for id in [&ids[1], &ids[3]] {
-        app.call("POST", &format!("/api/v1/incidents/{id}/updates"), Some(json!({"body": "done", "status": "resolved"}))).await.expect(201);
+        app.call(
+            "POST",
+            &format!("/api/v1/incidents/{id}/updates"),
+            Some(json!({"body": "done", "status": "resolved"})),
+        )
+        .await
+        .expect(201);
     }
     let app = &app;
     let list = |query: &str| {
@@ -117,7 +124,8 @@ async fn incidents_list_newest_first_with_status_and_open_filters_and_cursors() 
 
     let first = app.call("GET", &format!("/api/v1/pages/{page}/incidents?open=true&limit=2"), None).await;
     let cursor = first.json["meta"]["nextCursor"].as_str().expect("a next page").to_owned();
-    let rest = app.call("GET", &format!("/api/v1/pages/{page}/incidents?open=true&limit=2&cursor={cursor}"), None).await;
+    let rest =
+        app.call("GET", &format!("/api/v1/pages/{page}/incidents?open=true&limit=2&cursor={cursor}"), None).await;
     assert_eq!(rest.json["data"][0]["id"], ids[0].as_str());
     assert_eq!(rest.json["meta"]["nextCursor"], Value::Null);
 
@@ -150,7 +158,9 @@ async fn affected_services_must_be_services_of_the_same_page() {
     let r = app.call("PATCH", &path, Some(json!({"affectedServiceIds": [theirs]}))).await;
     r.expect_error(400, "invalid_request");
     assert!(r.json["error"]["message"].as_str().unwrap().contains(&theirs));
-    let patched = app.call("PATCH", &path, Some(json!({"title": "Renamed", "impact": "critical", "affectedServiceIds": []}))).await;
+    let patched = app
+        .call("PATCH", &path, Some(json!({"title": "Renamed", "impact": "critical", "affectedServiceIds": []})))
+        .await;
     let patched = &patched.expect(200).json["data"];
     assert_eq!((patched["title"].as_str(), patched["impact"].as_str()), (Some("Renamed"), Some("critical")));
     assert_eq!(patched["affectedServiceIds"], json!([]));
@@ -200,7 +210,9 @@ async fn every_incident_field_rule_is_rejected_with_400_naming_the_field() {
         r.expect_error(400, "invalid_request");
         assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{}", r.json);
     }
-    for (body, field) in [(json!({"title": ""}), "title"), (json!({"impact": "x"}), "impact"), (json!({"status": "resolved"}), "status")] {
+    for (body, field) in
+        [(json!({"title": ""}), "title"), (json!({"impact": "x"}), "impact"), (json!({"status": "resolved"}), "status")]
+    {
         let r = app.call("PATCH", &format!("/api/v1/incidents/{id}"), Some(body)).await;
         r.expect_error(400, "invalid_request");
         assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{}", r.json);
@@ -229,7 +241,7 @@ async fn twenty_concurrent_posts_with_one_idempotency_key_open_exactly_one_incid
         assert_eq!(r.json["data"]["id"], id.as_str());
     }
     assert_eq!(responses.iter().filter(|r| r.header("idempotent-replayed").is_none()).count(), 1);
-    let listed = app.call("GET", &format!("{path}"), None).await;
+    let listed = app.call("GET", &path, None).await;
     assert_eq!(listed.json["meta"]["count"], 1);
     let items = app.org_items(app.org).await;
     let updates = items.iter().filter(|i| i["sk"].as_s().unwrap().contains("#UPDATE#")).count();
@@ -246,9 +258,9 @@ async fn an_idempotency_key_reused_with_another_body_gets_409_and_expires_after_
 
     idempotent_post(&app, &path, "k-1", &open_body("two")).await.expect_error(409, "idempotency_conflict");
     // The same JSON with other formatting and key order is the same request.
-    let reordered: Value = serde_json::from_str(&format!(
-        "{{ \"body\": \"Looking into it.\", \"status\": \"investigating\", \"impact\": \"major\", \"title\": \"one\" }}"
-    ))
+    let reordered: Value = serde_json::from_str(
+        r#"{ "body": "Looking into it.", "status": "investigating", "impact": "major", "title": "one" }"#,
+    )
     .unwrap();
     let replay = idempotent_post(&app, &path, "k-1", &reordered).await;
     assert_eq!(replay.expect(201).json, first.json);
@@ -311,7 +323,9 @@ async fn deleting_a_page_removes_its_services_incidents_updates_and_idempotency_
     let incident = idempotent_post(&app, &format!("/api/v1/pages/{page}/incidents"), "del-1", &open_body("x")).await;
     let incident_id = incident.expect(201).json["data"]["id"].as_str().unwrap().to_owned();
     for _ in 0..3 {
-        app.call("POST", &format!("/api/v1/incidents/{incident_id}/updates"), Some(json!({"body": "more"}))).await.expect(201);
+        app.call("POST", &format!("/api/v1/incidents/{incident_id}/updates"), Some(json!({"body": "more"})))
+            .await
+            .expect(201);
     }
     let before = app.org_items(app.org).await.len();
 
@@ -320,7 +334,9 @@ async fn deleting_a_page_removes_its_services_incidents_updates_and_idempotency_
     let items = app.org_items(app.org).await;
     let leftovers: Vec<_> = items
         .iter()
-        .filter(|i| i.get("pageId").and_then(|p| p.as_s().ok()) == Some(&page) || i["sk"].as_s().unwrap().ends_with(&page))
+        .filter(|i| {
+            i.get("pageId").and_then(|p| p.as_s().ok()) == Some(&page) || i["sk"].as_s().unwrap().ends_with(&page)
+        })
         .map(|i| i["sk"].as_s().unwrap().clone())
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");

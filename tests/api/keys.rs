@@ -14,17 +14,22 @@ async fn create_key(app: &TestApp, key: &str, body: Value) -> livestatus_tests::
 async fn a_created_key_is_shown_once_works_and_is_listed_without_its_plaintext() {
     let app = TestApp::all().await;
 
-    let r = create_key(&app, &app.key, json!({"name": "Production CI", "scopes": ["pages:read", "incidents:write"]})).await;
+    let r =
+        create_key(&app, &app.key, json!({"name": "Production CI", "scopes": ["pages:read", "incidents:write"]})).await;
 
     let created = &r.expect(201).json["data"];
     let plaintext = created["key"].as_str().unwrap().to_owned();
     assert!(plaintext.starts_with("ls_live_") && plaintext.len() == 40);
     assert_eq!(created["prefix"], &plaintext[..12]);
     assert_eq!(created["scopes"], json!(["pages:read", "incidents:write"]));
-    assert_eq!((created["status"].as_str(), &created["lastUsedAt"], &created["revokedAt"]), (Some("active"), &Value::Null, &Value::Null));
+    assert_eq!(
+        (created["status"].as_str(), &created["lastUsedAt"], &created["revokedAt"]),
+        (Some("active"), &Value::Null, &Value::Null)
+    );
     app.call_as(&plaintext, "GET", "/api/v1/pages", None).await.expect(200);
     let listed = app.call("GET", "/api/v1/keys", None).await;
-    let ours = listed.expect(200).json["data"].as_array().unwrap().iter().find(|k| k["id"] == created["id"]).unwrap().clone();
+    let ours =
+        listed.expect(200).json["data"].as_array().unwrap().iter().find(|k| k["id"] == created["id"]).unwrap().clone();
     assert!(ours.get("key").is_none(), "the plaintext is never shown again");
     assert!(ours["lastUsedAt"].is_string(), "lastUsedAt is stamped by authentication");
     assert!(!listed.json.to_string().contains(&plaintext));
@@ -53,7 +58,8 @@ async fn another_orgs_key_id_answers_404_on_revoke_and_the_key_keeps_working() {
     let (_, intruder) = app.new_org(Plan::Pro).await;
     let victim = create_key(&app, &app.key, json!({"name": "victim"})).await.json["data"].clone();
 
-    let foreign = app.call_as(&intruder, "DELETE", &format!("/api/v1/keys/{}", victim["id"].as_str().unwrap()), None).await;
+    let foreign =
+        app.call_as(&intruder, "DELETE", &format!("/api/v1/keys/{}", victim["id"].as_str().unwrap()), None).await;
     let random = app.call_as(&intruder, "DELETE", &format!("/api/v1/keys/{}", uuid::Uuid::now_v7()), None).await;
 
     foreign.expect_error(404, "not_found");
@@ -92,7 +98,11 @@ async fn expiry_must_be_a_future_rfc3339_time_and_an_expired_key_is_refused() {
         r.expect_error(400, "invalid_request");
         assert!(r.json["error"]["message"].as_str().unwrap().contains("expiresAt"));
     }
-    for (body, field) in [(json!({"name": ""}), "name"), (json!({"name": "x".repeat(121)}), "name"), (json!({"name": "x", "scopes": ["admin"]}), "scopes")] {
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "x".repeat(121)}), "name"),
+        (json!({"name": "x", "scopes": ["admin"]}), "scopes"),
+    ] {
         let r = create_key(&app, &app.key, body).await;
         r.expect_error(400, "invalid_request");
         assert!(r.json["error"]["message"].as_str().unwrap().contains(field));
@@ -117,13 +127,18 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
     let page = app.page().await;
     let service = app.service(&page, "svc").await;
     let incident = app
-        .call("POST", &format!("/api/v1/pages/{page}/incidents"), Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})))
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/incidents"),
+            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
+        )
         .await
         .json["data"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let key_id = create_key(app, &app.key, json!({"name": "target"})).await.json["data"]["id"].as_str().unwrap().to_owned();
+    let key_id =
+        create_key(app, &app.key, json!({"name": "target"})).await.json["data"]["id"].as_str().unwrap().to_owned();
     let filled = path
         .replace("{pageId}", &page)
         .replace("{serviceId}", &service)
@@ -133,7 +148,9 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         ("POST", "/api/v1/pages") => Some(json!({"name": "n", "slug": unique_slug("scope")})),
         ("POST", "/api/v1/keys") => Some(json!({"name": "n", "scopes": ["keys:write"]})),
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/incidents") => Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
+        ("POST", p) if p.ends_with("/incidents") => {
+            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
+        }
         ("POST", p) if p.ends_with("/updates") => Some(json!({"body": "b"})),
         ("PATCH", p) if p.starts_with("/api/v1/pages/") => Some(json!({"name": "x"})),
         ("PATCH", p) if p.starts_with("/api/v1/services/") => Some(json!({"currentStatus": "outage"})),
@@ -161,7 +178,15 @@ async fn every_route_refuses_a_key_without_its_scope_and_admits_a_key_with_only_
 
         refused.expect_error(403, "insufficient_scope");
         assert!(refused.json["error"]["message"].as_str().unwrap().contains(scope.as_str()));
-        assert!(admitted.status.is_success(), "{} {} with only {}: {} {}", route.method, route.path, scope.as_str(), admitted.status, admitted.json);
+        assert!(
+            admitted.status.is_success(),
+            "{} {} with only {}: {} {}",
+            route.method,
+            route.path,
+            scope.as_str(),
+            admitted.status,
+            admitted.json
+        );
         checked += 1;
     }
     assert_eq!(checked, authenticated.len());

@@ -38,7 +38,11 @@ async fn fetch_with(method: &str, query: &str, if_none_match: Option<&str>) -> F
     }
     let response = router().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
     let (parts, body) = response.into_parts();
-    Fetched { status: parts.status.as_u16(), headers: parts.headers, body: body.collect().await.unwrap().to_bytes().to_vec() }
+    Fetched {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes().to_vec(),
+    }
 }
 
 async fn fetch(query: &str) -> Fetched {
@@ -58,16 +62,17 @@ fn decode(bytes: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
 }
 
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 #[tokio::test]
 async fn every_variant_and_theme_has_its_size_background_and_accent() {
     for (variant, width, height) in VARIANTS {
         for (theme, bg) in [("dark", DARK_BG), ("light", LIGHT_BG)] {
-            let r = fetch(&format!("headline=Ship+in+minutes&subhead=Status+pages&variant={variant}&theme={theme}&accent=%236366f1")).await;
+            let r = fetch(&format!(
+                "headline=Ship+in+minutes&subhead=Status+pages&variant={variant}&theme={theme}&accent=%236366f1"
+            ))
+            .await;
             assert_eq!(r.status, 200, "{variant} {theme}");
             assert_eq!(r.headers["content-type"], "image/png");
 

@@ -55,9 +55,8 @@ async fn a_page_can_be_read_updated_listed_and_deleted() {
     assert_eq!(read.json["data"], page);
 
     app.clock.advance(chrono::Duration::seconds(1));
-    let patched = app
-        .call("PATCH", &path, Some(json!({"name": "Renamed", "isPublic": false, "description": "d"})))
-        .await;
+    let patched =
+        app.call("PATCH", &path, Some(json!({"name": "Renamed", "isPublic": false, "description": "d"}))).await;
     patched.expect(200);
     assert_eq!(patched.json["data"]["name"], "Renamed");
     assert_eq!(patched.json["data"]["isPublic"], false);
@@ -114,7 +113,8 @@ async fn a_cursor_from_another_organization_is_rejected() {
     for i in 0..2 {
         create_page(&app, &unique_slug(&format!("cur{i}"))).await;
     }
-    let cursor = app.call("GET", "/api/v1/pages?limit=1", None).await.json["meta"]["nextCursor"].as_str().unwrap().to_owned();
+    let cursor =
+        app.call("GET", "/api/v1/pages?limit=1", None).await.json["meta"]["nextCursor"].as_str().unwrap().to_owned();
     let (_, other_key) = app.new_org(Plan::Pro).await;
 
     let r = app.call_as(&other_key, "GET", &format!("/api/v1/pages?cursor={cursor}"), None).await;
@@ -130,7 +130,9 @@ async fn invalid_slugs_answer_400_invalid_slug_and_write_nothing() {
         r.expect_error(400, "invalid_slug");
     }
     let page = create_page(&app, &unique_slug("valid")).await;
-    let r = app.call("PATCH", &format!("/api/v1/pages/{}", page["id"].as_str().unwrap()), Some(json!({"slug": "a--b"}))).await;
+    let r = app
+        .call("PATCH", &format!("/api/v1/pages/{}", page["id"].as_str().unwrap()), Some(json!({"slug": "a--b"})))
+        .await;
     r.expect_error(400, "invalid_slug");
     assert_eq!(app.call("GET", "/api/v1/pages", None).await.json["meta"]["count"], 1);
 }
@@ -146,8 +148,14 @@ async fn fifty_concurrent_creates_of_one_slug_give_one_201_and_49_slug_taken() {
     // The burst must fit one key's rate limit, so it uses 50 of the 60 requests.
     let created = responses.iter().filter(|r| r.status == 201).count();
     let taken = responses.iter().filter(|r| r.status == 409 && r.code() == "slug_taken").count();
-    assert_eq!((created, taken), (1, 49), "{:?}", responses.iter().map(|r| (r.status, r.code().to_owned())).collect::<Vec<_>>());
-    let pages = app.org_items(app.org).await.into_iter().filter(|i| i["sk"].as_s().unwrap().starts_with("PAGE#")).count();
+    assert_eq!(
+        (created, taken),
+        (1, 49),
+        "{:?}",
+        responses.iter().map(|r| (r.status, r.code().to_owned())).collect::<Vec<_>>()
+    );
+    let pages =
+        app.org_items(app.org).await.into_iter().filter(|i| i["sk"].as_s().unwrap().starts_with("PAGE#")).count();
     assert_eq!(pages, 1);
 }
 
@@ -251,7 +259,10 @@ async fn deleting_a_page_with_many_items_leaves_nothing_of_it_in_the_table() {
         .org_items(app.org)
         .await
         .into_iter()
-        .filter(|i| i.get("pageId").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(page_id) || i["sk"].as_s().unwrap() == &format!("PAGE#{page_id}"))
+        .filter(|i| {
+            i.get("pageId").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(page_id)
+                || i["sk"].as_s().unwrap() == &format!("PAGE#{page_id}")
+        })
         .collect();
     assert!(left.is_empty(), "{} items of the page remain", left.len());
     assert!(!app.item_exists(&format!("SLUG#{slug}"), "SLUG").await);

@@ -19,7 +19,8 @@ async fn two_hundred_concurrent_requests_with_one_fresh_key_admit_exactly_sixty(
     let limited: Vec<_> = responses.iter().filter(|r| r.status == 429).collect();
     assert_eq!((ok.len(), limited.len()), (60, 140));
     let window_end = (app.clock_secs() / 60 + 1) * 60;
-    let mut remaining: Vec<i64> = ok.iter().map(|r| r.header("x-ratelimit-remaining").unwrap().parse().unwrap()).collect();
+    let mut remaining: Vec<i64> =
+        ok.iter().map(|r| r.header("x-ratelimit-remaining").unwrap().parse().unwrap()).collect();
     remaining.sort_unstable();
     assert_eq!(remaining, (0..60).collect::<Vec<_>>(), "each admitted request saw its own count");
     for r in &limited {

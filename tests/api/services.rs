@@ -24,7 +24,10 @@ async fn a_new_service_is_operational_at_order_zero_unless_told_otherwise() {
         )
         .await;
     let full = &full.expect(201).json["data"];
-    assert_eq!((full["monitorUrl"].as_str(), full["currentStatus"].as_str(), full["displayOrder"].as_u64()), (Some("https://example.com/health"), Some("degraded"), Some(7)));
+    assert_eq!(
+        (full["monitorUrl"].as_str(), full["currentStatus"].as_str(), full["displayOrder"].as_u64()),
+        (Some("https://example.com/health"), Some("degraded"), Some(7))
+    );
     let read = app.call("GET", &format!("/api/v1/services/{}", full["id"].as_str().unwrap()), None).await;
     assert_eq!(&read.expect(200).json["data"], full);
 }
@@ -35,7 +38,9 @@ async fn services_list_by_display_order_then_creation_and_follow_cursors() {
     let page = app.page().await;
     let mut expected = Vec::new();
     for (name, order) in [("c", 5), ("a", 1), ("d", 5), ("b", 1), ("e", 0)] {
-        let r = app.call("POST", &format!("/api/v1/pages/{page}/services"), Some(json!({"name": name, "displayOrder": order}))).await;
+        let r = app
+            .call("POST", &format!("/api/v1/pages/{page}/services"), Some(json!({"name": name, "displayOrder": order})))
+            .await;
         expected.push((order, expected.len(), r.expect(201).json["data"]["name"].as_str().unwrap().to_owned()));
     }
     expected.sort();
@@ -75,7 +80,8 @@ async fn patching_a_services_status_changes_only_that_and_reordering_moves_it() 
     assert_ne!(after["updatedAt"], before["updatedAt"]);
     app.call("PATCH", &format!("/api/v1/services/{first}"), Some(json!({"displayOrder": 9}))).await.expect(200);
     let listed = app.call("GET", &format!("/api/v1/pages/{page}/services"), None).await;
-    let ids: Vec<_> = listed.json["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<_> =
+        listed.json["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, [second, first]);
 }
 
@@ -135,7 +141,9 @@ async fn services_of_a_page_that_does_not_exist_answer_404() {
     let missing = uuid::Uuid::now_v7();
 
     app.call("GET", &format!("/api/v1/pages/{missing}/services"), None).await.expect_error(404, "not_found");
-    app.call("POST", &format!("/api/v1/pages/{missing}/services"), Some(json!({"name": "x"}))).await.expect_error(404, "not_found");
+    app.call("POST", &format!("/api/v1/pages/{missing}/services"), Some(json!({"name": "x"})))
+        .await
+        .expect_error(404, "not_found");
     app.call("GET", "/api/v1/services/not-a-uuid", None).await.expect_error(404, "not_found");
 }
 

@@ -52,10 +52,23 @@ fn the_template_routes_each_route_of_the_route_table_to_its_function_and_nothing
 async fn the_local_server_serves_every_route_of_the_table() {
     let app = TestApp::all().await;
     for route in ROUTES {
-        let path = route.path.replace(['{', '}'], "").replace("pageId", "0").replace("serviceId", "0").replace("incidentId", "0").replace("keyId", "0");
+        let path = route
+            .path
+            .replace(['{', '}'], "")
+            .replace("pageId", "0")
+            .replace("serviceId", "0")
+            .replace("incidentId", "0")
+            .replace("keyId", "0");
         let r = app.call(route.method, &path, None).await;
         let no_route = r.status == 404 && r.json["error"]["message"] == "No such route.";
-        assert!(!no_route && r.status != 405 && r.status != 500, "{} {}: {} {}", route.method, route.path, r.status, r.json);
+        assert!(
+            !no_route && r.status != 405 && r.status != 500,
+            "{} {}: {} {}",
+            route.method,
+            route.path,
+            r.status,
+            r.json
+        );
         app.next_window();
     }
 }
@@ -72,17 +85,28 @@ async fn the_template_table_has_the_key_schema_index_and_ttl_the_code_creates() 
         assert!(template.contains(&line), "template lacks {line}");
     }
     for attr in table.attribute_definitions() {
-        let line = format!("{{ AttributeName: {}, AttributeType: {} }}", attr.attribute_name(), attr.attribute_type().as_str());
+        let line = format!(
+            "{{ AttributeName: {}, AttributeType: {} }}",
+            attr.attribute_name(),
+            attr.attribute_type().as_str()
+        );
         assert!(template.contains(&line), "template lacks {line}");
     }
     let gsis = table.global_secondary_indexes();
     assert_eq!(gsis.len(), 1);
     assert!(template.contains(&format!("IndexName: {}", gsis[0].index_name().unwrap())));
     for key in gsis[0].key_schema() {
-        assert!(template.contains(&format!("{{ AttributeName: {}, KeyType: {} }}", key.attribute_name(), key.key_type().as_str())));
+        assert!(template.contains(&format!(
+            "{{ AttributeName: {}, KeyType: {} }}",
+            key.attribute_name(),
+            key.key_type().as_str()
+        )));
     }
     let ttl_attr = ttl.time_to_live_description().and_then(|t| t.attribute_name()).unwrap();
-    assert!(template.contains(&format!("TimeToLiveSpecification:\n        AttributeName: {ttl_attr}\n        Enabled: true")));
+    assert!(
+        template
+            .contains(&format!("TimeToLiveSpecification:\n        AttributeName: {ttl_attr}\n        Enabled: true"))
+    );
     assert_eq!(template.matches("AttributeName: ").count(), 4 + 2 + 2 + 1, "no attribute the code does not define");
 }
 

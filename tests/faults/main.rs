@@ -13,6 +13,7 @@ use livestatus_shared::AppState;
 use livestatus_shared::clock::SystemClock;
 use livestatus_shared::domain::Plan;
 use livestatus_shared::store::Store;
+use livestatus_shared::store::api_keys::NewKey;
 use livestatus_tests::{TestResponse, all_routes, unique_slug};
 use serde_json::json;
 
@@ -85,12 +86,28 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
     let dir = std::env::temp_dir().join(format!("livestatus-faults-{port}"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut local = Local::start(port, dir);
-    let config = livestatus_shared::store::client_config().await.to_builder().endpoint_url(format!("http://127.0.0.1:{port}")).build();
+    let config = livestatus_shared::store::client_config()
+        .await
+        .to_builder()
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .build();
     let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "faults");
     store.ensure_table().await.unwrap();
     let org = store.create_org("Faults".into(), Plan::Business, "2026-11-22T00:00:00.000Z").await.unwrap().id;
-    let (_, key) = store.create_key(org, "burst".into(), &[], None, 1_000_000, "2026-11-22T00:00:00.000Z").await.unwrap();
-    let app = livestatus_tests::TestApp::from_parts(all_routes(AppState { store: store.clone(), clock: Arc::new(SystemClock) }), store.clone(), org, key.expose());
+    let (_, key) = store
+        .create_key(
+            org,
+            NewKey { name: "burst".into(), scopes: &[], expires_at: None, rate_limit: 1_000_000 },
+            "2026-11-22T00:00:00.000Z",
+        )
+        .await
+        .unwrap();
+    let app = livestatus_tests::TestApp::from_parts(
+        all_routes(AppState { store: store.clone(), clock: Arc::new(SystemClock) }),
+        store.clone(),
+        org,
+        key.expose(),
+    );
     let page = app.page().await;
 
     // A burst of writes from 4 clients: services, incidents (incident + first update),
@@ -112,8 +129,16 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
                 }
                 // One page in eight keeps the burst under the business plan's 100 pages.
                 let (kind, path, body) = match (n + w) % 8 {
-                    1 | 5 => ("incident", format!("/api/v1/pages/{page}/incidents"), json!({"title": format!("inc {n}"), "impact": "minor", "status": "investigating", "body": "b"})),
-                    2 | 6 if incident.is_some() => ("update", format!("/api/v1/incidents/{}/updates", incident.as_ref().unwrap()), json!({"body": format!("upd {n}")})),
+                    1 | 5 => (
+                        "incident",
+                        format!("/api/v1/pages/{page}/incidents"),
+                        json!({"title": format!("inc {n}"), "impact": "minor", "status": "investigating", "body": "b"}),
+                    ),
+                    2 | 6 if incident.is_some() => (
+                        "update",
+                        format!("/api/v1/incidents/{}/updates", incident.as_ref().unwrap()),
+                        json!({"body": format!("upd {n}")}),
+                    ),
                     3 => ("page", "/api/v1/pages".to_owned(), json!({"name": "p", "slug": unique_slug("fault")})),
                     _ => ("service", format!("/api/v1/pages/{page}/services"), json!({"name": format!("svc {n}")})),
                 };
@@ -139,7 +164,12 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
 
     let ok: Vec<_> = results.iter().filter(|(_, _, r)| r.status == 201).collect();
     let unavailable: Vec<_> = results.iter().filter(|(_, _, r)| r.status == 503).collect();
-    assert_eq!(ok.len() + unavailable.len(), results.len(), "only 201 or 503: {:?}", results.iter().map(|(_, _, r)| (r.status, r.code().to_owned())).collect::<Vec<_>>());
+    assert_eq!(
+        ok.len() + unavailable.len(),
+        results.len(),
+        "only 201 or 503: {:?}",
+        results.iter().map(|(_, _, r)| (r.status, r.code().to_owned())).collect::<Vec<_>>()
+    );
     assert!(unavailable.len() >= 4, "the outage was felt ({} × 503)", unavailable.len());
     assert!(ok.len() >= 60, "writes succeeded before and after ({} × 201)", ok.len());
     for (_, _, r) in &unavailable {
@@ -182,7 +212,10 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
         }
         let sk = item["sk"].as_s().unwrap();
         if sk.starts_with("INCIDENT#") && !sk.contains("#UPDATE#") {
-            assert!(items.iter().any(|u| u["sk"].as_s().unwrap().starts_with(&format!("{sk}#UPDATE#"))), "incident without its first update");
+            assert!(
+                items.iter().any(|u| u["sk"].as_s().unwrap().starts_with(&format!("{sk}#UPDATE#"))),
+                "incident without its first update"
+            );
         }
     }
     for p in &pages {

@@ -30,10 +30,8 @@ impl Write for Captured {
 async fn no_key_plaintext_appears_in_any_log_line_or_stored_item() {
     let logs = Captured::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
     // Global: the service logs from whatever thread runs it. This binary holds only this
     // test, so nothing else logs into the capture.
     tracing::subscriber::set_global_default(subscriber).unwrap();
@@ -55,7 +53,15 @@ async fn no_key_plaintext_appears_in_any_log_line_or_stored_item() {
     let mut start = None;
     loop {
         // A test may scan: it checks the whole table, not one org's partition.
-        let out = app.store.client().scan().table_name(app.store.table()).set_exclusive_start_key(start).send().await.unwrap();
+        let out = app
+            .store
+            .client()
+            .scan()
+            .table_name(app.store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
         items.extend(out.items.unwrap_or_default());
         start = out.last_evaluated_key;
         if start.is_none() {

@@ -13,6 +13,7 @@ use livestatus_shared::AppState;
 use livestatus_shared::clock::{Clock, ManualClock, timestamp};
 use livestatus_shared::domain::{Plan, Scope};
 use livestatus_shared::store::Store;
+use livestatus_shared::store::api_keys::NewKey;
 use serde_json::Value;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -53,9 +54,8 @@ impl Intercept for CallCounter {
 
 /// The DynamoDB Local endpoint of this run.
 pub fn endpoint() -> String {
-    std::env::var("DYNAMODB_ENDPOINT").expect(
-        "DYNAMODB_ENDPOINT is not set: run the tests with ./infra/test.sh, which starts DynamoDB Local",
-    )
+    std::env::var("DYNAMODB_ENDPOINT")
+        .expect("DYNAMODB_ENDPOINT is not set: run the tests with ./infra/test.sh, which starts DynamoDB Local")
 }
 
 /// The table of this test process, created once.
@@ -176,7 +176,11 @@ impl TestApp {
     /// A new key of `org` with `scopes` (empty: full access); returns the plaintext.
     pub async fn new_key(&self, org: Uuid, scopes: &[Scope]) -> String {
         let now = timestamp(self.clock.now());
-        let (_, plaintext) = self.store.create_key(org, "test key".into(), scopes, None, 60, &now).await.unwrap();
+        let (_, plaintext) = self
+            .store
+            .create_key(org, NewKey { name: "test key".into(), scopes, expires_at: None, rate_limit: 60 }, &now)
+            .await
+            .unwrap();
         plaintext.expose().to_owned()
     }
 
@@ -222,7 +226,10 @@ impl TestApp {
     }
 
     /// Every item of this test's organization partition.
-    pub async fn org_items(&self, org: Uuid) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn org_items(
+        &self,
+        org: Uuid,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -275,14 +282,17 @@ impl TestApp {
 
     /// Creates a page and returns its id.
     pub async fn page(&self) -> String {
-        let r = self.call("POST", "/api/v1/pages", Some(serde_json::json!({"name": "Status", "slug": unique_slug("p")}))).await;
+        let r = self
+            .call("POST", "/api/v1/pages", Some(serde_json::json!({"name": "Status", "slug": unique_slug("p")})))
+            .await;
         r.expect(201);
         r.json["data"]["id"].as_str().unwrap().to_owned()
     }
 
     /// Creates a service on a page and returns its id.
     pub async fn service(&self, page: &str, name: &str) -> String {
-        let r = self.call("POST", &format!("/api/v1/pages/{page}/services"), Some(serde_json::json!({"name": name}))).await;
+        let r =
+            self.call("POST", &format!("/api/v1/pages/{page}/services"), Some(serde_json::json!({"name": name}))).await;
         r.expect(201);
         r.json["data"]["id"].as_str().unwrap().to_owned()
     }

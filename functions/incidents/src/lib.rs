@@ -9,7 +9,9 @@ use axum::routing::{get, post};
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::{self, Impact, IncidentStatus};
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, path_id};
-use livestatus_shared::store::incidents::{IncidentFilter, IncidentPatch, MAX_AFFECTED_SERVICES, NewIncident};
+use livestatus_shared::store::incidents::{
+    IncidentFilter, IncidentPatch, MAX_AFFECTED_SERVICES, NewIncident, NewUpdate,
+};
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -139,7 +141,11 @@ async fn create_incident(
     Ok(created(outcome))
 }
 
-async fn get_incident(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_incident(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = path_id(&id, "Incident")?;
     let incident = state.store.get_incident(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
     Ok(data(StatusCode::OK, incident))
@@ -171,7 +177,14 @@ async fn create_incident_update(
     let body = body_text(request.body.body)?;
     let outcome = state
         .store
-        .add_incident_update(who.org_id, id, body, request.body.status, request.key.as_ref(), &state.now(), state.now_epoch())
+        .add_incident_update(
+            who.org_id,
+            id,
+            NewUpdate { body, status: request.body.status },
+            request.key.as_ref(),
+            &state.now(),
+            state.now_epoch(),
+        )
         .await?;
     Ok(created(outcome))
 }

@@ -10,7 +10,7 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::clock::timestamp;
 use livestatus_shared::domain::{self, Scope, Scopes};
 use livestatus_shared::http::{JsonBody, ListParams, data, list, path_id};
-use livestatus_shared::store::api_keys::ApiKey;
+use livestatus_shared::store::api_keys::{ApiKey, NewKey};
 use livestatus_shared::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 
@@ -95,7 +95,11 @@ async fn list_keys(State(state): State<AppState>, who: Principal, params: ListPa
     Ok(list(listing.items.iter().map(|k| view(k, &now, None)).collect(), listing.next_cursor))
 }
 
-async fn create_key(State(state): State<AppState>, who: Principal, JsonBody(body): JsonBody<CreateKey>) -> Result<Response, ApiError> {
+async fn create_key(
+    State(state): State<AppState>,
+    who: Principal,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let name = domain::name("name", body.name, NAME_MAX)?;
     let scopes = Scope::parse_list("scopes", &body.scopes.unwrap_or_default())?;
@@ -103,7 +107,10 @@ async fn create_key(State(state): State<AppState>, who: Principal, JsonBody(body
     // A key never mints a key with more power than it has.
     let requested = Scopes(scopes.clone());
     if !who.scopes.covers(&requested) {
-        let missing = Scope::ALL.iter().find(|s| requested.allows(**s) && !who.scopes.allows(**s)).expect("some scope is missing");
+        let missing = Scope::ALL
+            .iter()
+            .find(|s| requested.allows(**s) && !who.scopes.allows(**s))
+            .expect("some scope is missing");
         return Err(ApiError::InsufficientScope(missing.as_str().to_owned()));
     }
     let org = state.store.get_org(who.org_id).await?.ok_or_else(|| ApiError::not_found("Organization"))?;
@@ -114,12 +121,22 @@ async fn create_key(State(state): State<AppState>, who: Principal, JsonBody(body
             org.plan.as_str()
         )));
     }
-    let (key, plaintext) =
-        state.store.create_key(who.org_id, name, &scopes, expires, limits.requests_per_minute, &timestamp(now)).await?;
+    let (key, plaintext) = state
+        .store
+        .create_key(
+            who.org_id,
+            NewKey { name, scopes: &scopes, expires_at: expires, rate_limit: limits.requests_per_minute },
+            &timestamp(now),
+        )
+        .await?;
     Ok(data(StatusCode::CREATED, view(&key, &timestamp(now), Some(plaintext.expose()))))
 }
 
-async fn revoke_key(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "API key")?;
     state.store.revoke_key(who.org_id, id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -4,7 +4,8 @@
 use livestatus_og_ad::{CardParams, Theme, Variant, render_png};
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/og-ad").to_owned());
+    let dir =
+        std::env::args().nth(1).unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/og-ad").to_owned());
     std::fs::create_dir_all(&dir)?;
     for theme in [Theme::Dark, Theme::Light] {
         for variant in Variant::ALL {

@@ -139,7 +139,11 @@ impl CardParams {
         }
         let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         let mut card = Self::new("");
-        card.headline = text("headline", get("headline").ok_or_else(|| ApiError::invalid_field("headline", "is required"))?, HEADLINE_MAX)?;
+        card.headline = text(
+            "headline",
+            get("headline").ok_or_else(|| ApiError::invalid_field("headline", "is required"))?,
+            HEADLINE_MAX,
+        )?;
         if card.headline.is_empty() {
             return Err(ApiError::invalid_field("headline", "must not be empty"));
         }
@@ -215,8 +219,11 @@ pub fn decode_query(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode(name).ok_or_else(|| ApiError::InvalidRequest("A query parameter name is not valid percent-encoded UTF-8.".into()))?;
-            let value = decode(value).ok_or_else(|| ApiError::invalid_field(&name, "is not valid percent-encoded UTF-8"))?;
+            let name = decode(name).ok_or_else(|| {
+                ApiError::InvalidRequest("A query parameter name is not valid percent-encoded UTF-8.".into())
+            })?;
+            let value =
+                decode(value).ok_or_else(|| ApiError::invalid_field(&name, "is not valid percent-encoded UTF-8"))?;
             Ok((name, value))
         })
         .collect()

@@ -134,7 +134,15 @@ pub fn wrap_balanced(font: &Font, px: f32, text: &str, max: f32) -> Vec<String> 
     wrap(font, px, text, hi)
 }
 
-fn draw_text(canvas: &mut Canvas, glyphs: &mut Glyphs, font: &Font, px: f32, x: f32, baseline: f32, text: &str, ramp: Ramp) {
+/// Draws one line with its left end at `x` on the baseline `baseline`.
+fn draw_text(
+    canvas: &mut Canvas,
+    glyphs: &mut Glyphs,
+    (font, px): (&Font, f32),
+    (x, baseline): (f32, f32),
+    text: &str,
+    ramp: Ramp,
+) {
     let (placed, _) = place(font, px, text);
     for p in placed {
         match p {
@@ -148,7 +156,14 @@ fn draw_text(canvas: &mut Canvas, glyphs: &mut Glyphs, font: &Font, px: f32, x: 
                 // A visible box where the font has no glyph.
                 let height = px * 0.7;
                 let thickness = (px * 0.07).round().max(1.0) as i32;
-                canvas.outline((x + gx).round() as i32, (baseline - height).round() as i32, width.round() as i32, height.round() as i32, thickness, ramp);
+                canvas.outline(
+                    (x + gx).round() as i32,
+                    (baseline - height).round() as i32,
+                    width.round() as i32,
+                    height.round() as i32,
+                    thickness,
+                    ramp,
+                );
             }
         }
     }
@@ -281,7 +296,14 @@ pub fn render(card: &CardParams) -> Canvas {
     let brand_baseline = m + brand_px * 0.95;
     let dot = brand_px * 0.62;
     canvas.rounded_rect(m, brand_baseline - brand_px * 0.36 - dot / 2.0, dot, dot, dot / 2.0, accent);
-    draw_text(&mut canvas, &mut glyphs, &f.semibold, brand_px, m + dot + brand_px * 0.45, brand_baseline, "LiveStatus", text);
+    draw_text(
+        &mut canvas,
+        &mut glyphs,
+        (&f.semibold, brand_px),
+        (m + dot + brand_px * 0.45, brand_baseline),
+        "LiveStatus",
+        text,
+    );
 
     // Headline, subhead, pill.
     let mut y = layout.content_top;
@@ -289,7 +311,7 @@ pub fn render(card: &CardParams) -> Canvas {
     let headline_lead = layout.headline_px * HEADLINE_LEADING;
     for line in &layout.headline {
         let baseline = y + (headline_lead + ascent(&f.display, layout.headline_px) - layout.headline_px * 0.25) / 2.0;
-        draw_text(&mut canvas, &mut glyphs, &f.display, layout.headline_px, m, baseline.round(), line, text);
+        draw_text(&mut canvas, &mut glyphs, (&f.display, layout.headline_px), (m, baseline.round()), line, text);
         y += headline_lead;
     }
     if !layout.subhead.is_empty() {
@@ -297,7 +319,7 @@ pub fn render(card: &CardParams) -> Canvas {
         let lead = layout.subhead_px * SUBHEAD_LEADING;
         for line in &layout.subhead {
             let baseline = y + (lead + ascent(&f.regular, layout.subhead_px) - layout.subhead_px * 0.25) / 2.0;
-            draw_text(&mut canvas, &mut glyphs, &f.regular, layout.subhead_px, m, baseline.round(), line, muted);
+            draw_text(&mut canvas, &mut glyphs, (&f.regular, layout.subhead_px), (m, baseline.round()), line, muted);
             y += lead;
         }
     }
@@ -307,7 +329,14 @@ pub fn render(card: &CardParams) -> Canvas {
         canvas.rounded_rect(m, y.round(), pill_w, pill_h, pill_h / 2.0, accent);
         let cap_height = layout.cta_px * 0.727;
         let baseline = (y.round() + pill_h / 2.0 + cap_height / 2.0).round();
-        draw_text(&mut canvas, &mut glyphs, &f.semibold, layout.cta_px, m + layout.cta_px * 1.3, baseline, &Layout::cta_label(card), label);
+        draw_text(
+            &mut canvas,
+            &mut glyphs,
+            (&f.semibold, layout.cta_px),
+            (m + layout.cta_px * 1.3, baseline),
+            &Layout::cta_label(card),
+            label,
+        );
     }
 
     // Uptime strip: the accent as ninety days of status, two of them degraded.
@@ -335,7 +364,9 @@ mod tests {
     #[test]
     fn text_colours_meet_wcag_aa_on_both_themes_and_any_accent() {
         for theme in [Theme::Dark, Theme::Light] {
-            for accent in [[0x10, 0xb9, 0x81], [0x77, 0x77, 0x77], [0xff, 0xff, 0x00], [0x00, 0x00, 0x80], [0x76, 0x76, 0x76]] {
+            for accent in
+                [[0x10, 0xb9, 0x81], [0x77, 0x77, 0x77], [0xff, 0xff, 0x00], [0x00, 0x00, 0x80], [0x76, 0x76, 0x76]]
+            {
                 let c = Colors::new(theme, accent);
                 assert!(c.text.contrast(c.background) >= 7.0);
                 assert!(c.muted.contrast(c.background) >= 4.5, "{theme:?} muted");

@@ -26,7 +26,9 @@ pub const OPENAPI: &str = include_str!("../../../openapi.json");
 /// `GET /api/v1/openapi.json`: public.
 async fn get_openapi() -> Response {
     let mut response = Response::new(axum::body::Body::from(OPENAPI));
-    response.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -80,7 +82,11 @@ async fn list_pages(State(state): State<AppState>, who: Principal, params: ListP
     Ok(list(listing.items, listing.next_cursor))
 }
 
-async fn create_page(State(state): State<AppState>, who: Principal, JsonBody(body): JsonBody<CreatePage>) -> Result<Response, ApiError> {
+async fn create_page(
+    State(state): State<AppState>,
+    who: Principal,
+    JsonBody(body): JsonBody<CreatePage>,
+) -> Result<Response, ApiError> {
     let new = NewPage {
         id: uuid::Uuid::now_v7(),
         name: domain::name("name", body.name, NAME_MAX)?,
@@ -117,7 +123,11 @@ async fn update_page(
     Ok(data(StatusCode::OK, page))
 }
 
-async fn delete_page(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Page")?;
     state.store.delete_page(who.org_id, id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)

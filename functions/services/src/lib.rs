@@ -55,7 +55,10 @@ struct UpdateService {
 
 fn display_order(order: u32) -> Result<u32, ApiError> {
     if order > DISPLAY_ORDER_MAX {
-        return Err(ApiError::invalid_field("displayOrder", format_args!("must be an integer from 0 to {DISPLAY_ORDER_MAX}")));
+        return Err(ApiError::invalid_field(
+            "displayOrder",
+            format_args!("must be an integer from 0 to {DISPLAY_ORDER_MAX}"),
+        ));
     }
     Ok(order)
 }
@@ -94,7 +97,11 @@ async fn create_service(
     Ok(created(outcome))
 }
 
-async fn get_service(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_service(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = path_id(&id, "Service")?;
     let service = state.store.get_service(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
     Ok(data(StatusCode::OK, service))
@@ -117,7 +124,11 @@ async fn update_service(
     Ok(data(StatusCode::OK, service))
 }
 
-async fn delete_service(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_service(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Service")?;
     state.store.delete_service(who.org_id, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use livestatus_shared::clock::{Clock, SystemClock, timestamp};
 use livestatus_shared::domain::{self, Plan, Scope};
 use livestatus_shared::store::Store;
+use livestatus_shared::store::api_keys::NewKey;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -109,13 +110,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let name = domain::name("name", name, 120).map_err(|e| anyhow::anyhow!("{e}"))?;
             let scopes = Scope::parse_list("scopes", &scopes).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = store().await?;
-            let plan = store.get_org(org).await.map_err(api)?.with_context(|| format!("organization {org} does not exist"))?.plan;
+            let plan = store
+                .get_org(org)
+                .await
+                .map_err(api)?
+                .with_context(|| format!("organization {org} does not exist"))?
+                .plan;
             let limit = rate_limit.unwrap_or(plan.limits().requests_per_minute);
             if limit == 0 {
                 bail!("--rate-limit must be at least 1");
             }
             let (key, plaintext) = store
-                .create_key(org, name, &scopes, None, limit, &now)
+                .create_key(org, NewKey { name, scopes: &scopes, expires_at: None, rate_limit: limit }, &now)
                 .await
                 .map_err(api)?;
             json!({ "id": key.id, "key": plaintext.expose(), "prefix": key.prefix, "scopes": key.scopes })
@@ -148,7 +154,9 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     }
     let org = store.create_org_with_id(id(demo::ORG), "Demo".into(), Plan::Business, now).await.map_err(api)?.id;
     let key = PlaintextKey::parse(demo::KEY).map_err(api)?;
-    store.store_key(key, org, "Demo key (published; local only)".into(), &[], None, 600, now).await.map_err(api)?;
+    let demo_key =
+        NewKey { name: "Demo key (published; local only)".into(), scopes: &[], expires_at: None, rate_limit: 600 };
+    store.store_key(key, org, demo_key, now).await.map_err(api)?;
     let page = NewPage {
         id: id(demo::PAGE),
         name: "Demo Status".into(),

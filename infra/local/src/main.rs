@@ -29,9 +29,10 @@ async fn main() -> anyhow::Result<()> {
     println!("LiveStatus API listening on http://127.0.0.1:{port}");
     println!("First key: cargo run -q --bin livestatus-admin -- org create --name Acme --plan pro");
     println!("           cargo run -q --bin livestatus-admin -- key create --org <id> --name dev");
-    axum::serve(listener, app).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

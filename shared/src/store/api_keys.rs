@@ -61,6 +61,19 @@ struct ApiKeyItem {
     rl_count: u32,
 }
 
+/// A validated new key.
+#[derive(Debug)]
+pub struct NewKey<'a> {
+    /// Name, 1–120 characters.
+    pub name: String,
+    /// Scopes; empty is full access.
+    pub scopes: &'a [Scope],
+    /// Expiry, in the API's timestamp format.
+    pub expires_at: Option<String>,
+    /// Requests per window.
+    pub rate_limit: u32,
+}
+
 /// Who is calling: the organization and scopes of an authenticated key.
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -98,13 +111,16 @@ impl From<ApiError> for AuthRejection {
     }
 }
 
-const VALID_KEY: &str =
-    "attribute_exists(pk) AND attribute_not_exists(revokedAt) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)";
+const VALID_KEY: &str = "attribute_exists(pk) AND attribute_not_exists(revokedAt) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)";
 
 impl Store {
     /// Authenticates a key and counts the request against its window, in one conditional
     /// update (two at a window boundary). Revocation and expiry take effect at once.
-    pub async fn authenticate(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<(Principal, RateLimit), AuthRejection> {
+    pub async fn authenticate(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<(Principal, RateLimit), AuthRejection> {
         let now_s = timestamp(now);
         let mut window = now.timestamp() - now.timestamp().rem_euclid(WINDOW_SECS);
         // A lost race at a window boundary costs one more round; four is plenty.
@@ -171,17 +187,9 @@ impl Store {
     }
 
     /// Creates a key for an organization and returns it with its plaintext, which is not
-    /// kept anywhere. `rate_limit` is requests per window.
-    pub async fn create_key(
-        &self,
-        org: Uuid,
-        name: String,
-        scopes: &[Scope],
-        expires_at: Option<String>,
-        rate_limit: u32,
-        now: &str,
-    ) -> Result<(ApiKey, PlaintextKey), ApiError> {
-        self.store_key(PlaintextKey::generate(), org, name, scopes, expires_at, rate_limit, now).await
+    /// kept anywhere.
+    pub async fn create_key(&self, org: Uuid, new: NewKey<'_>, now: &str) -> Result<(ApiKey, PlaintextKey), ApiError> {
+        self.store_key(PlaintextKey::generate(), org, new, now).await
     }
 
     /// Stores a key whose plaintext the caller chose: only for the published demo key of
@@ -190,12 +198,10 @@ impl Store {
         &self,
         plaintext: PlaintextKey,
         org: Uuid,
-        name: String,
-        scopes: &[Scope],
-        expires_at: Option<String>,
-        rate_limit: u32,
+        new: NewKey<'_>,
         now: &str,
     ) -> Result<(ApiKey, PlaintextKey), ApiError> {
+        let NewKey { name, scopes, expires_at, rate_limit } = new;
         let hash = plaintext.hash();
         let key_id = Uuid::now_v7();
         let record = ApiKey {
@@ -244,7 +250,9 @@ impl Store {
         ];
         match self.transact(items).await {
             Ok(()) => Ok((item.key, plaintext)),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => Err(ApiError::not_found("Organization")),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                Err(ApiError::not_found("Organization"))
+            }
             Err(e) => Err(e.into_api_error()),
         }
     }
@@ -289,7 +297,12 @@ impl Store {
 impl Store {
     /// Lists the keys of `org`, revoked and expired ones included, oldest first. Reads the
     /// references in the org partition, then the key items, both strongly consistent.
-    pub async fn list_keys(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<super::pages::Listing<ApiKey>, ApiError> {
+    pub async fn list_keys(
+        &self,
+        org: Uuid,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<super::pages::Listing<ApiKey>, ApiError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| super::cursor::decode(c, schema::PK, &pk)).transpose()?;
         let query = self
@@ -354,7 +367,9 @@ fn admitted(item: Item) -> Result<(Principal, RateLimit), AuthRejection> {
 
 /// For a failed condition: `Ok(old item)` (absent when there was no item); any other
 /// failure is translated.
-fn condition_failed(e: SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<Option<Item>, ApiError> {
+fn condition_failed(
+    e: SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Result<Option<Item>, ApiError> {
     match e.as_service_error() {
         Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(c.item().cloned()),
         _ => Err(sdk_error(e)),

@@ -86,7 +86,12 @@ impl Store {
 
     /// After a create's transaction failed on its record: replay the stored response, or
     /// answer `idempotency_conflict` when the key came with another request.
-    pub(crate) async fn replay<T>(&self, org: Uuid, idem: &IdempotencyKey, now_epoch: i64) -> Result<Outcome<T>, ApiError> {
+    pub(crate) async fn replay<T>(
+        &self,
+        org: Uuid,
+        idem: &IdempotencyKey,
+        now_epoch: i64,
+    ) -> Result<Outcome<T>, ApiError> {
         let item = self
             .client()
             .get_item()

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
-use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
+use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
 use crate::domain::{Impact, IncidentStatus};
 use crate::error::ApiError;
 
@@ -98,6 +98,15 @@ pub struct NewIncident {
     pub affected_service_ids: Vec<Uuid>,
 }
 
+/// A validated new update.
+#[derive(Debug)]
+pub struct NewUpdate {
+    /// Text, 1–10000 characters.
+    pub body: String,
+    /// New status; `None` keeps the incident's.
+    pub status: Option<IncidentStatus>,
+}
+
 /// A validated change.
 #[derive(Debug, Default)]
 pub struct IncidentPatch {
@@ -132,7 +141,8 @@ impl Store {
         now_epoch: i64,
     ) -> Result<Outcome<Incident>, ApiError> {
         let id = new.id;
-        let first = IncidentUpdate { id: Uuid::now_v7(), body: new.body, status: new.status, created_at: now.to_owned() };
+        let first =
+            IncidentUpdate { id: Uuid::now_v7(), body: new.body, status: new.status, created_at: now.to_owned() };
         let incident = Incident {
             id,
             page_id: page,
@@ -173,7 +183,8 @@ impl Store {
                 if failed_at(&reasons, 0).is_some() {
                     return Err(ApiError::not_found("Page"));
                 }
-                if let Some(i) = (0..incident.affected_service_ids.len()).find(|i| failed_at(&reasons, 3 + i).is_some()) {
+                if let Some(i) = (0..incident.affected_service_ids.len()).find(|i| failed_at(&reasons, 3 + i).is_some())
+                {
                     return Err(not_on_page(incident.affected_service_ids[i]));
                 }
                 match idem {
@@ -187,28 +198,14 @@ impl Store {
 
     /// Reads an incident of `org` with all its updates, oldest first.
     pub async fn get_incident(&self, org: Uuid, id: Uuid) -> Result<Option<Incident>, ApiError> {
-        let mut items: Vec<Item> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(schema::org_pk(org)))
-                .expression_attribute_values(":prefix", s(schema::incident_sk(id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        let mut items = items.into_iter();
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(schema::incident_sk(id)))
+            .consistent_read(true);
+        let mut items = self.query_all(query).await?.into_iter();
         let Some(head) = items.next().filter(|i| get_s(i, schema::SK) == Some(schema::incident_sk(id).as_str())) else {
             return Ok(None);
         };
@@ -254,13 +251,22 @@ impl Store {
         }
         let (items, last) = self.query_up_to(query, limit, start).await?;
         Ok(Listing {
-            items: items.into_iter().map(|i| from_item::<IncidentItem>(i).map(|i| i.incident)).collect::<Result<_, _>>()?,
+            items: items
+                .into_iter()
+                .map(|i| from_item::<IncidentItem>(i).map(|i| i.incident))
+                .collect::<Result<_, _>>()?,
             next_cursor: last.as_ref().map(cursor::encode),
         })
     }
 
     /// Changes an incident's title, impact or affected services.
-    pub async fn update_incident(&self, org: Uuid, id: Uuid, patch: IncidentPatch, now: &str) -> Result<Incident, ApiError> {
+    pub async fn update_incident(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: IncidentPatch,
+        now: &str,
+    ) -> Result<Incident, ApiError> {
         let mut incident = self.get_incident(org, id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
         let mut changes = Changes::default();
         changes.set("updatedAt", s(now));
@@ -277,15 +283,23 @@ impl Store {
         }
         let services = patch.affected_service_ids.as_deref().unwrap_or_default();
         let update = changes
-            .apply_tx(Update::builder().table_name(self.table()).set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))))
+            .apply_tx(
+                Update::builder()
+                    .table_name(self.table())
+                    .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))),
+            )
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(ApiError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(services.iter().map(|s| self.service_on_page(org, incident.page_id, *s)).collect::<Result<Vec<_>, _>>()?);
+        items.extend(
+            services.iter().map(|s| self.service_on_page(org, incident.page_id, *s)).collect::<Result<Vec<_>, _>>()?,
+        );
         match self.transact(items).await {
             Ok(()) => {}
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Err(ApiError::not_found("Incident")),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                return Err(ApiError::not_found("Incident"));
+            }
             Err(TxError::Cancelled(reasons)) => {
                 if let Some(i) = (0..services.len()).find(|i| failed_at(&reasons, 1 + i).is_some()) {
                     return Err(not_on_page(services[i]));
@@ -307,12 +321,12 @@ impl Store {
         &self,
         org: Uuid,
         id: Uuid,
-        body: String,
-        status: Option<IncidentStatus>,
+        new: NewUpdate,
         idem: Option<&IdempotencyKey>,
         now: &str,
         now_epoch: i64,
     ) -> Result<Outcome<IncidentUpdate>, ApiError> {
+        let NewUpdate { body, status } = new;
         // Optimistic: the incident's status is read, then changed only if still the same.
         for _ in 0..5 {
             let current = self
@@ -330,7 +344,12 @@ impl Store {
                 .ok_or_else(|| ApiError::not_found("Incident"))?
                 .incident;
             let new_status = status.unwrap_or(current.status);
-            let update = IncidentUpdate { id: Uuid::now_v7(), body: body.clone(), status: new_status, created_at: now.to_owned() };
+            let update = IncidentUpdate {
+                id: Uuid::now_v7(),
+                body: body.clone(),
+                status: new_status,
+                created_at: now.to_owned(),
+            };
             let resolved_at = match (new_status, &current.resolved_at) {
                 (IncidentStatus::Resolved, Some(at)) => Some(at.clone()),
                 (IncidentStatus::Resolved, None) => Some(now.to_owned()),
@@ -343,7 +362,11 @@ impl Store {
                 .set("resolvedAt", resolved_at.map_or(AttributeValue::Null(true), s))
                 .value(":current", s(current.status.as_str()));
             let incident_update = changes
-                .apply_tx(Update::builder().table_name(self.table()).set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))))
+                .apply_tx(
+                    Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))),
+                )
                 .condition_expression("attribute_exists(pk) AND #status = :current")
                 .build()
                 .map_err(ApiError::internal)?;
@@ -353,7 +376,14 @@ impl Store {
                 self.put_new(to_item(&update_item(org, current.page_id, id, update.clone()))?)?,
             ];
             if let Some(idem) = idem {
-                items.push(self.idempotency_put(org, idem, current.page_id, 201, crate::http::data_body(&update), now_epoch)?);
+                items.push(self.idempotency_put(
+                    org,
+                    idem,
+                    current.page_id,
+                    201,
+                    crate::http::data_body(&update),
+                    now_epoch,
+                )?);
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(Outcome::Created(update)),

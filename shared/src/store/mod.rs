@@ -16,8 +16,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, DeleteRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, DeleteRequest, TransactWriteItem, WriteRequest};
 
 use crate::error::ApiError;
 
@@ -65,7 +65,8 @@ impl Store {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|key| {
-                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(ApiError::internal)?;
+                    let delete =
+                        DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(ApiError::internal)?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<Result<_, ApiError>>()?;
@@ -172,7 +173,9 @@ pub async fn client_config() -> aws_sdk_dynamodb::Config {
         builder = builder.endpoint_url(endpoint);
         // DynamoDB Local accepts any credentials; spare local users from inventing them.
         if shared.credentials_provider().is_none() || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            builder = builder.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"));
+            builder = builder.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local",
+            ));
         }
         if shared.region().is_none() {
             builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
@@ -282,7 +285,10 @@ impl Changes {
     }
 
     /// Applies the changes to a transaction's `Update`.
-    pub(crate) fn apply_tx(self, update: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    pub(crate) fn apply_tx(
+        self,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
         let expression = self.expression();
         update
             .update_expression(expression)
@@ -292,6 +298,29 @@ impl Changes {
 }
 
 impl Store {
+    /// Runs a query to its end, following `LastEvaluatedKey` across DynamoDB's 1 MB pages.
+    pub(crate) async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .table_name(self.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Runs a query until it has `limit` items or the end, following `LastEvaluatedKey`
     /// (a filtered query can return fewer items than it read). Returns the items and the
     /// key to continue from.

@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
+use super::{
+    Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item,
+};
 use crate::domain::{HexColor, Plan, Slug};
 use crate::error::ApiError;
 
@@ -144,7 +146,9 @@ impl Store {
                         .update_expression("ADD pageCount :one")
                         .condition_expression(condition)
                         .expression_attribute_names("#plan", "plan")
-                        .set_expression_attribute_values(Some(values.into_iter().chain([(":one".into(), n(1))]).collect()))
+                        .set_expression_attribute_values(Some(
+                            values.into_iter().chain([(":one".into(), n(1))]).collect(),
+                        ))
                         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                         .build()
                         .map_err(ApiError::internal)?,
@@ -153,7 +157,9 @@ impl Store {
         ];
         match self.transact(items).await {
             Ok(()) => Ok(item.page),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => Err(ApiError::SlugTaken(new.slug.to_string())),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => {
+                Err(ApiError::SlugTaken(new.slug.to_string()))
+            }
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
                 let org_item = failed_at(&reasons, 2).and_then(|r| r.item().cloned()).unwrap_or_default();
                 Err(plan_limit(&org_item))
@@ -215,7 +221,11 @@ impl Store {
             let mut changes = page_changes(&patch, now);
             changes.value(":oldSlug", s(&current.page.slug));
             let update = changes
-                .apply_tx(Update::builder().table_name(self.table()).set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))))
+                .apply_tx(
+                    Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))),
+                )
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND slug = :oldSlug");
             let items = vec![
                 TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build(),
@@ -245,7 +255,13 @@ impl Store {
         Err(ApiError::ServiceUnavailable("page kept changing during the update".into()))
     }
 
-    async fn update_page_in_place(&self, org: Uuid, page_id: Uuid, patch: &PagePatch, now: &str) -> Result<Page, ApiError> {
+    async fn update_page_in_place(
+        &self,
+        org: Uuid,
+        page_id: Uuid,
+        patch: &PagePatch,
+        now: &str,
+    ) -> Result<Page, ApiError> {
         let call = self
             .client()
             .update_item()
@@ -339,29 +355,16 @@ impl Store {
     /// strongly consistent query of the partition (not the GSI), so nothing written
     /// before the page was marked is missed.
     async fn page_children(&self, org: Uuid, page_id: Uuid) -> Result<Vec<Item>, ApiError> {
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .filter_expression("pageId = :page")
-                .projection_expression("pk, sk")
-                .expression_attribute_values(":pk", s(schema::org_pk(org)))
-                .expression_attribute_values(":page", s(page_id.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            keys.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk")
+            .filter_expression("pageId = :page")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":page", s(page_id.to_string()))
+            .consistent_read(true);
+        self.query_all(query).await
     }
 
     /// A condition that the page exists and is not being deleted, for transactions that

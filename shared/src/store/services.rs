@@ -133,7 +133,13 @@ impl Store {
     }
 
     /// Lists a page's services by display order, then creation. The page must exist.
-    pub async fn list_services(&self, org: Uuid, page: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Service>, ApiError> {
+    pub async fn list_services(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Service>, ApiError> {
         self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
         let gsi1pk = schema::services_gsi1pk(org, page);
         let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &gsi1pk)).transpose()?;
@@ -145,13 +151,22 @@ impl Store {
             .expression_attribute_values(":pk", s(&gsi1pk));
         let (items, last) = self.query_up_to(query, limit, start).await?;
         Ok(Listing {
-            items: items.into_iter().map(|i| from_item::<ServiceItem>(i).map(|i| i.service)).collect::<Result<_, _>>()?,
+            items: items
+                .into_iter()
+                .map(|i| from_item::<ServiceItem>(i).map(|i| i.service))
+                .collect::<Result<_, _>>()?,
             next_cursor: last.as_ref().map(cursor::encode),
         })
     }
 
     /// Changes a service of `org`.
-    pub async fn update_service(&self, org: Uuid, id: Uuid, patch: ServicePatch, now: &str) -> Result<Service, ApiError> {
+    pub async fn update_service(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: ServicePatch,
+        now: &str,
+    ) -> Result<Service, ApiError> {
         let mut changes = Changes::default();
         changes.set("updatedAt", s(now));
         if let Some(name) = &patch.name {
