@@ -56,10 +56,13 @@ pub const ROUTES: &[Route] = &[
     route(Group::Incidents, "POST", "/api/v1/pages/{pageId}/incidents", Scope::IncidentsWrite),
     route(Group::Incidents, "GET", "/api/v1/incidents/{incidentId}", Scope::IncidentsRead),
     route(Group::Incidents, "PATCH", "/api/v1/incidents/{incidentId}", Scope::IncidentsWrite),
+    route(Group::Incidents, "DELETE", "/api/v1/incidents/{incidentId}", Scope::IncidentsWrite),
+    route(Group::Incidents, "GET", "/api/v1/incidents", Scope::IncidentsRead),
     route(Group::Incidents, "POST", "/api/v1/incidents/{incidentId}/updates", Scope::IncidentsWrite),
     route(Group::Keys, "GET", "/api/v1/keys", Scope::KeysRead),
     route(Group::Keys, "POST", "/api/v1/keys", Scope::KeysWrite),
     route(Group::Keys, "DELETE", "/api/v1/keys/{keyId}", Scope::KeysWrite),
+    route(Group::Keys, "GET", "/api/v1/keys/{keyId}/usage", Scope::KeysRead),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
 ];

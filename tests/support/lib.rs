@@ -18,9 +18,11 @@ use serde_json::Value;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-/// Records the DynamoDB operation of every HTTP request the SDK sends.
+/// Records the DynamoDB operation of every HTTP request the SDK sends, and can make the
+/// requests of one operation fail before they leave (a crash at that point, as far as
+/// the table can tell).
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<Mutex<Vec<String>>>);
+pub struct CallCounter(Arc<Mutex<Vec<String>>>, Arc<Mutex<Option<String>>>);
 
 impl CallCounter {
     /// Operations sent so far, e.g. `UpdateItem`.
@@ -31,6 +33,17 @@ impl CallCounter {
     /// Forgets what was counted.
     pub fn reset(&self) {
         self.0.lock().unwrap().clear();
+    }
+
+    /// From now on, every request of `operation` (e.g. `DeleteItem`) fails without
+    /// reaching the table, retries included, until [`CallCounter::heal`].
+    pub fn fail(&self, operation: &str) {
+        *self.1.lock().unwrap() = Some(operation.to_owned());
+    }
+
+    /// Stops failing requests.
+    pub fn heal(&self) {
+        *self.1.lock().unwrap() = None;
     }
 }
 
@@ -47,6 +60,9 @@ impl Intercept for CallCounter {
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let target = ctx.request().headers().get("x-amz-target").unwrap_or("?");
         let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        if self.1.lock().unwrap().as_deref() == Some(op.as_str()) {
+            return Err(format!("injected failure before {op}").into());
+        }
         self.0.lock().unwrap().push(op);
         Ok(())
     }

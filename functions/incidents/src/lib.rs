@@ -1,5 +1,5 @@
-//! The incidents endpoint group: `/api/v1/pages/{pageId}/incidents`,
-//! `/api/v1/incidents/{incidentId}` and its `/updates`.
+//! The incidents endpoint group: `/api/v1/pages/{pageId}/incidents`, the organization's
+//! `/api/v1/incidents`, `/api/v1/incidents/{incidentId}` and its `/updates`.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -20,7 +20,8 @@ use uuid::Uuid;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/pages/{pageId}/incidents", get(list_incidents).post(create_incident))
-        .route("/api/v1/incidents/{incidentId}", get(get_incident).patch(update_incident))
+        .route("/api/v1/incidents", get(list_org_incidents))
+        .route("/api/v1/incidents/{incidentId}", get(get_incident).patch(update_incident).delete(delete_incident))
         .route("/api/v1/incidents/{incidentId}/updates", post(create_incident_update))
 }
 
@@ -88,15 +89,9 @@ fn body_text(raw: String) -> Result<String, ApiError> {
     domain::text("body", raw, 1, BODY_MAX)
 }
 
-async fn list_incidents(
-    State(state): State<AppState>,
-    who: Principal,
-    Path(page): Path<String>,
-    params: ListParams,
-) -> Result<Response, ApiError> {
-    params.only(&["status", "open"])?;
-    let page = path_id(&page, "Page")?;
-    let filter = IncidentFilter {
+/// The `status` and `open` filters of both incident lists.
+fn incident_filter(params: &ListParams) -> Result<IncidentFilter, ApiError> {
+    Ok(IncidentFilter {
         status: params
             .get("status")
             .map(|s| {
@@ -113,8 +108,35 @@ async fn list_incidents(
                 _ => Err(ApiError::invalid_field("open", "must be true or false")),
             })
             .transpose()?,
-    };
+        page: None,
+    })
+}
+
+async fn list_incidents(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(page): Path<String>,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&["status", "open"])?;
+    let page = path_id(&page, "Page")?;
+    let filter = incident_filter(&params)?;
     let listing = state.store.list_incidents(who.org_id, page, &filter, params.limit, params.cursor.as_deref()).await?;
+    Ok(list(listing.items, listing.next_cursor))
+}
+
+async fn list_org_incidents(
+    State(state): State<AppState>,
+    who: Principal,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&["status", "open", "pageId"])?;
+    let mut filter = incident_filter(&params)?;
+    filter.page = params
+        .get("pageId")
+        .map(|p| Uuid::parse_str(p).map_err(|_| ApiError::invalid_field("pageId", "must be a page id (a UUID)")))
+        .transpose()?;
+    let listing = state.store.list_org_incidents(who.org_id, &filter, params.limit, params.cursor.as_deref()).await?;
     Ok(list(listing.items, listing.next_cursor))
 }
 
@@ -187,4 +209,14 @@ async fn create_incident_update(
         )
         .await?;
     Ok(created(outcome))
+}
+
+async fn delete_incident(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, "Incident")?;
+    state.store.delete_incident(who.org_id, id, &state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

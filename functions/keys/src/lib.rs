@@ -1,4 +1,4 @@
-//! The API keys endpoint group: `/api/v1/keys` and `/api/v1/keys/{keyId}`.
+//! The API keys endpoint group: `/api/v1/keys`, `/api/v1/keys/{keyId}` and its `/usage`.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/keys", get(list_keys).post(create_key))
         .route("/api/v1/keys/{keyId}", delete(revoke_key))
+        .route("/api/v1/keys/{keyId}/usage", get(get_key_usage))
 }
 
 /// The function's complete router.
@@ -140,4 +141,14 @@ async fn revoke_key(
     let id = path_id(&id, "API key")?;
     state.store.revoke_key(who.org_id, id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_key_usage(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "API key")?;
+    let usage = state.store.key_usage(who.org_id, id, state.clock.now()).await?;
+    Ok(data(StatusCode::OK, usage))
 }

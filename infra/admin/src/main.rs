@@ -31,6 +31,10 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Brings a table up to this version's schema: fills GSI2's keys on incidents
+    /// written before it existed. Run once after a deploy that added the index; safe to
+    /// run again (it scans the table).
+    Migrate,
     /// Seeds the demo organization, key, page, service and incident that the sample
     /// events in `events/` use. DynamoDB Local only: its key is published.
     Demo,
@@ -98,6 +102,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let now = timestamp(SystemClock.now());
     // Validate everything before touching the store.
     let output = match cli.command {
+        Command::Migrate => {
+            let store = store().await?;
+            let changed = store.backfill_org_incident_index().await.map_err(api)?;
+            json!({ "backfilledIncidents": changed })
+        }
         Command::Org { command: OrgCommand::Create { name, plan } } => {
             let name = domain::name("name", name, 100).map_err(|e| anyhow::anyhow!("{e}"))?;
             let Some(plan) = Plan::parse(&plan) else { bail!("--plan must be free, pro or business (got `{plan}`)") };

@@ -15,10 +15,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(false) => break,
             Err(e) if attempt < 10 => {
                 attempt += 1;
-                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "table not reachable yet; retrying");
+                tracing::warn!(error = format!("{e:#}"), "table not reachable yet; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
-            Err(e) => anyhow::bail!("cannot reach the table: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+            Err(e) => anyhow::bail!("cannot reach the table: {e:#}"),
         }
     }
     let state = AppState::new(store);

@@ -113,9 +113,54 @@ impl From<ApiError> for AuthRejection {
 
 const VALID_KEY: &str = "attribute_exists(pk) AND attribute_not_exists(revokedAt) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)";
 
+/// Days of per-key usage the API reports and the key item keeps.
+pub const USAGE_DAYS: i64 = 30;
+const ADMITTED_PREFIX: &str = "usageAdmitted#";
+const LIMITED_PREFIX: &str = "usageLimited#";
+
+/// One UTC day of a key's requests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageDay {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Requests the key's rate limit admitted (whatever their status).
+    pub admitted: u64,
+    /// Requests refused with `429 rate_limited`.
+    pub rate_limited: u64,
+}
+
+/// A key's requests per UTC day, oldest first.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUsage {
+    /// The key.
+    pub key_id: Uuid,
+    /// First day reported.
+    pub from: String,
+    /// Last day reported (today).
+    pub to: String,
+    /// Sum of `admitted` over the days.
+    pub admitted: u64,
+    /// Sum of `rateLimited` over the days.
+    pub rate_limited: u64,
+    /// Every day from `from` to `to`, zeros included.
+    pub days: Vec<UsageDay>,
+}
+
+fn day_of(epoch: i64) -> String {
+    DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default().format("%Y-%m-%d").to_string()
+}
+
 impl Store {
     /// Authenticates a key and counts the request against its window, in one conditional
     /// update (two at a window boundary). Revocation and expiry take effect at once.
+    ///
+    /// Every request of a valid key adds one to the window's counter; the first
+    /// `rateLimit` are admitted, the rest answered 429. At a window boundary the closed
+    /// window's count is folded into per-day totals on the same item (admitted up to the
+    /// limit, the rest rate-limited) and days past the reported range are removed, so
+    /// usage costs no extra call and the item stays bounded.
     pub async fn authenticate(
         &self,
         hash: &KeyHash,
@@ -123,14 +168,14 @@ impl Store {
     ) -> Result<(Principal, RateLimit), AuthRejection> {
         let now_s = timestamp(now);
         let mut window = now.timestamp() - now.timestamp().rem_euclid(WINDOW_SECS);
-        // A lost race at a window boundary costs one more round; four is plenty.
-        for _ in 0..4 {
+        // A lost race at a window boundary costs one more round.
+        for _ in 0..6 {
             let counted = self
                 .client()
                 .update_item()
                 .table_name(self.table())
                 .set_key(Some(key(schema::api_key_pk(&hash.0), schema::API_KEY_SK)))
-                .condition_expression(format!("{VALID_KEY} AND rlWindow = :w AND rlCount < rateLimit"))
+                .condition_expression(format!("{VALID_KEY} AND rlWindow = :w"))
                 .update_expression("SET lastUsedAt = :now ADD rlCount :one")
                 .expression_attribute_values(":now", s(&now_s))
                 .expression_attribute_values(":w", n(window))
@@ -140,7 +185,7 @@ impl Store {
                 .send()
                 .await;
             let old = match counted {
-                Ok(out) => return admitted(out.attributes.unwrap_or_default()),
+                Ok(out) => return counted_in_window(out.attributes.unwrap_or_default(), now),
                 Err(e) => condition_failed(e)?,
             };
             let Some(old) = old else { return Err(ApiError::InvalidApiKey.into()) };
@@ -148,42 +193,146 @@ impl Store {
                 return Err(ApiError::InvalidApiKey.into());
             }
             let old_window = get_n(&old, "rlWindow").unwrap_or(0);
-            if old_window == window {
-                let limit = get_n(&old, "rateLimit").unwrap_or(0) as u32;
-                let reset = window + WINDOW_SECS;
-                return Err(AuthRejection {
-                    error: ApiError::RateLimited { retry_after: (reset - now.timestamp()).max(1) as u64 },
-                    rate: Some(RateLimit { limit, remaining: 0, reset }),
-                });
-            }
-            if old_window > window {
-                // Another instance's clock is ahead: count in its window.
+            if old_window >= window {
+                // Another instance's clock is ahead, or the window opened meanwhile:
+                // count in that window.
                 window = old_window;
                 continue;
             }
-            let started = self
+            let old_count = get_n(&old, "rlCount").unwrap_or(0);
+            let limit = get_n(&old, "rateLimit").unwrap_or(0);
+            let mut call = self
                 .client()
                 .update_item()
                 .table_name(self.table())
                 .set_key(Some(key(schema::api_key_pk(&hash.0), schema::API_KEY_SK)))
-                .condition_expression(format!("{VALID_KEY} AND rlWindow < :w"))
-                .update_expression("SET lastUsedAt = :now, rlWindow = :w, rlCount = :one")
+                // The count folded must be the window's last: nobody counted since we read it.
+                .condition_expression(format!("{VALID_KEY} AND rlWindow = :oldW AND rlCount = :oldCount"))
                 .expression_attribute_values(":now", s(&now_s))
                 .expression_attribute_values(":w", n(window))
+                .expression_attribute_values(":oldW", n(old_window))
+                .expression_attribute_values(":oldCount", n(old_count))
                 .expression_attribute_values(":one", n(1))
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            match started {
-                Ok(out) => return admitted(out.attributes.unwrap_or_default()),
-                // Someone else opened the window (or revoked the key): decide again.
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            let mut adds = Vec::new();
+            if old_count > 0 {
+                let day = day_of(old_window);
+                let admitted = old_count.min(limit);
+                for (prefix, count, tag) in
+                    [(ADMITTED_PREFIX, admitted, "A"), (LIMITED_PREFIX, old_count - admitted, "L")]
+                {
+                    if count > 0 {
+                        adds.push(format!("#add{tag} :add{tag}"));
+                        call = call
+                            .expression_attribute_names(format!("#add{tag}"), format!("{prefix}{day}"))
+                            .expression_attribute_values(format!(":add{tag}"), n(count));
+                    }
+                }
+            }
+            let oldest = day_of(now.timestamp() - (USAGE_DAYS - 1) * 86_400);
+            let stale: Vec<&String> = old
+                .keys()
+                .filter(|name| {
+                    [ADMITTED_PREFIX, LIMITED_PREFIX]
+                        .iter()
+                        .any(|p| name.strip_prefix(p).is_some_and(|day| day < oldest.as_str()))
+                })
+                .collect();
+            let mut removes = Vec::new();
+            for (i, name) in stale.into_iter().enumerate() {
+                removes.push(format!("#old{i}"));
+                call = call.expression_attribute_names(format!("#old{i}"), name.clone());
+            }
+            let mut expression = "SET lastUsedAt = :now, rlWindow = :w, rlCount = :one".to_owned();
+            if !adds.is_empty() {
+                expression.push_str(&format!(" ADD {}", adds.join(", ")));
+            }
+            if !removes.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            match call.update_expression(expression).send().await {
+                Ok(out) => return counted_in_window(out.attributes.unwrap_or_default(), now),
+                // Someone else opened the window or counted in the old one (or the key
+                // was revoked): decide again.
                 Err(e) => {
                     condition_failed(e)?;
                 }
             }
         }
         Err(ApiError::ServiceUnavailable("rate-limit window kept moving".into()).into())
+    }
+
+    /// A key's requests per UTC day for the last [`USAGE_DAYS`] days up to `now`'s day:
+    /// the folded totals of closed windows plus the open window's count. Two strongly
+    /// consistent reads (the reference in the org partition, then the key item).
+    pub async fn key_usage(&self, org: Uuid, key_id: Uuid, now: DateTime<Utc>) -> Result<KeyUsage, ApiError> {
+        let item = self.key_item_by_id(org, key_id).await?;
+        let mut days: Vec<UsageDay> = (0..USAGE_DAYS)
+            .rev()
+            .map(|ago| UsageDay { date: day_of(now.timestamp() - ago * 86_400), admitted: 0, rate_limited: 0 })
+            .collect();
+        let mut add = |date: &str, admitted: u64, limited: u64| {
+            if let Some(day) = days.iter_mut().find(|d| d.date == date) {
+                day.admitted += admitted;
+                day.rate_limited += limited;
+            }
+        };
+        for (name, value) in &item {
+            let count = value.as_n().ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if let Some(date) = name.strip_prefix(ADMITTED_PREFIX) {
+                add(date, count, 0);
+            } else if let Some(date) = name.strip_prefix(LIMITED_PREFIX) {
+                add(date, 0, count);
+            }
+        }
+        let open_count = get_n(&item, "rlCount").unwrap_or(0).max(0) as u64;
+        let limit = get_n(&item, "rateLimit").unwrap_or(0).max(0) as u64;
+        if let Some(window) = get_n(&item, "rlWindow").filter(|w| *w > 0) {
+            add(&day_of(window), open_count.min(limit), open_count.saturating_sub(limit));
+        }
+        Ok(KeyUsage {
+            key_id,
+            from: days[0].date.clone(),
+            to: days[days.len() - 1].date.clone(),
+            admitted: days.iter().map(|d| d.admitted).sum(),
+            rate_limited: days.iter().map(|d| d.rate_limited).sum(),
+            days,
+        })
+    }
+
+    /// The hash of `org`'s key `key_id`, from its reference in the org partition.
+    async fn key_hash_by_id(&self, org: Uuid, key_id: Uuid) -> Result<String, ApiError> {
+        let reference = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::api_key_ref_sk(key_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item
+            .ok_or_else(|| ApiError::not_found("API key"))?;
+        get_s(&reference, "keyHash")
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::internal("key reference without keyHash"))
+    }
+
+    /// The key item of `org`'s key `key_id`, through its reference in the org partition.
+    async fn key_item_by_id(&self, org: Uuid, key_id: Uuid) -> Result<Item, ApiError> {
+        let hash = self.key_hash_by_id(org, key_id).await?;
+        self.client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::api_key_pk(&hash), schema::API_KEY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item
+            .filter(|i| get_s(i, "orgId") == Some(org.to_string().as_str()))
+            .ok_or_else(|| ApiError::not_found("API key"))
     }
 
     /// Creates a key for an organization and returns it with its plaintext, which is not
@@ -259,18 +408,8 @@ impl Store {
 
     /// Revokes a key of `org` by id. Revoking a revoked key changes nothing.
     pub async fn revoke_key(&self, org: Uuid, key_id: Uuid, now: &str) -> Result<(), ApiError> {
-        let reference = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::api_key_ref_sk(key_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?
-            .item
-            .ok_or_else(|| ApiError::not_found("API key"))?;
-        let hash = get_s(&reference, "keyHash").ok_or_else(|| ApiError::internal("key reference without keyHash"))?;
+        let hash = self.key_hash_by_id(org, key_id).await?;
+        let hash = hash.as_str();
         let revoked = self
             .client()
             .update_item()
@@ -351,9 +490,17 @@ impl Store {
     }
 }
 
-/// The principal and window state from the key item an admitted request updated.
-fn admitted(item: Item) -> Result<(Principal, RateLimit), AuthRejection> {
+/// The principal and window state from the key item a request was counted on, or 429
+/// when the count went past the key's limit.
+fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateLimit), AuthRejection> {
     let item: ApiKeyItem = from_item(item)?;
+    if item.rl_count > item.rate_limit {
+        let reset = item.rl_window + WINDOW_SECS;
+        return Err(AuthRejection {
+            error: ApiError::RateLimited { retry_after: (reset - now.timestamp()).max(1) as u64 },
+            rate: Some(RateLimit { limit: item.rate_limit, remaining: 0, reset }),
+        });
+    }
     let names: Vec<Scope> = item.key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
     Ok((
         Principal { org_id: item.key.org_id, key_id: item.key.id, scopes: Scopes(names) },

@@ -29,7 +29,7 @@ pub fn decode(raw: &str, partition_attr: &str, partition: &str) -> Result<Item, 
     }
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let known = [schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK];
+    let known = [schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK, schema::GSI2PK, schema::GSI2SK];
     if map.keys().any(|k| !known.contains(&k.as_str()))
         || map.get(partition_attr).map(String::as_str) != Some(partition)
     {

@@ -33,6 +33,11 @@ impl IdempotencyKey {
         request.update(&canonical);
         Self { key_hash: hex(&Sha256::digest(key.as_bytes())), request_hash: hex(&request.finalize()) }
     }
+
+    /// Sort key of this key's record in the org partition.
+    pub(crate) fn record_sk(&self) -> String {
+        schema::idempotency_sk(&self.key_hash)
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -54,12 +59,16 @@ pub enum Outcome<T> {
 }
 
 impl Store {
-    /// The record to add as the last item of a create's transaction.
+    /// The record to add as the last item of a create's transaction. `owner` is the
+    /// resource the record answers for (an update's record names its incident), so
+    /// deleting that resource can take its records with it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn idempotency_put(
         &self,
         org: Uuid,
         idem: &IdempotencyKey,
         page_id: Uuid,
+        owner: Uuid,
         status: u16,
         body: Vec<u8>,
         now_epoch: i64,
@@ -67,6 +76,7 @@ impl Store {
         let mut item = key(schema::org_pk(org), schema::idempotency_sk(&idem.key_hash));
         item.insert("entity".into(), s("idempotency"));
         item.insert("pageId".into(), s(page_id.to_string()));
+        item.insert("ownerId".into(), s(owner.to_string()));
         item.insert("requestHash".into(), s(&idem.request_hash));
         item.insert("status".into(), n(status));
         item.insert("body".into(), AttributeValue::B(Blob::new(body)));

@@ -1,8 +1,8 @@
 //! Incidents and their updates. Updates sort right after their incident in the org
 //! partition (`INCIDENT#<id>#UPDATE#<v7>`), so one query reads an incident whole; a
-//! page's incidents are listed newest first through GSI1.
+//! page's incidents are listed newest first through GSI1, an organization's through GSI2.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -63,11 +63,25 @@ struct IncidentItem {
     sk: String,
     gsi1pk: String,
     gsi1sk: String,
+    // Absent on incidents written before GSI2; `ensure_table` and the admin's `migrate` fill it.
+    #[serde(default)]
+    gsi2pk: String,
+    #[serde(default)]
+    gsi2sk: String,
     entity: String,
     org_id: Uuid,
+    /// Set when a delete began: the incident is gone for readers and writers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleting: Option<String>,
+    /// Sort keys of the idempotency records that created it or its updates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    idempotency_keys: Vec<String>,
     #[serde(flatten)]
     incident: Incident,
 }
+
+/// Condition on an incident item that exists and is not being deleted.
+const LIVE: &str = "attribute_exists(pk) AND attribute_not_exists(deleting)";
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,13 +132,15 @@ pub struct IncidentPatch {
     pub affected_service_ids: Option<Vec<Uuid>>,
 }
 
-/// Filters of the incident list.
+/// Filters of the incident lists.
 #[derive(Debug, Default)]
 pub struct IncidentFilter {
     /// Only this status.
     pub status: Option<IncidentStatus>,
     /// Only unresolved (`true`) or only resolved (`false`).
     pub open: Option<bool>,
+    /// Only this page (the organization-wide list).
+    pub page: Option<Uuid>,
 }
 
 impl Store {
@@ -160,8 +176,12 @@ impl Store {
             sk: schema::incident_sk(id),
             gsi1pk: schema::incidents_gsi1pk(org, page),
             gsi1sk: id.to_string(),
+            gsi2pk: schema::org_incidents_gsi2pk(org),
+            gsi2sk: id.to_string(),
             entity: "incident".into(),
             org_id: org,
+            deleting: None,
+            idempotency_keys: idem.map(|i| vec![i.record_sk()]).unwrap_or_default(),
             incident,
         };
         let mut items = vec![
@@ -175,7 +195,7 @@ impl Store {
         incident.updates = Some(vec![first]);
         let idem_index = items.len();
         if let Some(idem) = idem {
-            items.push(self.idempotency_put(org, idem, page, 201, crate::http::data_body(&incident), now_epoch)?);
+            items.push(self.idempotency_put(org, idem, page, id, 201, crate::http::data_body(&incident), now_epoch)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(incident)),
@@ -209,7 +229,11 @@ impl Store {
         let Some(head) = items.next().filter(|i| get_s(i, schema::SK) == Some(schema::incident_sk(id).as_str())) else {
             return Ok(None);
         };
-        let mut incident = from_item::<IncidentItem>(head)?.incident;
+        let head = from_item::<IncidentItem>(head)?;
+        if head.deleting.is_some() {
+            return Ok(None);
+        }
+        let mut incident = head.incident;
         incident.updates = Some(items.map(|i| from_item::<UpdateItem>(i).map(|u| u.update)).collect::<Result<_, _>>()?);
         Ok(Some(incident))
     }
@@ -224,16 +248,48 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<Listing<Incident>, ApiError> {
         self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
-        let gsi1pk = schema::incidents_gsi1pk(org, page);
-        let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &gsi1pk)).transpose()?;
+        self.list_incidents_in(schema::GSI1, schema::GSI1PK, schema::incidents_gsi1pk(org, page), filter, limit, cursor)
+            .await
+    }
+
+    /// Lists the organization's incidents across its pages, newest first, in one query of
+    /// GSI2; with `filter.page`, that page's list instead.
+    pub async fn list_org_incidents(
+        &self,
+        org: Uuid,
+        filter: &IncidentFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Incident>, ApiError> {
+        match filter.page {
+            Some(page) => self.list_incidents(org, page, filter, limit, cursor).await,
+            None => {
+                let gsi2pk = schema::org_incidents_gsi2pk(org);
+                self.list_incidents_in(schema::GSI2, schema::GSI2PK, gsi2pk, filter, limit, cursor).await
+            }
+        }
+    }
+
+    /// One page of an index partition of incidents, newest first, filtered.
+    async fn list_incidents_in(
+        &self,
+        index: &str,
+        pk_attr: &'static str,
+        pk: String,
+        filter: &IncidentFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Incident>, ApiError> {
+        let start = cursor.map(|c| cursor::decode(c, pk_attr, &pk)).transpose()?;
         let mut query = self
             .client()
             .query()
-            .index_name(schema::GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(&gsi1pk))
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(&pk))
             .scan_index_forward(false);
-        let mut conditions = Vec::new();
+        let mut conditions = vec!["attribute_not_exists(deleting)"];
         if let Some(status) = filter.status {
             conditions.push("#status = :status");
             query = query.expression_attribute_values(":status", s(status.as_str()));
@@ -246,10 +302,10 @@ impl Store {
         if filter.open.is_some() {
             query = query.expression_attribute_values(":resolved", s(IncidentStatus::Resolved.as_str()));
         }
-        if !conditions.is_empty() {
-            query = query.filter_expression(conditions.join(" AND ")).expression_attribute_names("#status", "status");
+        if filter.status.is_some() || filter.open.is_some() {
+            query = query.expression_attribute_names("#status", "status");
         }
-        let (items, last) = self.query_up_to(query, limit, start).await?;
+        let (items, last) = self.query_up_to(query.filter_expression(conditions.join(" AND ")), limit, start).await?;
         Ok(Listing {
             items: items
                 .into_iter()
@@ -288,7 +344,7 @@ impl Store {
                     .table_name(self.table())
                     .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))),
             )
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(LIVE)
             .build()
             .map_err(ApiError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
@@ -341,6 +397,7 @@ impl Store {
                 .item
                 .map(from_item::<IncidentItem>)
                 .transpose()?
+                .filter(|i| i.deleting.is_none())
                 .ok_or_else(|| ApiError::not_found("Incident"))?
                 .incident;
             let new_status = status.unwrap_or(current.status);
@@ -361,13 +418,16 @@ impl Store {
                 .set("updatedAt", s(now))
                 .set("resolvedAt", resolved_at.map_or(AttributeValue::Null(true), s))
                 .value(":current", s(current.status.as_str()));
+            if let Some(idem) = idem {
+                changes.append("idempotencyKeys", AttributeValue::L(vec![s(idem.record_sk())]));
+            }
             let incident_update = changes
                 .apply_tx(
                     Update::builder()
                         .table_name(self.table())
                         .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))),
                 )
-                .condition_expression("attribute_exists(pk) AND #status = :current")
+                .condition_expression(format!("{LIVE} AND #status = :current"))
                 .build()
                 .map_err(ApiError::internal)?;
             let mut items = vec![
@@ -380,6 +440,7 @@ impl Store {
                     org,
                     idem,
                     current.page_id,
+                    id,
                     201,
                     crate::http::data_body(&update),
                     now_epoch,
@@ -399,6 +460,128 @@ impl Store {
             }
         }
         Err(ApiError::ServiceUnavailable("incident kept changing during the update".into()))
+    }
+
+    /// Deletes an incident with its updates and the idempotency records that created them.
+    /// The incident is first marked as deleting (it disappears for readers and accepts no
+    /// more writes), then its updates and records go, then the incident itself: a delete
+    /// interrupted at any point leaves a marked incident that the next delete finishes.
+    pub async fn delete_incident(&self, org: Uuid, id: Uuid, now: &str) -> Result<(), ApiError> {
+        let incident_key = key(schema::org_pk(org), schema::incident_sk(id));
+        let marked = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(incident_key.clone()))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET deleting = if_not_exists(deleting, :now)")
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match marked {
+            Ok(out) => from_item::<IncidentItem>(out.attributes.unwrap_or_default())?,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                return Err(ApiError::not_found("Incident"));
+            }
+            Err(e) => return Err(sdk_error(e)),
+        };
+
+        // Strongly consistent, after the mark: every update committed before it is seen,
+        // and none can commit after it.
+        let updates = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(format!("{}#", schema::incident_sk(id))))
+            .consistent_read(true);
+        let updates = self.query_all(updates).await?;
+        self.delete_keys(updates).await?;
+        for record in &item.idempotency_keys {
+            // Only a record that still answers for this incident (an expired key may
+            // since have been reused for another request).
+            let deleted = self
+                .client()
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(key(schema::org_pk(org), record)))
+                .condition_expression("ownerId = :id")
+                .expression_attribute_values(":id", s(id.to_string()))
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+        }
+
+        let deleted = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(incident_key))
+            .condition_expression("attribute_exists(deleting)")
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // A concurrent delete of the same incident finished first.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Fills GSI2's keys on incidents written before GSI2 existed. An operator's
+    /// migration (it scans the table), run by `ensure_table` when it adds the index and by
+    /// `livestatus-admin migrate`. Returns how many incidents it changed.
+    pub async fn backfill_org_incident_index(&self) -> Result<usize, ApiError> {
+        let mut changed = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .scan()
+                .table_name(self.table())
+                .filter_expression("entity = :incident AND attribute_not_exists(gsi2pk)")
+                .projection_expression("pk, sk, orgId, id")
+                .expression_attribute_values(":incident", s("incident"))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                let (Some(pk), Some(sk), Some(org), Some(id)) =
+                    (get_s(&item, "pk"), get_s(&item, "sk"), get_s(&item, "orgId"), get_s(&item, "id"))
+                else {
+                    continue;
+                };
+                let org = Uuid::parse_str(org).map_err(ApiError::internal)?;
+                let updated = self
+                    .client()
+                    .update_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(pk, sk)))
+                    .condition_expression("attribute_exists(pk)")
+                    .update_expression("SET gsi2pk = :pk, gsi2sk = :sk")
+                    .expression_attribute_values(":pk", s(schema::org_incidents_gsi2pk(org)))
+                    .expression_attribute_values(":sk", s(id))
+                    .send()
+                    .await;
+                match updated {
+                    Ok(_) => changed += 1,
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(sdk_error(e)),
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(changed);
+            }
+        }
     }
 
     /// A condition that a service exists in `org` and is on `page`.

@@ -54,9 +54,17 @@ impl Store {
         &self.table
     }
 
-    /// Creates the table when it does not exist (local runs and tests).
-    pub async fn ensure_table(&self) -> Result<bool, aws_sdk_dynamodb::Error> {
-        schema::create_table(&self.client, &self.table).await
+    /// Creates the table when it does not exist (local runs and tests); a table kept from
+    /// an earlier version gets the indexes it lacks, with their keys filled in.
+    pub async fn ensure_table(&self) -> anyhow::Result<bool> {
+        if schema::create_table(&self.client, &self.table).await? {
+            return Ok(true);
+        }
+        if schema::add_missing_indexes(&self.client, &self.table).await? {
+            let changed = self.backfill_org_incident_index().await?;
+            tracing::info!(table = %self.table, incidents = changed, "added GSI2 and filled its keys");
+        }
+        Ok(false)
     }
 
     /// Deletes items by key, 25 per batch, retrying unprocessed items until none is left.
@@ -260,6 +268,15 @@ impl Changes {
         self.sets.push(format!("#{attr} = :{attr}"));
         self.names.insert(format!("#{attr}"), attr.to_owned());
         self.values.insert(format!(":{attr}"), value);
+        self
+    }
+
+    /// `SET #attr = list_append(if_not_exists(#attr, :empty), :attr)`: appends to a list.
+    pub(crate) fn append(&mut self, attr: &str, list: AttributeValue) -> &mut Self {
+        self.sets.push(format!("#{attr} = list_append(if_not_exists(#{attr}, :emptyList), :{attr})"));
+        self.names.insert(format!("#{attr}"), attr.to_owned());
+        self.values.insert(format!(":{attr}"), list);
+        self.values.insert(":emptyList".to_owned(), AttributeValue::L(Vec::new()));
         self
     }
 

@@ -9,6 +9,10 @@
 //! | key reference | `ORG#<org>`        | `APIKEY#<key>`       |                       |          |
 //! | service       | `ORG#<org>`        | `SERVICE#<svc>`      | `ORG#<org>#PAGE#<page>#SERVICES` | `<order:05>#<svc>` |
 //! | incident      | `ORG#<org>`        | `INCIDENT#<inc>`     | `ORG#<org>#PAGE#<page>#INCIDENTS` | `<inc>` |
+//!
+//! Incidents also carry `gsi2pk = ORG#<org>#INCIDENTS`, `gsi2sk = <inc>`: GSI2 lists an
+//! organization's incidents across its pages, newest first, in one query.
+//!
 //! | update        | `ORG#<org>`        | `INCIDENT#<inc>#UPDATE#<upd>` |              |          |
 //! | idempotency   | `ORG#<org>`        | `IDEMPOTENCY#<sha256(key)>` |               |          |
 //!
@@ -30,8 +34,14 @@ pub const SK: &str = "sk";
 pub const GSI1PK: &str = "gsi1pk";
 /// GSI1 sort key attribute.
 pub const GSI1SK: &str = "gsi1sk";
-/// The one global secondary index.
+/// The first global secondary index: a page's children, an organization's keys.
 pub const GSI1: &str = "gsi1";
+/// GSI2 partition key attribute.
+pub const GSI2PK: &str = "gsi2pk";
+/// GSI2 sort key attribute.
+pub const GSI2SK: &str = "gsi2sk";
+/// The second global secondary index: an organization's incidents across its pages.
+pub const GSI2: &str = "gsi2";
 /// TTL attribute (epoch seconds). DynamoDB deletes lazily, so readers filter on it too.
 pub const TTL: &str = "ttl";
 
@@ -99,24 +109,41 @@ pub fn incidents_gsi1pk(org: Uuid, page: Uuid) -> String {
     format!("ORG#{org}#PAGE#{page}#INCIDENTS")
 }
 
+/// GSI2 partition of an organization's incidents across pages, read newest first.
+pub fn org_incidents_gsi2pk(org: Uuid) -> String {
+    format!("ORG#{org}#INCIDENTS")
+}
+
 /// `IDEMPOTENCY#<sha256 of the key>`.
 pub fn idempotency_sk(key_hash: &str) -> String {
     format!("IDEMPOTENCY#{key_hash}")
 }
 
-/// Creates the table with exactly the key schema, GSI and TTL of `template.yaml`.
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute definition is complete")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key element is complete")
+}
+
+fn index(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash))
+        .key_schema(key(sk, KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("index is complete")
+}
+
+/// Creates the table with exactly the key schema, GSIs and TTL of `template.yaml`.
 /// Returns `false` when it already existed.
 pub async fn create_table(client: &Client, table: &str) -> Result<bool, aws_sdk_dynamodb::Error> {
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition is complete")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key element is complete")
-    };
     let created = client
         .create_table()
         .table_name(table)
@@ -125,17 +152,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, aws_sdk_
         .attribute_definitions(attr(SK))
         .attribute_definitions(attr(GSI1PK))
         .attribute_definitions(attr(GSI1SK))
+        .attribute_definitions(attr(GSI2PK))
+        .attribute_definitions(attr(GSI2SK))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(GSI1)
-                .key_schema(key(GSI1PK, KeyType::Hash))
-                .key_schema(key(GSI1SK, KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .expect("index is complete"),
-        )
+        .global_secondary_indexes(index(GSI1, GSI1PK, GSI1SK))
+        .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK))
         .send()
         .await;
     match created {
@@ -148,6 +170,40 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, aws_sdk_
         .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder().attribute_name(TTL).enabled(true).build().expect("ttl spec is complete"),
+        )
+        .send()
+        .await?;
+    Ok(true)
+}
+
+/// Adds GSI2 to a table created before it existed (a local table kept from an earlier
+/// version). Returns `true` when the index was added, so its items need a backfill.
+pub async fn add_missing_indexes(client: &Client, table: &str) -> Result<bool, aws_sdk_dynamodb::Error> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let has_gsi2 = described
+        .table()
+        .map(|t| t.global_secondary_indexes().iter().any(|i| i.index_name() == Some(GSI2)))
+        .unwrap_or(false);
+    if has_gsi2 {
+        return Ok(false);
+    }
+    let gsi2 = index(GSI2, GSI2PK, GSI2SK);
+    client
+        .update_table()
+        .table_name(table)
+        .attribute_definitions(attr(GSI2PK))
+        .attribute_definitions(attr(GSI2SK))
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                        .index_name(GSI2)
+                        .set_key_schema(Some(gsi2.key_schema().to_vec()))
+                        .set_projection(gsi2.projection().cloned())
+                        .build()
+                        .expect("index action is complete"),
+                )
+                .build(),
         )
         .send()
         .await?;

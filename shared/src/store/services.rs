@@ -106,7 +106,15 @@ impl Store {
         };
         let mut items = vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?];
         if let Some(idem) = idem {
-            items.push(self.idempotency_put(org, idem, page, 201, crate::http::data_body(&item.service), now_epoch)?);
+            items.push(self.idempotency_put(
+                org,
+                idem,
+                page,
+                item.service.id,
+                201,
+                crate::http::data_body(&item.service),
+                now_epoch,
+            )?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(item.service)),

@@ -1,0 +1,159 @@
+//! `GET /api/v1/incidents`: the organization's incidents across its pages, newest first,
+//! paged by cursor, filtered by status, open and page, in one query per page of results.
+
+use livestatus_shared::domain::Plan;
+use livestatus_tests::TestApp;
+use serde_json::{Value, json};
+
+/// Follows `nextCursor` from `first` to the end; returns the ids and the number of pages.
+async fn all_pages(app: &TestApp, first: &str) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut url = first.to_owned();
+    loop {
+        let r = app.call("GET", &url, None).await;
+        let body = &r.expect(200).json;
+        pages += 1;
+        let data = body["data"].as_array().unwrap();
+        assert_eq!(body["meta"]["count"], data.len());
+        ids.extend(data.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        match body["meta"]["nextCursor"].as_str() {
+            Some(cursor) => {
+                let sep = if first.contains('?') { '&' } else { '?' };
+                url = format!("{first}{sep}cursor={cursor}");
+            }
+            None => return (ids, pages),
+        }
+        assert!(pages < 20, "paging does not end");
+    }
+}
+
+#[tokio::test]
+async fn the_org_wide_list_pages_through_120_incidents_of_three_pages_newest_first_with_each_filter() {
+    let app = TestApp::all().await;
+    let pages = [app.page().await, app.page().await, app.page().await];
+    // 120 incidents, round-robin over the pages; every third resolved, every fifth identified.
+    let mut created: Vec<(String, String, String)> = Vec::new();
+    for i in 0..120 {
+        let page = &pages[i % 3];
+        let status = if i % 3 == 0 {
+            "resolved"
+        } else if i % 5 == 0 {
+            "identified"
+        } else {
+            "investigating"
+        };
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/pages/{page}/incidents"),
+                Some(json!({"title": format!("Incident {i}"), "impact": "minor", "status": status, "body": "b"})),
+            )
+            .await;
+        created.push((r.expect(201).json["data"]["id"].as_str().unwrap().to_owned(), page.clone(), status.to_owned()));
+        if i % 40 == 39 {
+            app.next_window();
+        }
+    }
+    created.reverse();
+    let expect = |keep: &dyn Fn(&(String, String, String)) -> bool| -> Vec<String> {
+        created.iter().filter(|c| keep(c)).map(|c| c.0.clone()).collect()
+    };
+    app.next_window();
+
+    let (ids, count) = all_pages(&app, "/api/v1/incidents?limit=50").await;
+    assert_eq!(ids, expect(&|_| true), "all 120, newest first");
+    assert_eq!(count, 3, "120 incidents at 50 a page are three pages");
+
+    let (ids, _) = all_pages(&app, "/api/v1/incidents?limit=50&open=true").await;
+    assert_eq!(ids, expect(&|c| c.2 != "resolved"));
+    assert_eq!(ids.len(), 80);
+    app.next_window();
+    let (ids, _) = all_pages(&app, "/api/v1/incidents?limit=50&open=false").await;
+    assert_eq!(ids, expect(&|c| c.2 == "resolved"));
+    let (ids, _) = all_pages(&app, "/api/v1/incidents?limit=7&status=identified").await;
+    assert_eq!(ids, expect(&|c| c.2 == "identified"));
+    assert!(!ids.is_empty());
+    app.next_window();
+    let (ids, count) = all_pages(&app, &format!("/api/v1/incidents?limit=30&pageId={}", pages[1])).await;
+    assert_eq!(ids, expect(&|c| c.1 == pages[1]));
+    assert_eq!(count, 2, "40 incidents of one page at 30 a page");
+    let (ids, _) =
+        all_pages(&app, &format!("/api/v1/incidents?pageId={}&open=true&status=investigating", pages[2])).await;
+    assert_eq!(ids, expect(&|c| c.1 == pages[2] && c.2 == "investigating"));
+}
+
+#[tokio::test]
+async fn the_org_wide_list_is_one_query_whatever_the_number_of_pages() {
+    let app = TestApp::all().await;
+    for _ in 0..4 {
+        let page = app.page().await;
+        app.call(
+            "POST",
+            &format!("/api/v1/pages/{page}/incidents"),
+            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
+        )
+        .await
+        .expect(201);
+    }
+    app.next_window();
+    app.call("GET", "/api/v1/incidents", None).await.expect(200);
+    app.calls.reset();
+
+    let r = app.call("GET", "/api/v1/incidents", None).await;
+
+    assert_eq!(r.expect(200).json["data"].as_array().unwrap().len(), 4);
+    assert_eq!(app.calls.calls(), ["UpdateItem", "Query"], "authentication, then one query of GSI2");
+}
+
+#[tokio::test]
+async fn the_org_wide_list_shows_only_the_callers_organization() {
+    let app = TestApp::all().await;
+    let (_, other_key) = app.new_org(Plan::Business).await;
+    let page = app.page().await;
+    app.call(
+        "POST",
+        &format!("/api/v1/pages/{page}/incidents"),
+        Some(json!({"title": "ours", "impact": "minor", "status": "investigating", "body": "b"})),
+    )
+    .await
+    .expect(201);
+
+    let theirs = app.call_as(&other_key, "GET", "/api/v1/incidents", None).await;
+    assert_eq!(theirs.expect(200).json["data"], json!([]));
+    let filtered = app.call_as(&other_key, "GET", &format!("/api/v1/incidents?pageId={page}"), None).await;
+    filtered.expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn bad_filters_and_cursors_of_the_org_wide_list_are_named_400s() {
+    let app = TestApp::all().await;
+    let page = app.page().await;
+    let cases: [(&str, &str); 5] = [
+        ("/api/v1/incidents?status=closed", "status"),
+        ("/api/v1/incidents?open=yes", "open"),
+        ("/api/v1/incidents?pageId=nope", "pageId"),
+        ("/api/v1/incidents?colour=red", "colour"),
+        ("/api/v1/incidents?limit=0", "limit"),
+    ];
+    for (url, field) in cases {
+        let r = app.call("GET", url, None).await;
+        r.expect_error(400, "invalid_request");
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{url}: {}", r.json);
+    }
+    // A cursor of one page's list is not a cursor of the org-wide list.
+    for i in 0..3 {
+        app.call(
+            "POST",
+            &format!("/api/v1/pages/{page}/incidents"),
+            Some(json!({"title": format!("t{i}"), "impact": "minor", "status": "investigating", "body": "b"})),
+        )
+        .await
+        .expect(201);
+    }
+    let first = app.call("GET", &format!("/api/v1/incidents?limit=1&pageId={page}"), None).await;
+    let cursor = first.json["meta"]["nextCursor"].as_str().unwrap().to_owned();
+    let r = app.call("GET", &format!("/api/v1/incidents?limit=1&cursor={cursor}"), None).await;
+    r.expect_error(400, "invalid_request");
+    let _: &Value = &r.json;
+}
