@@ -2,6 +2,8 @@
 # Contract test: schemathesis generates requests for every operation of openapi.json and
 # sends them to the local server (real router, DynamoDB Local) with a real key. Fails on
 # any 5xx, undocumented status, wrong content type, or response that breaks its schema.
+# Then a client generated from the document by a standard generator (openapi-python-client)
+# must work against the same server.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 ensure_tools
@@ -31,6 +33,13 @@ st run openapi.json --url "http://127.0.0.1:$PORT" \
   --report junit \
   --no-color 2>&1 | tee "$ROOT_DIR/target/contract.log"
 status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] || exit "$status"
+
+client_dir="$ROOT_DIR/target/generated-client"
+rm -rf "$client_dir" && mkdir -p "$client_dir"
+openapi-python-client generate --path openapi.json --meta none --output-path "$client_dir/livestatus_client" \
+  >"$ROOT_DIR/target/generated-client.log" 2>&1 || { cat "$ROOT_DIR/target/generated-client.log"; exit 1; }
+python infra/client_check.py "$client_dir" "http://127.0.0.1:$PORT" "$key"
 # The number of generated requests, from the JUnit report's test cases and the server log.
 requests=$(grep -c "request served\|request rejected" "$ROOT_DIR/target/contract-server.log" || true)
 log "contract: schemathesis sent $requests requests to the local server"
