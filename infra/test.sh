@@ -17,7 +17,16 @@ trap stop_dynamodb_local EXIT
 
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port" DDB_JAR_DIR
+# Every AWS permission each function's code needs, recorded while the suite serves requests.
+export AWS_CALL_LOG="$ROOT_DIR/target/aws-calls.log"
+rm -f "$AWS_CALL_LOG"
 cargo test --workspace --locked "$@"
+# Least privilege: each function's policy in template.yaml grants exactly what its code
+# did during the suite (only after a full run: a filtered one records too little).
+if [ $# -eq 0 ]; then
+  log "checking each function's IAM policy against the AWS calls its code made"
+  cargo test --locked -p livestatus-tests --test policy -- --ignored
+fi
 
 # The real Lambda packages (cargo lambda, release) under a Runtime API emulator, against
 # the same DynamoDB Local: every events/ file must give its expected status.

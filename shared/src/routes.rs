@@ -19,6 +19,19 @@ pub enum Group {
     OgAd,
 }
 
+impl Group {
+    /// The function's binary: its `BuildProperties: Binary:` in `template.yaml`.
+    pub const fn binary(self) -> &'static str {
+        match self {
+            Self::Pages => "pages",
+            Self::Services => "services",
+            Self::Incidents => "incidents",
+            Self::Keys => "keys",
+            Self::OgAd => "og-ad",
+        }
+    }
+}
+
 /// One route.
 #[derive(Clone, Copy, Debug)]
 pub struct Route {
@@ -71,6 +84,19 @@ pub const ROUTES: &[Route] = &[
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
     let method = if method == "HEAD" { "GET" } else { method };
     ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+/// The route a concrete request path (no query) matches, `{param}` segments matching any
+/// one segment; `HEAD` is served as `GET`.
+pub fn resolve(method: &str, path: &str) -> Option<&'static Route> {
+    let method = if method == "HEAD" { "GET" } else { method };
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES.iter().find(|r| {
+        let pattern: Vec<&str> = r.path.split('/').collect();
+        r.method == method
+            && pattern.len() == segments.len()
+            && pattern.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s)
+    })
 }
 
 /// The methods the table lists for a path pattern (`HEAD` wherever `GET` is).

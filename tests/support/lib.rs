@@ -1,6 +1,8 @@
 //! Test support: a table on DynamoDB Local per test run, a client that counts its calls to
 //! DynamoDB, a hand-moved clock, and an app with its own organization and key per test.
 
+pub mod policy;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -60,6 +62,10 @@ impl Intercept for CallCounter {
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let target = ctx.request().headers().get("x-amz-target").unwrap_or("?");
         let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        if let Ok(function) = policy::FUNCTION.try_with(|f| *f) {
+            let body = ctx.request().body().bytes().unwrap_or_default();
+            policy::record(function, policy::permissions(&op, body));
+        }
         if self.1.lock().unwrap().as_deref() == Some(op.as_str()) {
             return Err(format!("injected failure before {op}").into());
         }
@@ -228,9 +234,16 @@ impl TestApp {
         self.send(req.body(body).unwrap()).await
     }
 
-    /// Sends a raw request.
+    /// Sends a raw request. The DynamoDB calls made while serving it are recorded as the
+    /// calls of the function that serves its route (see [`policy`]).
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(req).await.unwrap();
+        let route = livestatus_shared::routes::resolve(req.method().as_str(), req.uri().path());
+        let served = self.router.clone().oneshot(req);
+        let response = match route {
+            Some(route) => policy::FUNCTION.scope(route.group.binary(), served).await,
+            None => served.await,
+        }
+        .unwrap();
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
         let json = if bytes.is_empty() {
