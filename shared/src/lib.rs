@@ -6,6 +6,7 @@ pub mod apikey;
 pub mod auth;
 #[cfg(feature = "store")]
 pub mod clock;
+pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod http;
@@ -25,11 +26,19 @@ use axum::Router;
 
 #[cfg(feature = "store")]
 /// Wraps a function's router with what every function has: the authentication layer on
-/// its routes, the not-found fallback, and the request-context middleware outermost.
+/// its routes, the not-found fallback, CORS (operator origins from the environment), and
+/// the request-context middleware outermost.
 pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
+    finish_router_with_cors(routes, state, cors::Cors::from_env())
+}
+
+#[cfg(feature = "store")]
+/// [`finish_router`] with the keyed routes' allowed origins given.
+pub fn finish_router_with_cors(routes: Router<AppState>, state: AppState, cors: cors::Cors) -> Router {
     routes
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .fallback(http::route_not_found)
+        .layer(axum::middleware::from_fn_with_state(cors, cors::cors))
         .layer(axum::middleware::from_fn(http::request_context))
         .with_state(state)
 }

@@ -86,17 +86,34 @@ pub fn find(method: &str, path: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 
+/// The one route of the template that is not in [`ROUTES`]: API Gateway answers `OPTIONS`
+/// only on routes that name it, so every preflight goes to the generator (the function
+/// without the AWS SDK, the quickest to start), whose CORS middleware answers it from
+/// this table like every other function's.
+pub const PREFLIGHT_ROUTE: (Group, &str, &str) = (Group::OgAd, "OPTIONS", "/{proxy+}");
+
+/// The path pattern of [`ROUTES`] that a concrete request path matches, for any method.
+pub fn pattern_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES.iter().map(|r| r.path).find(|pattern| matches(pattern, &segments))
+}
+
+/// Whether a path pattern serves only public (keyless) routes.
+pub fn is_public(pattern: &str) -> bool {
+    ROUTES.iter().filter(|r| r.path == pattern).all(|r| r.scope.is_none())
+}
+
+fn matches(pattern: &str, segments: &[&str]) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    pattern.len() == segments.len() && pattern.iter().zip(segments).all(|(p, s)| p.starts_with('{') || p == s)
+}
+
 /// The route a concrete request path (no query) matches, `{param}` segments matching any
 /// one segment; `HEAD` is served as `GET`.
 pub fn resolve(method: &str, path: &str) -> Option<&'static Route> {
     let method = if method == "HEAD" { "GET" } else { method };
     let segments: Vec<&str> = path.split('/').collect();
-    ROUTES.iter().find(|r| {
-        let pattern: Vec<&str> = r.path.split('/').collect();
-        r.method == method
-            && pattern.len() == segments.len()
-            && pattern.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s)
-    })
+    ROUTES.iter().find(|r| r.method == method && matches(r.path, &segments))
 }
 
 /// The methods the table lists for a path pattern (`HEAD` wherever `GET` is).

@@ -3,6 +3,7 @@
 mod auth;
 mod bodies;
 mod concurrency;
+mod cors;
 mod cross_org;
 mod incident_delete;
 mod incidents;

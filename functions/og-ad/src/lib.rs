@@ -23,10 +23,15 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/api/og/ad", get(get_ad))
 }
 
-/// The function's complete router: no authentication, the shared error envelope.
+/// The function's complete router: no authentication, CORS (it also answers every
+/// preflight of the API on AWS: see `PREFLIGHT_ROUTE`), the shared error envelope.
 pub fn router() -> Router {
     routes()
         .fallback(livestatus_shared::http::route_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            livestatus_shared::cors::Cors::from_env(),
+            livestatus_shared::cors::cors,
+        ))
         .layer(axum::middleware::from_fn(livestatus_shared::http::request_context))
 }
 
