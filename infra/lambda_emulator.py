@@ -135,12 +135,19 @@ def run_function(binary, function, events, env_extra, timeout=30.0):
         with runtime.done:
             runtime.done.wait_for(lambda: len(runtime.responses) == len(events) or proc.poll() is not None, timeout)
     finally:
+        peak_rss_kb = None
+        try:  # the process's peak resident memory (its high-water mark), for MemorySize
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak_rss_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+        except (OSError, StopIteration, ValueError):
+            pass
         proc.kill()
         stderr = proc.communicate()[1].decode(errors="replace")
         server.shutdown()
     timings = {
         "ready_ms": (runtime.first_next - started) * 1000 if runtime.first_next else None,
         "first_response_ms": (runtime.first_response - started) * 1000 if runtime.first_response else None,
+        "peak_rss_kb": peak_rss_kb,
     }
     responses = {ids[rid]: value for rid, value in runtime.responses.items()}
     if runtime.init_error or len(responses) < len(events):
@@ -194,6 +201,8 @@ def main():
                 ok, why = check(name, expected[name], *responses[name])
             passed, failed = passed + ok, failed + (not ok)
             print(f"{'ok' if ok else 'FAILED'}: {name} ({why})")
+        if timings["peak_rss_kb"]:
+            print(f"peak memory {function:<10} {timings['peak_rss_kb'] / 1024:.1f} MiB over {len(events)} events")
 
     results = {}
     for function in FUNCTIONS if args.cold_starts else []:

@@ -1,0 +1,63 @@
+"""Server CPU per request: drives the local server with keep-alive connections and reads
+the server process's CPU time (user + system, all threads) from /proc before and after.
+Usage: cpu_bench.py URL KEY PID SERVICE_ID [REQUESTS]"""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+
+url, key, pid, service = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+requests = int(sys.argv[5]) if len(sys.argv) > 5 else 4000
+host = urllib.parse.urlparse(url)
+TICKS = os.sysconf("SC_CLK_TCK")
+CONNECTIONS = 4
+
+
+def cpu_seconds():
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def drive(method, path, body_for, count):
+    errors = []
+
+    def worker(n, offset):
+        conn = http.client.HTTPConnection(host.hostname, host.port)
+        for i in range(n):
+            body = body_for(offset + i)
+            headers = {"Authorization": f"Bearer {key}"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            if r.status >= 300:
+                errors.append(r.status)
+        conn.close()
+
+    per = count // CONNECTIONS
+    threads = [threading.Thread(target=worker, args=(per, k * per)) for k in range(CONNECTIONS)]
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cpu1, t1 = cpu_seconds(), time.perf_counter()
+    if errors:
+        sys.exit(f"{method} {path}: {len(errors)} responses were not 2xx, e.g. {errors[0]}")
+    done = per * CONNECTIONS
+    return {"requests": done, "cpu_us_per_request": round((cpu1 - cpu0) / done * 1e6, 1),
+            "requests_per_second": round(done / (t1 - t0))}
+
+
+statuses = ["degraded", "operational"]
+patch = lambda i: json.dumps({"currentStatus": statuses[i % 2]})  # noqa: E731
+drive("GET", "/api/v1/pages", lambda i: None, 400)  # warm up connections, caches, pools
+result = {
+    "read GET /api/v1/pages": drive("GET", "/api/v1/pages", lambda i: None, requests),
+    "write PATCH /api/v1/services/{id}": drive("PATCH", f"/api/v1/services/{service}", patch, requests),
+}
+print(json.dumps(result, indent=2))
