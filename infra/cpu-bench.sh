@@ -3,19 +3,21 @@
 # profile plus symbols (`profiling`), over an in-memory DynamoDB Local, driven by
 # infra/cpu_bench.py through 4 keep-alive connections. CPU is the server process's user +
 # system time (all threads) from /proc, divided by the requests served.
-# `PERF=1` also records a perf profile of the reads (target/cpu-bench.perf.txt).
+# `PERF=1` also records a perf profile (target/cpu-bench.perf.txt); `SERVER_BIN` measures
+# another build of livestatus-local (e.g. an older commit's) instead of this one.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 requests="${1:-4000}"
 
-cargo build -q --locked --profile profiling --bin livestatus-local
+server_bin="${SERVER_BIN:-$ROOT_DIR/target/profiling/livestatus-local}"
+[ -n "${SERVER_BIN:-}" ] || cargo build -q --locked --profile profiling --bin livestatus-local
 cargo build -q --locked --bin livestatus-admin
 ddb_port=$(free_port)
 DDB_LOG="$ROOT_DIR/target/dynamodb-local-bench.log"
 start_dynamodb_local "$ddb_port" -inMemory
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" TABLE_NAME=bench PORT=$(free_port)
-./target/profiling/livestatus-local >"$ROOT_DIR/target/cpu-bench-server.log" 2>&1 &
+"$server_bin" >"$ROOT_DIR/target/cpu-bench-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; stop_dynamodb_local' EXIT
 for _ in $(seq 1 100); do grep -q "listening on" "$ROOT_DIR/target/cpu-bench-server.log" && break; sleep 0.2; done

@@ -13,7 +13,7 @@ url, key, pid, service = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 requests = int(sys.argv[5]) if len(sys.argv) > 5 else 4000
 host = urllib.parse.urlparse(url)
 TICKS = os.sysconf("SC_CLK_TCK")
-CONNECTIONS = 4
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "1"))
 
 
 def cpu_seconds():

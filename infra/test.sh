@@ -28,10 +28,11 @@ if [ $# -eq 0 ]; then
   cargo test --locked -p livestatus-tests --test policy -- --ignored
 fi
 
-# The real Lambda packages (cargo lambda, release) under a Runtime API emulator, against
-# the same DynamoDB Local: every events/ file must give its expected status.
+# The real Lambda packages (cargo lambda; the cheaper `lambda-test` profile, see
+# Cargo.toml) under a Runtime API emulator, against the same DynamoDB Local: every events/
+# file must give its expected status.
 if [ -z "${SKIP_LAMBDA:-}" ]; then
-  cargo lambda build --release --locked --bin pages --bin services --bin incidents --bin keys --bin og-ad
+  cargo lambda build --profile lambda-test --locked --bin pages --bin services --bin incidents --bin keys --bin og-ad
   cargo build -q --locked --bin livestatus-admin
   TABLE_NAME="events-$RANDOM" bash -c './target/debug/livestatus-admin demo >/dev/null && python3 infra/lambda_emulator.py --bin-dir target/lambda'
 fi

@@ -2,7 +2,7 @@
 //! partition (`INCIDENT#<id>#UPDATE#<v7>`), so one query reads an incident whole; a
 //! page's incidents are listed newest first through GSI1, an organization's through GSI2.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -468,24 +468,9 @@ impl Store {
     /// interrupted at any point leaves a marked incident that the next delete finishes.
     pub async fn delete_incident(&self, org: Uuid, id: Uuid, now: &str) -> Result<(), ApiError> {
         let incident_key = key(schema::org_pk(org), schema::incident_sk(id));
-        let marked = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(incident_key.clone()))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET deleting = if_not_exists(deleting, :now)")
-            .expression_attribute_values(":now", s(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let item = match marked {
-            Ok(out) => from_item::<IncidentItem>(out.attributes.unwrap_or_default())?,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                return Err(ApiError::not_found("Incident"));
-            }
-            Err(e) => return Err(sdk_error(e)),
-        };
+        let marked =
+            self.mark_deleting(incident_key.clone(), now).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
+        let item = from_item::<IncidentItem>(marked)?;
 
         // Strongly consistent, after the mark: every update committed before it is seen,
         // and none can commit after it.

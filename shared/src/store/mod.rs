@@ -67,6 +67,27 @@ impl Store {
         Ok(false)
     }
 
+    /// Marks an item as being deleted (`deleting`, kept from the first mark so a retry
+    /// changes nothing) and returns it as it now is; `None` when there is no such item.
+    pub(crate) async fn mark_deleting(&self, key: Item, now: &str) -> Result<Option<Item>, ApiError> {
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET deleting = if_not_exists(deleting, :now)")
+            .expression_attribute_values(":now", s(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match marked {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
     /// Deletes items by key, 25 per batch, retrying unprocessed items until none is left.
     pub(crate) async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), ApiError> {
         for chunk in keys.chunks(25) {

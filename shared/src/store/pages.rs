@@ -284,24 +284,10 @@ impl Store {
     /// removed, then the page, its slug claim and its place in the page count go in one
     /// transaction. A retried delete of a half-deleted page finishes the job.
     pub async fn delete_page(&self, org: Uuid, page_id: Uuid, now: &str) -> Result<(), ApiError> {
-        let marked = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET deleting = if_not_exists(deleting, :now)")
-            .expression_attribute_values(":now", s(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let page = match marked {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                return Err(ApiError::not_found("Page"));
-            }
-            Err(e) => return Err(sdk_error(e)),
-        };
+        let page = self
+            .mark_deleting(key(schema::org_pk(org), schema::page_sk(page_id)), now)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Page"))?;
         let slug = get_s(&page, "slug").ok_or_else(|| ApiError::internal("page item without slug"))?.to_owned();
 
         let children = self.page_children(org, page_id).await?;
