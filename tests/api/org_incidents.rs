@@ -157,3 +157,88 @@ async fn bad_filters_and_cursors_of_the_org_wide_list_are_named_400s() {
     r.expect_error(400, "invalid_request");
     let _: &Value = &r.json;
 }
+
+#[tokio::test]
+async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_listed_on_ensure_table() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType,
+    };
+    use livestatus_shared::domain::{Impact, IncidentStatus, Slug};
+    use livestatus_shared::store::Store;
+    use livestatus_shared::store::incidents::{IncidentFilter, NewIncident};
+    use livestatus_shared::store::pages::NewPage;
+
+    // Arrange: a table with the first wave's schema (GSI1 only) and an incident written
+    // the first wave's way (no GSI2 keys).
+    let client = livestatus_tests::client(None).await;
+    let table = format!("livestatus-old-{}", uuid::Uuid::new_v4().simple());
+    let attr = |n: &str| {
+        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap()
+    };
+    let key = |n: &str, k: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(k).build().unwrap();
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(["pk", "sk", "gsi1pk", "gsi1sk"].map(attr).to_vec()))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi1")
+                .key_schema(key("gsi1pk", KeyType::Hash))
+                .key_schema(key("gsi1sk", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = Store::new(client.clone(), &table);
+    let now = "2026-11-22T10:00:00.000Z";
+    let org = store.create_org("Old".into(), livestatus_shared::domain::Plan::Pro, now).await.unwrap().id;
+    let page = uuid::Uuid::now_v7();
+    let new_page = NewPage {
+        id: page,
+        name: "Old page".into(),
+        slug: Slug::parse(&livestatus_tests::unique_slug("old")).unwrap(),
+        description: None,
+        brand_color: None,
+        is_public: true,
+    };
+    store.create_page(org, new_page, now).await.unwrap();
+    let incident = NewIncident {
+        id: uuid::Uuid::now_v7(),
+        title: "Written before GSI2".into(),
+        impact: Impact::Minor,
+        status: IncidentStatus::Investigating,
+        body: "b".into(),
+        affected_service_ids: vec![],
+    };
+    let id = incident.id;
+    store.create_incident(org, page, incident, None, now, 0).await.unwrap();
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("INCIDENT#{id}")))
+        .update_expression("REMOVE gsi2pk, gsi2sk")
+        .send()
+        .await
+        .unwrap();
+
+    // Act: what the local run does at start.
+    let created = store.ensure_table().await.unwrap();
+
+    // Assert
+    assert!(!created);
+    let described = client.describe_table().table_name(&table).send().await.unwrap().table.unwrap();
+    let indexes: Vec<_> = described.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect();
+    assert_eq!(indexes.len(), 2, "{indexes:?}");
+    let listed = store.list_org_incidents(org, &IncidentFilter::default(), 50, None).await.unwrap();
+    assert_eq!(listed.items.iter().map(|i| i.id).collect::<Vec<_>>(), [id]);
+    assert!(!store.ensure_table().await.unwrap(), "a second start changes nothing");
+    client.delete_table().table_name(&table).send().await.unwrap();
+}
