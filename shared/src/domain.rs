@@ -186,11 +186,13 @@ pub enum Scope {
     KeysRead,
     /// Create and revoke keys.
     KeysWrite,
+    /// Read status history and uptime.
+    AnalyticsRead,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -199,6 +201,7 @@ impl Scope {
         Scope::IncidentsWrite,
         Scope::KeysRead,
         Scope::KeysWrite,
+        Scope::AnalyticsRead,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -212,6 +215,7 @@ impl Scope {
             Scope::IncidentsWrite => "incidents:write",
             Scope::KeysRead => "keys:read",
             Scope::KeysWrite => "keys:write",
+            Scope::AnalyticsRead => "analytics:read",
         }
     }
 
@@ -322,6 +326,18 @@ pub enum ServiceStatus {
     Outage,
     /// Planned work.
     Maintenance,
+}
+
+impl ServiceStatus {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Operational => "operational",
+            Self::Degraded => "degraded",
+            Self::Outage => "outage",
+            Self::Maintenance => "maintenance",
+        }
+    }
 }
 
 /// How bad an incident is.

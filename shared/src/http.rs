@@ -30,7 +30,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let mut response = next.run(req).await;
 
+    // A response that brings its own body (the status pages' HTML 404) is left as it is.
+    let bare = !response.headers().contains_key(header::CONTENT_TYPE);
     let error = response.extensions_mut().remove::<ErrorBody>().or_else(|| match response.status() {
+        _ if !bare => None,
         StatusCode::NOT_FOUND => Some(ErrorBody { code: "not_found", message: "No such route.".into() }),
         StatusCode::METHOD_NOT_ALLOWED => Some(ErrorBody {
             code: "method_not_allowed",

@@ -16,6 +16,8 @@ pub mod state;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "store")]
+pub mod uptime;
 
 pub use error::ApiError;
 #[cfg(feature = "store")]

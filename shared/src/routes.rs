@@ -17,6 +17,8 @@ pub enum Group {
     Keys,
     /// `functions/og-ad`.
     OgAd,
+    /// `functions/status`.
+    Status,
 }
 
 impl Group {
@@ -28,6 +30,7 @@ impl Group {
             Self::Incidents => "incidents",
             Self::Keys => "keys",
             Self::OgAd => "og-ad",
+            Self::Status => "status",
         }
     }
 }
@@ -65,6 +68,7 @@ pub const ROUTES: &[Route] = &[
     route(Group::Services, "GET", "/api/v1/services/{serviceId}", Scope::ServicesRead),
     route(Group::Services, "PATCH", "/api/v1/services/{serviceId}", Scope::ServicesWrite),
     route(Group::Services, "DELETE", "/api/v1/services/{serviceId}", Scope::ServicesWrite),
+    route(Group::Services, "GET", "/api/v1/services/{serviceId}/uptime", Scope::AnalyticsRead),
     route(Group::Incidents, "GET", "/api/v1/pages/{pageId}/incidents", Scope::IncidentsRead),
     route(Group::Incidents, "POST", "/api/v1/pages/{pageId}/incidents", Scope::IncidentsWrite),
     route(Group::Incidents, "GET", "/api/v1/incidents/{incidentId}", Scope::IncidentsRead),
@@ -78,6 +82,25 @@ pub const ROUTES: &[Route] = &[
     route(Group::Keys, "GET", "/api/v1/keys/{keyId}/usage", Scope::KeysRead),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
+    public(Group::Status, "GET", "/status/{slug}"),
+    public(Group::Status, "GET", "/status/{slug}/incidents/{incidentId}"),
+    public(Group::Status, "GET", "/status/{slug}/history"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/summary.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/status.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/components.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/incidents.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/incidents/unresolved.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/scheduled-maintenances.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/scheduled-maintenances/upcoming.json"),
+    public(Group::Status, "GET", "/status/{slug}/api/v2/scheduled-maintenances/active.json"),
+    public(Group::Status, "GET", "/status/{slug}/history.atom"),
+    public(Group::Status, "GET", "/status/{slug}/history.rss"),
+    public(Group::Status, "GET", "/status/{slug}/maintenance.ics"),
+    public(Group::Status, "GET", "/status/{slug}/badge.svg"),
+    public(Group::Status, "GET", "/status/{slug}/services/{serviceId}/badge.svg"),
+    public(Group::Status, "GET", "/status/{slug}/badge.json"),
+    public(Group::Status, "GET", "/status/{slug}/og.png"),
+    public(Group::Status, "GET", "/status/{slug}/health"),
 ];
 
 /// The route for a method and a matched path pattern; `HEAD` is served as `GET`.

@@ -1,5 +1,5 @@
-//! The services endpoint group: `/api/v1/pages/{pageId}/services` and
-//! `/api/v1/services/{serviceId}`.
+//! The services endpoint group: `/api/v1/pages/{pageId}/services`,
+//! `/api/v1/services/{serviceId}` and its uptime.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -9,7 +9,8 @@ use axum::routing::get;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::{self, ServiceStatus};
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
-use livestatus_shared::store::services::{NewService, ServicePatch};
+use livestatus_shared::store::services::{NewService, ServicePatch, StatusSource};
+use livestatus_shared::uptime;
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
 
@@ -18,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/pages/{pageId}/services", get(list_services).post(create_service))
         .route("/api/v1/services/{serviceId}", get(get_service).patch(update_service).delete(delete_service))
+        .route("/api/v1/services/{serviceId}/uptime", get(get_uptime))
 }
 
 /// The function's complete router.
@@ -120,7 +122,7 @@ async fn update_service(
         current_status: body.current_status,
         display_order: body.display_order.map(display_order).transpose()?,
     };
-    let service = state.store.update_service(who.org_id, id, patch, &state.now()).await?;
+    let service = state.store.update_service(who.org_id, id, patch, StatusSource::Api, &state.now()).await?;
     Ok(data(StatusCode::OK, service))
 }
 
@@ -132,4 +134,57 @@ async fn delete_service(
     let id = path_id(&id, "Service")?;
     state.store.delete_service(who.org_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Longest uptime range, in days.
+const UPTIME_MAX_DAYS: i64 = 366;
+/// Default uptime range, in days, ending today.
+const UPTIME_DEFAULT_DAYS: i64 = 90;
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Uptime {
+    service_id: uuid::Uuid,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    #[serde(flatten)]
+    totals: uptime::Totals,
+    days: Vec<uptime::Day>,
+}
+
+fn date_param(params: &ListParams, name: &str) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    params
+        .get(name)
+        .map(|raw| {
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .filter(|_| raw.len() == 10)
+                .ok_or_else(|| ApiError::invalid_field(name, "must be a date as YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+async fn get_uptime(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&["from", "to"])?;
+    let id = path_id(&id, "Service")?;
+    let now = state.clock.now();
+    let to = date_param(&params, "to")?.unwrap_or(now.date_naive());
+    let from = date_param(&params, "from")?.unwrap_or(to - chrono::Duration::days(UPTIME_DEFAULT_DAYS - 1));
+    if from > to {
+        return Err(ApiError::invalid_field("from", "must not be after `to`"));
+    }
+    if (to - from).num_days() + 1 > UPTIME_MAX_DAYS {
+        return Err(ApiError::invalid_field("from", format_args!("the range may span at most {UPTIME_MAX_DAYS} days")));
+    }
+    let service = state.store.get_service(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+    let since = livestatus_shared::clock::timestamp(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    let changes = state.store.service_status_changes(who.org_id, id, &since).await?;
+    let created = chrono::DateTime::parse_from_rfc3339(&service.created_at).map_err(ApiError::internal)?.to_utc();
+    let days = uptime::days(created, service.current_status, &changes, from, to, now);
+    Ok(data(StatusCode::OK, Uptime { service_id: id, from, to, totals: uptime::totals(&days), days }))
 }

@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = match cli.command {
         Command::Migrate => {
             let store = store().await?;
-            let changed = store.backfill_org_incident_index().await.map_err(api)?;
+            let changed = store.migrate().await.map_err(api)?;
             json!({ "backfilledIncidents": changed })
         }
         Command::Org { command: OrgCommand::Create { name, plan } } => {

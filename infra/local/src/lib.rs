@@ -11,4 +11,5 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_incidents::routes())
         .merge(livestatus_keys::routes())
         .merge(livestatus_og_ad::routes())
+        .merge(livestatus_status::routes())
 }

@@ -88,6 +88,11 @@ const LIVE: &str = "attribute_exists(pk) AND attribute_not_exists(deleting)";
 struct UpdateItem {
     pk: String,
     sk: String,
+    // Absent on updates written before the public page; `migrate` fills them.
+    #[serde(default)]
+    gsi1pk: String,
+    #[serde(default)]
+    gsi1sk: String,
     entity: String,
     page_id: Uuid,
     incident_id: Uuid,
@@ -248,8 +253,8 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<Listing<Incident>, ApiError> {
         self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
-        self.list_incidents_in(schema::GSI1, schema::GSI1PK, schema::incidents_gsi1pk(org, page), filter, limit, cursor)
-            .await
+        let pk = schema::incidents_gsi1pk(org, page);
+        self.list_incidents_in((schema::GSI1, schema::GSI1PK, schema::GSI1SK), pk, filter, limit, cursor).await
     }
 
     /// Lists the organization's incidents across its pages, newest first, in one query of
@@ -265,16 +270,18 @@ impl Store {
             Some(page) => self.list_incidents(org, page, filter, limit, cursor).await,
             None => {
                 let gsi2pk = schema::org_incidents_gsi2pk(org);
-                self.list_incidents_in(schema::GSI2, schema::GSI2PK, gsi2pk, filter, limit, cursor).await
+                self.list_incidents_in((schema::GSI2, schema::GSI2PK, schema::GSI2SK), gsi2pk, filter, limit, cursor)
+                    .await
             }
         }
     }
 
-    /// One page of an index partition of incidents, newest first, filtered.
+    /// One page of an index partition of incidents, newest first, filtered; the index is
+    /// given as (name, partition key, sort key). Sort keys start at the first incident, so
+    /// the updates that share GSI1's partition are never read.
     async fn list_incidents_in(
         &self,
-        index: &str,
-        pk_attr: &'static str,
+        (index, pk_attr, sk_attr): (&str, &'static str, &'static str),
         pk: String,
         filter: &IncidentFilter,
         limit: u32,
@@ -285,9 +292,11 @@ impl Store {
             .client()
             .query()
             .index_name(index)
-            .key_condition_expression("#pk = :pk")
+            .key_condition_expression("#pk = :pk AND #sk >= :first")
             .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_names("#sk", sk_attr)
             .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":first", s(schema::FIRST_ENTITY_SK))
             .scan_index_forward(false);
         let mut conditions = vec!["attribute_not_exists(deleting)"];
         if let Some(status) = filter.status {
@@ -313,6 +322,47 @@ impl Store {
                 .collect::<Result<_, _>>()?,
             next_cursor: last.as_ref().map(cursor::encode),
         })
+    }
+
+    /// Every incident of a page, newest first, without updates: one query of the page's
+    /// GSI1 incident list (more only past 1 MB, some thousands of incidents).
+    pub async fn page_incidents(&self, org: Uuid, page: Uuid) -> Result<Vec<Incident>, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :first")
+            .filter_expression("attribute_not_exists(deleting)")
+            .expression_attribute_values(":pk", s(schema::incidents_gsi1pk(org, page)))
+            .expression_attribute_values(":first", s(schema::FIRST_ENTITY_SK))
+            .scan_index_forward(false);
+        self.query_all(query).await?.into_iter().map(|i| from_item::<IncidentItem>(i).map(|i| i.incident)).collect()
+    }
+
+    /// The updates of a page's incidents whose ids lie in `oldest..=newest`, by incident,
+    /// oldest first: one query of the page's GSI1 partition, where updates sort by
+    /// incident id.
+    pub async fn page_incident_updates(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        oldest: Uuid,
+        newest: Uuid,
+    ) -> Result<std::collections::HashMap<Uuid, Vec<IncidentUpdate>>, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(schema::incidents_gsi1pk(org, page)))
+            .expression_attribute_values(":from", s(format!("{}{oldest}", schema::UPDATE_GSI1_PREFIX)))
+            .expression_attribute_values(":to", s(format!("{}{newest}#~", schema::UPDATE_GSI1_PREFIX)));
+        let mut updates: std::collections::HashMap<Uuid, Vec<IncidentUpdate>> = std::collections::HashMap::new();
+        for item in self.query_all(query).await? {
+            let item = from_item::<UpdateItem>(item)?;
+            updates.entry(item.incident_id).or_default().push(item.update);
+        }
+        Ok(updates)
     }
 
     /// Changes an incident's title, impact or affected services.
@@ -519,10 +569,11 @@ impl Store {
         }
     }
 
-    /// Fills GSI2's keys on incidents written before GSI2 existed. An operator's
-    /// migration (it scans the table), run by `ensure_table` when it adds the index and by
-    /// `livestatus-admin migrate`. Returns how many incidents it changed.
-    pub async fn backfill_org_incident_index(&self) -> Result<usize, ApiError> {
+    /// Fills index keys on items written before their index or partition existed: GSI2's
+    /// on incidents, GSI1's on updates. An operator's migration (it scans the table), run
+    /// by `ensure_table` on a table kept from an earlier version and by
+    /// `livestatus-admin migrate`. Returns how many items it changed.
+    pub async fn migrate(&self) -> Result<usize, ApiError> {
         let mut changed = 0;
         let mut start = None;
         loop {
@@ -530,30 +581,47 @@ impl Store {
                 .client()
                 .scan()
                 .table_name(self.table())
-                .filter_expression("entity = :incident AND attribute_not_exists(gsi2pk)")
-                .projection_expression("pk, sk, orgId, id")
+                .filter_expression(
+                    "(entity = :incident AND attribute_not_exists(gsi2pk)) \
+                     OR (entity = :update AND attribute_not_exists(gsi1pk))",
+                )
+                .projection_expression("pk, sk, entity, id, pageId, incidentId")
                 .expression_attribute_values(":incident", s("incident"))
+                .expression_attribute_values(":update", s("incidentUpdate"))
                 .set_exclusive_start_key(start)
                 .consistent_read(true)
                 .send()
                 .await
                 .map_err(sdk_error)?;
             for item in out.items.unwrap_or_default() {
-                let (Some(pk), Some(sk), Some(org), Some(id)) =
-                    (get_s(&item, "pk"), get_s(&item, "sk"), get_s(&item, "orgId"), get_s(&item, "id"))
-                else {
+                let (Some(pk), Some(sk), Some(id)) = (get_s(&item, "pk"), get_s(&item, "sk"), get_s(&item, "id")) else {
                     continue;
                 };
-                let org = Uuid::parse_str(org).map_err(ApiError::internal)?;
+                let Some(org) = pk.strip_prefix("ORG#").and_then(|o| Uuid::parse_str(o).ok()) else { continue };
+                let (expression, index_pk, index_sk) = if get_s(&item, "entity") == Some("incident") {
+                    ("SET gsi2pk = :pk, gsi2sk = :sk", schema::org_incidents_gsi2pk(org), id.to_owned())
+                } else {
+                    let parse = |attr| get_s(&item, attr).and_then(|v| Uuid::parse_str(v).ok());
+                    let (Some(page), Some(incident), Ok(update)) =
+                        (parse("pageId"), parse("incidentId"), Uuid::parse_str(id))
+                    else {
+                        continue;
+                    };
+                    (
+                        "SET gsi1pk = :pk, gsi1sk = :sk",
+                        schema::incidents_gsi1pk(org, page),
+                        schema::update_gsi1sk(incident, update),
+                    )
+                };
                 let updated = self
                     .client()
                     .update_item()
                     .table_name(self.table())
                     .set_key(Some(key(pk, sk)))
                     .condition_expression("attribute_exists(pk)")
-                    .update_expression("SET gsi2pk = :pk, gsi2sk = :sk")
-                    .expression_attribute_values(":pk", s(schema::org_incidents_gsi2pk(org)))
-                    .expression_attribute_values(":sk", s(id))
+                    .update_expression(expression)
+                    .expression_attribute_values(":pk", s(index_pk))
+                    .expression_attribute_values(":sk", s(index_sk))
                     .send()
                     .await;
                 match updated {
@@ -586,6 +654,8 @@ fn update_item(org: Uuid, page: Uuid, incident: Uuid, update: IncidentUpdate) ->
     UpdateItem {
         pk: schema::org_pk(org),
         sk: schema::update_sk(incident, update.id),
+        gsi1pk: schema::incidents_gsi1pk(org, page),
+        gsi1sk: schema::update_gsi1sk(incident, update.id),
         entity: "incidentUpdate".into(),
         page_id: page,
         incident_id: incident,

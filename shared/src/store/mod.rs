@@ -55,14 +55,17 @@ impl Store {
     }
 
     /// Creates the table when it does not exist (local runs and tests); a table kept from
-    /// an earlier version gets the indexes it lacks, with their keys filled in.
+    /// an earlier version gets the indexes it lacks, and its items their index keys.
     pub async fn ensure_table(&self) -> anyhow::Result<bool> {
         if schema::create_table(&self.client, &self.table).await? {
             return Ok(true);
         }
         if schema::add_missing_indexes(&self.client, &self.table).await? {
-            let changed = self.backfill_org_incident_index().await?;
-            tracing::info!(table = %self.table, incidents = changed, "added GSI2 and filled its keys");
+            tracing::info!(table = %self.table, "added GSI2");
+        }
+        let changed = self.migrate().await?;
+        if changed > 0 {
+            tracing::info!(table = %self.table, items = changed, "filled index keys of items from an earlier version");
         }
         Ok(false)
     }

@@ -187,6 +187,36 @@ impl Store {
         Ok(item.filter(|i| i.deleting.is_none()))
     }
 
+    /// The public page a slug names, with its organization: two reads (the slug's claim,
+    /// then the page). `None` alike for a slug nobody holds, a page that is not public and
+    /// a page being deleted, so nothing private can be told apart from the outside.
+    pub async fn public_page(&self, slug: &str) -> Result<Option<(Uuid, Page)>, ApiError> {
+        let Ok(slug) = Slug::parse(slug) else { return Ok(None) };
+        let claim = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::slug_pk(slug.as_str()), schema::SLUG_SK)))
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item;
+        let parse = |item: &Item, attr| get_s(item, attr).and_then(|v| Uuid::parse_str(v).ok());
+        let Some((org, page)) = claim.and_then(|c| Some((parse(&c, "orgId")?, parse(&c, "pageId")?))) else {
+            return Ok(None);
+        };
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let item = out.item.map(from_item::<PageItem>).transpose()?;
+        Ok(item.filter(|i| i.deleting.is_none() && i.page.is_public && i.page.slug == slug.as_str()).map(|i| (org, i.page)))
+    }
+
     /// Lists the pages of `org`, oldest first.
     pub async fn list_pages(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Page>, ApiError> {
         let pk = schema::org_pk(org);

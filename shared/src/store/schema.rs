@@ -13,8 +13,14 @@
 //! Incidents also carry `gsi2pk = ORG#<org>#INCIDENTS`, `gsi2sk = <inc>`: GSI2 lists an
 //! organization's incidents across its pages, newest first, in one query.
 //!
-//! | update        | `ORG#<org>`        | `INCIDENT#<inc>#UPDATE#<upd>` |              |          |
+//! | update        | `ORG#<org>`        | `INCIDENT#<inc>#UPDATE#<upd>` | `ORG#<org>#PAGE#<page>#INCIDENTS` | `!U#<inc>#<upd>` |
+//! | status change | `ORG#<org>`        | `SERVICE#<svc>#STATUS#<at>#<id>` | `ORG#<org>#PAGE#<page>#SERVICES` | `!LOG#<at>#<svc>` |
 //! | idempotency   | `ORG#<org>`        | `IDEMPOTENCY#<sha256(key)>` |               |          |
+//!
+//! Updates and status changes share their page's GSI1 partitions with incidents and
+//! services but sort before them (`!` < `0`): the API's lists read only from `0` on, while
+//! the public page reads incidents with the recent updates, and services with the last
+//! 90 days of status changes, in one query each (`>= !U#<id>`, `>= !LOG#<time>`).
 //!
 //! Everything an organization owns lives in its partition (`ORG#<org>`), keyed by the
 //! id in the URL and the org of the caller's key: a foreign id can only ever miss.
@@ -107,6 +113,32 @@ pub fn update_sk(incident: Uuid, update: Uuid) -> String {
 /// GSI1 partition of a page's incidents, read newest first.
 pub fn incidents_gsi1pk(org: Uuid, page: Uuid) -> String {
     format!("ORG#{org}#PAGE#{page}#INCIDENTS")
+}
+
+/// The lowest GSI1 sort key of incidents and services (UUIDs and zero-padded orders
+/// start with a digit or `a`–`f`): lists start here and so skip updates and status changes.
+pub const FIRST_ENTITY_SK: &str = "0";
+
+/// GSI1 sort key of an update: `!U#<inc>#<upd>`, before every incident of the partition.
+pub fn update_gsi1sk(incident: Uuid, update: Uuid) -> String {
+    format!("{UPDATE_GSI1_PREFIX}{incident}#{update}")
+}
+/// Prefix of updates' GSI1 sort keys.
+pub const UPDATE_GSI1_PREFIX: &str = "!U#";
+
+/// `SERVICE#<svc>#STATUS#`: prefix of a service's status changes, oldest first.
+pub fn status_changes_prefix(service: Uuid) -> String {
+    format!("SERVICE#{service}#STATUS#")
+}
+/// `SERVICE#<svc>#STATUS#<at>#<id>`.
+pub fn status_change_sk(service: Uuid, at: &str, id: Uuid) -> String {
+    format!("{}{at}#{id}", status_changes_prefix(service))
+}
+/// Prefix of status changes' GSI1 sort keys in the page's services partition.
+pub const STATUS_CHANGE_GSI1_PREFIX: &str = "!LOG#";
+/// GSI1 sort key of a status change: `!LOG#<at>#<svc>`, before every service.
+pub fn status_change_gsi1sk(at: &str, service: Uuid) -> String {
+    format!("{STATUS_CHANGE_GSI1_PREFIX}{at}#{service}")
 }
 
 /// GSI2 partition of an organization's incidents across pages, read newest first.

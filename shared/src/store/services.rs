@@ -1,15 +1,19 @@
 //! Services: items in the org partition keyed by their id, listed per page through GSI1
-//! in display order.
+//! in display order; and their status history, one item per change of `currentStatus`,
+//! written in the same transaction as the change.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
-use super::{Changes, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
 use crate::error::ApiError;
+use crate::uptime::Change;
 
 /// A service as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +48,51 @@ struct ServiceItem {
     org_id: Uuid,
     #[serde(flatten)]
     service: Service,
+}
+
+/// What changed a service's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusSource {
+    /// A request to the API.
+    Api,
+    /// A maintenance window starting or ending.
+    Maintenance,
+    /// A monitor's verdict.
+    Monitor,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChangeItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    entity: String,
+    org_id: Uuid,
+    page_id: Uuid,
+    service_id: Uuid,
+    at: String,
+    from: ServiceStatus,
+    to: ServiceStatus,
+    source: StatusSource,
+}
+
+impl StatusChangeItem {
+    fn change(&self) -> Result<Change, ApiError> {
+        let at = chrono::DateTime::parse_from_rfc3339(&self.at).map_err(ApiError::internal)?.to_utc();
+        Ok(Change { at, from: self.from, to: self.to })
+    }
+}
+
+/// A page's services with their status changes since some time, oldest first.
+#[derive(Debug, Default)]
+pub struct ServicesWithHistory {
+    /// The services, in display order.
+    pub services: Vec<Service>,
+    /// Each service's changes.
+    pub changes: HashMap<Uuid, Vec<Change>>,
 }
 
 /// A validated new service.
@@ -155,8 +204,9 @@ impl Store {
             .client()
             .query()
             .index_name(schema::GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(&gsi1pk));
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :first")
+            .expression_attribute_values(":pk", s(&gsi1pk))
+            .expression_attribute_values(":first", s(schema::FIRST_ENTITY_SK));
         let (items, last) = self.query_up_to(query, limit, start).await?;
         Ok(Listing {
             items: items
@@ -167,46 +217,79 @@ impl Store {
         })
     }
 
-    /// Changes a service of `org`.
+    /// Changes a service of `org`. A new `currentStatus` is recorded in its status history
+    /// (with `source`) in the same transaction, conditioned on the status it replaces, so
+    /// concurrent changes each record what they really replaced.
     pub async fn update_service(
         &self,
         org: Uuid,
         id: Uuid,
         patch: ServicePatch,
+        source: StatusSource,
         now: &str,
     ) -> Result<Service, ApiError> {
-        let mut changes = Changes::default();
-        changes.set("updatedAt", s(now));
-        if let Some(name) = &patch.name {
-            changes.set("name", s(name));
-        }
-        if let Some(url) = &patch.monitor_url {
-            changes.set("monitorUrl", url.as_ref().map_or(AttributeValue::Null(true), s));
-        }
-        if let Some(status) = patch.current_status {
-            changes.set("currentStatus", serde_dynamo::to_attribute_value(status).map_err(ApiError::internal)?);
-        }
-        if let Some(order) = patch.display_order {
-            changes.set("displayOrder", n(order));
-            changes.set(schema::GSI1SK, s(schema::service_gsi1sk(order, id)));
-        }
-        let call = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
-            .condition_expression("attribute_exists(pk)")
-            .return_values(ReturnValue::AllNew);
-        match changes.apply(call).send().await {
-            Ok(out) => Ok(from_item::<ServiceItem>(out.attributes.unwrap_or_default())?.service),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(ApiError::not_found("Service"))
+        for _ in 0..5 {
+            let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+            let changed = patch.current_status.filter(|s| *s != current.current_status);
+            let mut changes = Changes::default();
+            changes.set("updatedAt", s(now));
+            if let Some(name) = &patch.name {
+                changes.set("name", s(name));
             }
-            Err(e) => Err(sdk_error(e)),
+            if let Some(url) = &patch.monitor_url {
+                changes.set("monitorUrl", url.as_ref().map_or(AttributeValue::Null(true), s));
+            }
+            if let Some(status) = patch.current_status {
+                changes.set("currentStatus", s(status.as_str()));
+            }
+            if let Some(order) = patch.display_order {
+                changes.set("displayOrder", n(order));
+                changes.set(schema::GSI1SK, s(schema::service_gsi1sk(order, id)));
+            }
+            changes.value(":old", s(current.current_status.as_str()));
+            let update = changes
+                .apply_tx(
+                    Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::org_pk(org), schema::service_sk(id)))),
+                )
+                .condition_expression("attribute_exists(pk) AND currentStatus = :old")
+                .build()
+                .map_err(ApiError::internal)?;
+            let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            if let Some(to) = changed {
+                let item = StatusChangeItem {
+                    pk: schema::org_pk(org),
+                    sk: schema::status_change_sk(id, now, Uuid::now_v7()),
+                    gsi1pk: schema::services_gsi1pk(org, current.page_id),
+                    gsi1sk: schema::status_change_gsi1sk(now, id),
+                    entity: "statusChange".into(),
+                    org_id: org,
+                    page_id: current.page_id,
+                    service_id: id,
+                    at: now.to_owned(),
+                    from: current.current_status,
+                    to,
+                    source,
+                };
+                items.push(self.put_new(to_item(&item)?)?);
+                // No history written under a page whose delete has begun.
+                items.push(self.page_is_live(org, current.page_id)?);
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(apply(current, &patch, now)),
+                // Deleted or changed since we read it: read again.
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                    return Err(ApiError::not_found("Service"));
+                }
+                Err(e) => return Err(e.into_api_error()),
+            }
         }
+        Err(ApiError::ServiceUnavailable("service kept changing during the update".into()))
     }
 
-    /// Deletes a service of `org`.
+    /// Deletes a service of `org` and then its status history.
     pub async fn delete_service(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
         let deleted = self
             .client()
@@ -217,11 +300,90 @@ impl Store {
             .send()
             .await;
         match deleted {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(ApiError::not_found("Service"))
+                return Err(ApiError::not_found("Service"));
             }
-            Err(e) => Err(sdk_error(e)),
+            Err(e) => return Err(sdk_error(e)),
         }
+        // Left behind if this fails: history of a service nobody can see, which readers
+        // ignore (they start from the services that exist) and a page delete removes.
+        let history = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(schema::status_changes_prefix(id)))
+            .consistent_read(true);
+        let history = self.query_all(history).await?;
+        self.delete_keys(history).await
     }
+
+    /// A service's status changes at or after `since` (an API timestamp), oldest first.
+    pub async fn service_status_changes(&self, org: Uuid, id: Uuid, since: &str) -> Result<Vec<Change>, ApiError> {
+        let prefix = schema::status_changes_prefix(id);
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":from", s(format!("{prefix}{since}")))
+            .expression_attribute_values(":to", s(format!("{prefix}~")));
+        self.query_all(query)
+            .await?
+            .into_iter()
+            .map(|i| from_item::<StatusChangeItem>(i)?.change())
+            .collect()
+    }
+
+    /// A page's services in display order with their status changes since `since`, in one
+    /// query of the page's services partition (more only past 1 MB of changes).
+    pub async fn services_with_history(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        since: &str,
+    ) -> Result<ServicesWithHistory, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :since")
+            .expression_attribute_values(":pk", s(schema::services_gsi1pk(org, page)))
+            .expression_attribute_values(":since", s(format!("{}{since}", schema::STATUS_CHANGE_GSI1_PREFIX)));
+        let mut out = ServicesWithHistory::default();
+        for item in self.query_all(query).await? {
+            match get_s(&item, "entity") {
+                Some("service") => out.services.push(from_item::<ServiceItem>(item)?.service),
+                Some("statusChange") => {
+                    let change = from_item::<StatusChangeItem>(item)?;
+                    out.changes.entry(change.service_id).or_default().push(change.change()?);
+                }
+                _ => {}
+            }
+        }
+        // The index orders by time only to the millisecond; the key's id settles ties.
+        for changes in out.changes.values_mut() {
+            changes.sort_by_key(|c| c.at);
+        }
+        Ok(out)
+    }
+}
+
+fn apply(mut service: Service, patch: &ServicePatch, now: &str) -> Service {
+    if let Some(name) = &patch.name {
+        service.name.clone_from(name);
+    }
+    if let Some(url) = &patch.monitor_url {
+        service.monitor_url.clone_from(url);
+    }
+    if let Some(status) = patch.current_status {
+        service.current_status = status;
+    }
+    if let Some(order) = patch.display_order {
+        service.display_order = order;
+    }
+    service.updated_at = now.to_owned();
+    service
 }

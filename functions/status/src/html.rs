@@ -1,0 +1,379 @@
+//! The HTML pages, rendered by compile-time askama templates that escape every value:
+//! the status page, an incident's permalink, the paged history and the 404 page.
+
+use askama::Template;
+use chrono::Duration;
+use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
+use livestatus_shared::store::incidents::Incident;
+use livestatus_shared::store::services::Service;
+use sha2::{Digest, Sha256};
+
+use crate::Links;
+use crate::view::{HISTORY_DAYS, Indicator, View, parse_time};
+
+const STYLE: &str = include_str!("style.css");
+
+/// What goes into `<head>` and the frame of every page.
+pub struct Head {
+    /// `<title>`.
+    pub title: String,
+    /// Meta description.
+    pub description: String,
+    /// The page's name.
+    pub site: String,
+    /// The status page's URL.
+    pub page_url: String,
+    /// This document's URL.
+    pub canonical: String,
+    /// Statuspage indicator, also a CSS class.
+    pub indicator: &'static str,
+    /// Favicon as a data URI.
+    pub favicon: String,
+    /// The stylesheet with the page's accent.
+    pub css: String,
+}
+
+/// A rendered HTML document with the hash its `<style>` needs in the CSP.
+pub struct Document {
+    /// The HTML.
+    pub html: String,
+    /// `sha256-…` of the inline stylesheet.
+    pub style_hash: String,
+}
+
+fn css(accent: Option<&str>) -> String {
+    format!(":root{{--accent:{}}}\n{STYLE}", accent.unwrap_or("#0969da"))
+}
+
+/// `sha256-<base64>` of a stylesheet, for `style-src`.
+pub fn style_hash(css: &str) -> String {
+    use base64::Engine;
+    format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes())))
+}
+
+fn favicon(indicator: Indicator) -> String {
+    let color = match indicator {
+        Indicator::None => "%231a7f37",
+        Indicator::Maintenance => "%230969da",
+        Indicator::Minor => "%239a6700",
+        Indicator::Major => "%23bc4c00",
+        Indicator::Critical => "%23cf222e",
+    };
+    format!(
+        "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='{color}'/%3E%3C/svg%3E"
+    )
+}
+
+fn banner_icon(indicator: Indicator) -> &'static str {
+    match indicator {
+        Indicator::None => "✓",
+        Indicator::Maintenance => "i",
+        _ => "!",
+    }
+}
+
+fn head(view: &View, links: &Links, title: String, canonical: String) -> Head {
+    let indicator = view.indicator();
+    let description = match &view.page.description {
+        Some(d) => format!("{}. {d}", indicator.description()),
+        None => format!("{}: current status, incidents and uptime of {}.", indicator.description(), view.page.name),
+    };
+    Head {
+        title,
+        description,
+        site: view.page.name.clone(),
+        page_url: links.page(),
+        canonical,
+        indicator: indicator.as_str(),
+        favicon: favicon(indicator),
+        css: css(view.page.brand_color.as_deref()),
+    }
+}
+
+/// `Nov 22, 2026, 10:30 UTC`.
+pub fn when(raw: &str) -> String {
+    parse_time(raw).format("%b %-d, %Y, %H:%M UTC").to_string()
+}
+
+fn impact(impact: Impact) -> (&'static str, &'static str) {
+    match impact {
+        Impact::Minor => ("minor", "Minor"),
+        Impact::Major => ("major", "Major"),
+        Impact::Critical => ("critical", "Critical"),
+    }
+}
+
+/// The label of an incident status.
+pub fn status_label(status: IncidentStatus) -> &'static str {
+    match status {
+        IncidentStatus::Investigating => "Investigating",
+        IncidentStatus::Identified => "Identified",
+        IncidentStatus::Monitoring => "Monitoring",
+        IncidentStatus::Resolved => "Resolved",
+    }
+}
+
+fn service_state(status: ServiceStatus) -> (&'static str, &'static str, &'static str) {
+    match status {
+        ServiceStatus::Operational => ("operational", "✓", "Operational"),
+        ServiceStatus::Degraded => ("degraded", "!", "Degraded performance"),
+        ServiceStatus::Outage => ("outage", "✕", "Major outage"),
+        ServiceStatus::Maintenance => ("maintenance", "i", "Under maintenance"),
+    }
+}
+
+struct UpdateHtml {
+    status: &'static str,
+    when: String,
+    iso: String,
+    lines: Vec<String>,
+}
+
+struct IncidentHtml {
+    url: String,
+    title: String,
+    impact: &'static str,
+    impact_label: &'static str,
+    affected: String,
+    updates: Vec<UpdateHtml>,
+}
+
+fn incident_html(view: &View, incident: &Incident, links: &Links) -> IncidentHtml {
+    let (class, label) = impact(incident.impact);
+    let affected: Vec<&str> = view
+        .services
+        .iter()
+        .filter(|s| incident.affected_service_ids.contains(&s.id))
+        .map(|s| s.name.as_str())
+        .collect();
+    IncidentHtml {
+        url: links.incident(incident.id),
+        title: incident.title.clone(),
+        impact: class,
+        impact_label: label,
+        affected: affected.join(", "),
+        updates: incident
+            .updates
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .map(|u| UpdateHtml {
+                status: status_label(u.status),
+                when: when(&u.created_at),
+                iso: u.created_at.clone(),
+                lines: u.body.lines().map(str::to_owned).collect(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Clone)]
+struct Bar {
+    x: usize,
+    class: &'static str,
+    title: String,
+    date: String,
+    pct: String,
+    outage: String,
+    degraded: String,
+    maintenance: String,
+}
+
+struct ServiceHtml {
+    name: String,
+    class: &'static str,
+    icon: &'static str,
+    label: &'static str,
+    uptime: String,
+    bars: Vec<Bar>,
+    rows: Vec<Bar>,
+}
+
+fn minutes(seconds: i64) -> String {
+    match seconds {
+        0 => "–".to_owned(),
+        s if s < 60 => "<1 min".to_owned(),
+        s => format!("{} min", s / 60),
+    }
+}
+
+fn pct(value: Option<f64>) -> String {
+    value.map_or_else(|| "No data".to_owned(), |p| format!("{p}%"))
+}
+
+fn service_html(view: &View, service: &Service) -> ServiceHtml {
+    let (class, icon, label) = service_state(service.current_status);
+    let days = view.service_days(service, crate::view::BAR_DAYS);
+    let bars: Vec<Bar> = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let class = match d.uptime_percentage {
+                None => "n",
+                Some(_) if d.outage_seconds > 0 => "o",
+                Some(_) if d.degraded_seconds > 0 => "d",
+                Some(_) if d.maintenance_seconds > 0 => "m",
+                Some(_) => "u",
+            };
+            let date = d.date.format("%b %-d, %Y").to_string();
+            let mut title = format!("{date}: {}", pct(d.uptime_percentage));
+            if d.outage_seconds > 0 {
+                title += &format!(", {} outage", minutes(d.outage_seconds));
+            }
+            if d.degraded_seconds > 0 {
+                title += &format!(", {} degraded", minutes(d.degraded_seconds));
+            }
+            if d.maintenance_seconds > 0 {
+                title += &format!(", {} maintenance", minutes(d.maintenance_seconds));
+            }
+            Bar {
+                x: i * 5,
+                class,
+                title,
+                date: d.date.format("%b %-d").to_string(),
+                pct: pct(d.uptime_percentage),
+                outage: minutes(d.outage_seconds),
+                degraded: minutes(d.degraded_seconds),
+                maintenance: minutes(d.maintenance_seconds),
+            }
+        })
+        .collect();
+    let totals = livestatus_shared::uptime::totals(&days);
+    let uptime = match totals.uptime_percentage {
+        Some(p) => format!("{p}% uptime"),
+        None => "No data yet".to_owned(),
+    };
+    // Newest first, and only the days the service existed.
+    let rows: Vec<Bar> = bars.iter().rev().filter(|b| b.class != "n").cloned().collect();
+    ServiceHtml { name: service.name.clone(), class, icon, label, uptime, bars, rows }
+}
+
+struct PastItem {
+    url: String,
+    title: String,
+    impact: &'static str,
+    impact_label: &'static str,
+    summary: String,
+}
+
+fn past_item(incident: &Incident, links: &Links) -> PastItem {
+    let (class, label) = impact(incident.impact);
+    let summary = match (&incident.resolved_at, incident.status) {
+        (Some(at), IncidentStatus::Resolved) => {
+            format!("{} – resolved {}", when(&incident.created_at), when(at))
+        }
+        _ => format!("{} – {}", when(&incident.created_at), status_label(incident.status)),
+    };
+    PastItem { url: links.incident(incident.id), title: incident.title.clone(), impact: class, impact_label: label, summary }
+}
+
+struct DayHtml {
+    label: String,
+    incidents: Vec<PastItem>,
+}
+
+#[derive(Template)]
+#[template(path = "page.html")]
+struct PageTemplate {
+    head: Head,
+    description: Option<String>,
+    banner: &'static str,
+    banner_icon: &'static str,
+    updated: String,
+    updated_iso: String,
+    active: Vec<IncidentHtml>,
+    services: Vec<ServiceHtml>,
+    days: Vec<DayHtml>,
+}
+
+fn document(html: Result<String, askama::Error>, css: &str) -> Document {
+    Document { html: html.expect("templates render"), style_hash: style_hash(css) }
+}
+
+/// The status page.
+pub fn page(view: &View, links: &Links) -> Document {
+    let indicator = view.indicator();
+    let title = match indicator {
+        Indicator::None => format!("{} Status", view.page.name),
+        other => format!("{} · {} Status", other.description(), view.page.name),
+    };
+    let head = head(view, links, title, links.page());
+    let today = view.now.date_naive();
+    let days = (0..HISTORY_DAYS)
+        .map(|back| {
+            let date = today - Duration::days(back);
+            DayHtml {
+                label: date.format("%b %-d, %Y").to_string(),
+                incidents: view
+                    .incidents
+                    .iter()
+                    .filter(|i| parse_time(&i.created_at).date_naive() == date)
+                    .map(|i| past_item(i, links))
+                    .collect(),
+            }
+        })
+        .collect();
+    let css = head.css.clone();
+    let template = PageTemplate {
+        description: view.page.description.clone(),
+        banner: indicator.description(),
+        banner_icon: banner_icon(indicator),
+        updated: when(view.updated_at()),
+        updated_iso: view.updated_at().to_owned(),
+        active: view.open_incidents().map(|i| incident_html(view, i, links)).collect(),
+        services: view.services.iter().map(|s| service_html(view, s)).collect(),
+        days,
+        head,
+    };
+    document(template.render(), &css)
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentTemplate {
+    head: Head,
+    incident: IncidentHtml,
+    state: String,
+}
+
+/// An incident's permalink page.
+pub fn incident(view: &View, incident: &Incident, links: &Links) -> Document {
+    let head = head(view, links, format!("{} · {} Status", incident.title, view.page.name), links.incident(incident.id));
+    let state = match (&incident.resolved_at, incident.status) {
+        (Some(at), IncidentStatus::Resolved) => format!("Resolved {}", when(at)),
+        _ => format!("{} since {}", status_label(incident.status), when(&incident.created_at)),
+    };
+    let css = head.css.clone();
+    let template = IncidentTemplate { incident: incident_html(view, incident, links), state, head };
+    document(template.render(), &css)
+}
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryTemplate {
+    head: Head,
+    items: Vec<PastItem>,
+    next: Option<String>,
+}
+
+/// One page of the incident history; `next` links to the older ones.
+pub fn history(view: &View, links: &Links, shown: &[&Incident], next: Option<String>) -> Document {
+    let head = head(view, links, format!("Incident history · {} Status", view.page.name), links.history());
+    let css = head.css.clone();
+    let template = HistoryTemplate { items: shown.iter().map(|i| past_item(i, links)).collect(), next, head };
+    document(template.render(), &css)
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundTemplate {
+    css: String,
+}
+
+/// The 404 page of every HTML route: the same for a private page and no page at all.
+pub fn not_found() -> Document {
+    let css = css(None);
+    document(NotFoundTemplate { css: css.clone() }.render(), &css)
+}
+
