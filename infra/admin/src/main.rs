@@ -38,6 +38,11 @@ enum Command {
     /// Seeds the demo organization, key, page, service and incident that the sample
     /// events in `events/` use. DynamoDB Local only: its key is published.
     Demo,
+    /// Seeds a showcase page (`/status/acme`): eight services with 90 days of status
+    /// history, past incidents and one open incident, written through the store as if
+    /// they had happened at their times. DynamoDB Local only; for screenshots, Lighthouse
+    /// and trying the public page.
+    Showcase,
 }
 
 /// The demo data of the sample events (`events/`), with fixed ids.
@@ -141,6 +146,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             seed_demo(&store().await?, &now).await?
         }
+        Command::Showcase => {
+            if std::env::var_os("DYNAMODB_ENDPOINT").is_none() {
+                bail!("`showcase` writes made-up history: it only runs against DynamoDB Local (set DYNAMODB_ENDPOINT)");
+            }
+            showcase::seed(&store().await?).await?
+        }
         Command::Key { command: KeyCommand::Revoke { org, key_id } } => {
             let org = parse_id("--org", &org)?;
             let key_id = parse_id("--key-id", &key_id)?;
@@ -194,6 +205,8 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     store.create_incident(org, id(demo::PAGE), incident, None, now, 0).await.map_err(api)?;
     Ok(out)
 }
+
+mod showcase;
 
 async fn store() -> anyhow::Result<Store> {
     let store = Store::from_env().await;
