@@ -45,7 +45,8 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
     };
 
     let mut checked = 0;
-    for route in ROUTES.iter().filter(|r| r.path.contains('{')) {
+    // Keyed routes; the public pages have their own privacy test (status_pages).
+    for route in ROUTES.iter().filter(|r| r.path.contains('{') && r.scope.is_some()) {
         let theirs = fill(route.path, &|name| match name {
             "pageId" => page.clone(),
             "serviceId" => service.clone(),

@@ -14,4 +14,6 @@ mod org_incidents;
 mod pages;
 mod rate_limit;
 mod services;
+mod status_pages;
 mod template;
+mod uptime;

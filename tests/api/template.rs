@@ -34,6 +34,7 @@ fn the_template_routes_each_route_of_the_route_table_to_its_function_and_nothing
         ROUTES.iter().map(|r| (r.group.binary().to_owned(), r.method.to_owned(), r.path.to_owned())).collect();
     // HTTP APIs do not answer HEAD from a GET route: the generator's HEAD is its own route.
     expected.insert(("og-ad".into(), "HEAD".into(), "/api/og/ad".into()));
+    expected.insert(("status".into(), "HEAD".into(), "/status/{slug}".into()));
     let (group, method, path) = livestatus_shared::routes::PREFLIGHT_ROUTE;
     expected.insert((group.binary().into(), method.into(), path.into()));
 

@@ -31,6 +31,9 @@ use crate::view::{Indicator, Timelines, View};
 /// What every public GET may be cached for: browsers 30 s, CloudFront 10 s, and served
 /// stale while revalidating or when the origin fails.
 pub const CACHE_CONTROL: &str = "public, max-age=30, s-maxage=10, stale-while-revalidate=30, stale-if-error=86400";
+/// The health check's: cached as briefly, but never served stale, since its `503` is
+/// the answer that monitors of the page wait for (`stale-if-error` would hide it).
+pub const HEALTH_CACHE_CONTROL: &str = "public, max-age=10, s-maxage=10";
 /// Incidents per page of the history and entries of the feeds.
 const PER_PAGE: usize = 20;
 /// Entries of the feeds and of `incidents.json`.
@@ -68,8 +71,9 @@ pub fn router(state: AppState) -> Router {
     livestatus_shared::finish_router(routes(), state)
 }
 
-/// Absolute URLs of a page's public routes: from `PUBLIC_BASE_URL` (e.g. the CloudFront
-/// or custom domain), else from the request's `Host`.
+/// Absolute URLs of a page's public routes: from `PUBLIC_BASE_URL` (a custom domain),
+/// else the reader's host as CloudFront passes it on (`X-Forwarded-Host`, set by the
+/// distribution's viewer function), else the request's `Host` (the local run).
 #[derive(Clone, Debug)]
 pub struct Links {
     base: String,
@@ -80,7 +84,8 @@ impl Links {
     /// Links for `slug`, based on the environment or the request.
     pub fn new(headers: &HeaderMap, slug: &str) -> Self {
         let base = std::env::var("PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let header = |name| headers.get(name).and_then(|h: &HeaderValue| h.to_str().ok());
+            let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
             let local = host.starts_with("localhost") || host.starts_with("127.0.0.1") || host.starts_with("[::1]");
             format!("{}://{host}", if local { "http" } else { "https" })
         });
@@ -405,15 +410,18 @@ async fn get_health(State(state): State<AppState>, Path(slug): Path<String>) -> 
 /// absorbs probes), `304` when `If-None-Match` names it, `nosniff`.
 async fn cache(req: Request, next: Next) -> Response {
     let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let health = req.uri().path().ends_with("/health");
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let mut response = next.run(req).await;
     let status = response.status();
-    if !is_get || status.is_server_error() || status == StatusCode::BAD_REQUEST {
+    if !is_get || (status.is_server_error() && !health) || status == StatusCode::BAD_REQUEST {
         return response;
     }
+    // The health check's 503 is its answer, not a failure: no stale copy may replace it.
+    let cache_control = if health { HEALTH_CACHE_CONTROL } else { CACHE_CONTROL };
     // A JSON error gets its body (with its request id) only outside: no ETag for it.
     if response.extensions().get::<livestatus_shared::error::ErrorBody>().is_some() {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -425,7 +433,7 @@ async fn cache(req: Request, next: Next) -> Response {
     let etag = format!("\"{}\"", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>());
     let h = &mut parts.headers;
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is header-safe"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     let matches = if_none_match.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)

@@ -57,13 +57,27 @@ impl Store {
     /// Creates the table when it does not exist (local runs and tests); a table kept from
     /// an earlier version gets the indexes it lacks, and its items their index keys.
     pub async fn ensure_table(&self) -> anyhow::Result<bool> {
-        if schema::create_table(&self.client, &self.table).await? {
+        use anyhow::Context;
+        if schema::create_table(&self.client, &self.table).await.context("creating the table")? {
             return Ok(true);
         }
-        if schema::add_missing_indexes(&self.client, &self.table).await? {
+        if schema::add_missing_indexes(&self.client, &self.table).await.context("adding indexes")? {
             tracing::info!(table = %self.table, "added GSI2");
+            // DynamoDB Local fails writes now and then while an index is still being built.
+            for _ in 0..100 {
+                let described = self.client.describe_table().table_name(&self.table).send().await?;
+                let building = described.table().is_some_and(|t| {
+                    t.global_secondary_indexes()
+                        .iter()
+                        .any(|i| i.index_status() != Some(&aws_sdk_dynamodb::types::IndexStatus::Active))
+                });
+                if !building {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-        let changed = self.migrate().await?;
+        let changed = self.migrate().await.context("filling index keys")?;
         if changed > 0 {
             tracing::info!(table = %self.table, items = changed, "filled index keys of items from an earlier version");
         }
