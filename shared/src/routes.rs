@@ -101,6 +101,7 @@ pub const ROUTES: &[Route] = &[
     public(Group::Status, "GET", "/status/{slug}/badge.json"),
     public(Group::Status, "GET", "/status/{slug}/og.png"),
     public(Group::Status, "GET", "/status/{slug}/health"),
+    public(Group::Status, "GET", "/robots.txt"),
 ];
 
 /// The route for a method and a matched path pattern; `HEAD` is served as `GET`.

@@ -10,6 +10,7 @@ use livestatus_shared::store::incidents::NewIncident;
 use livestatus_shared::store::services::NewService;
 use livestatus_tests::{TestApp, TestResponse, unique_slug};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 use uuid::Uuid;
 
 /// A public page with its slug and id.
@@ -337,6 +338,20 @@ async fn every_public_get_is_cacheable_with_a_strong_etag_that_answers_304() {
         assert_eq!(again.header("etag"), Some(etag));
         assert_eq!(again.json, Value::Null);
     }
+    // Text goes gzipped to readers that take it, as a representation with its own ETag.
+    let plain = get(&app, &format!("/status/{slug}")).await;
+    let req = Request::get(format!("/status/{slug}")).header("accept-encoding", "br, gzip").body(Body::empty()).unwrap();
+    let zipped = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let zipped_etag = zipped.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(zipped_etag, format!("\"{}-gz\"", plain.header("etag").unwrap().trim_matches('"')));
+    let body = http_body_util::BodyExt::collect(zipped.into_body()).await.unwrap().to_bytes();
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut html).unwrap();
+    assert_eq!(html, text(&plain));
+    assert!(body.len() * 3 < html.len(), "{} of {} bytes", body.len(), html.len());
+
     // A change makes a new ETag.
     let before = get(&app, &format!("/status/{slug}/api/v2/status.json")).await;
     app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "outage"}))).await.expect(200);

@@ -42,7 +42,7 @@ fn entry_html(incident: &Incident) -> String {
     html
 }
 
-fn chosen<'a>(view: &'a View, service: Option<uuid::Uuid>) -> impl Iterator<Item = &'a Incident> {
+fn chosen(view: &View, service: Option<uuid::Uuid>) -> impl Iterator<Item = &Incident> {
     view.incidents
         .iter()
         .filter(|i| i.updates.is_some())

@@ -2,7 +2,7 @@
 //! the status page, an incident's permalink, the paged history and the 404 page.
 
 use askama::Template;
-use chrono::Duration;
+use chrono::{Datelike, Duration, NaiveDate, Timelike};
 use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
 use livestatus_shared::store::incidents::Incident;
 use livestatus_shared::store::services::Service;
@@ -90,9 +90,22 @@ fn head(view: &View, links: &Links, title: String, canonical: String) -> Head {
     }
 }
 
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// `Nov 22` (chrono's `format` parses its pattern on every call; this runs 900 times a page).
+fn short_day(date: NaiveDate) -> String {
+    format!("{} {}", MONTHS[date.month0() as usize], date.day())
+}
+
+/// `Nov 22, 2026`.
+fn day(date: NaiveDate) -> String {
+    format!("{} {}, {}", MONTHS[date.month0() as usize], date.day(), date.year())
+}
+
 /// `Nov 22, 2026, 10:30 UTC`.
 pub fn when(raw: &str) -> String {
-    parse_time(raw).format("%b %-d, %Y, %H:%M UTC").to_string()
+    let t = parse_time(raw);
+    format!("{}, {:02}:{:02} UTC", day(t.date_naive()), t.hour(), t.minute())
 }
 
 fn impact(impact: Impact) -> (&'static str, &'static str) {
@@ -168,7 +181,6 @@ fn incident_html(view: &View, incident: &Incident, links: &Links) -> IncidentHtm
     }
 }
 
-#[derive(Clone)]
 struct Bar {
     x: usize,
     class: &'static str,
@@ -187,7 +199,11 @@ struct ServiceHtml {
     label: &'static str,
     uptime: String,
     bars: Vec<Bar>,
-    rows: Vec<Bar>,
+    /// Indexes into `bars` of the days the table lists (newest first): those with any
+    /// outage, degradation or maintenance.
+    rows: Vec<usize>,
+    /// What the table leaves out, said in words: every other bar's numbers.
+    quiet: String,
 }
 
 fn minutes(seconds: i64) -> String {
@@ -216,8 +232,7 @@ fn service_html(view: &View, service: &Service) -> ServiceHtml {
                 Some(_) if d.maintenance_seconds > 0 => "m",
                 Some(_) => "u",
             };
-            let date = d.date.format("%b %-d, %Y").to_string();
-            let mut title = format!("{date}: {}", pct(d.uptime_percentage));
+            let mut title = format!("{}: {}", day(d.date), pct(d.uptime_percentage));
             if d.outage_seconds > 0 {
                 title += &format!(", {} outage", minutes(d.outage_seconds));
             }
@@ -231,7 +246,7 @@ fn service_html(view: &View, service: &Service) -> ServiceHtml {
                 x: i * 5,
                 class,
                 title,
-                date: d.date.format("%b %-d").to_string(),
+                date: short_day(d.date),
                 pct: pct(d.uptime_percentage),
                 outage: minutes(d.outage_seconds),
                 degraded: minutes(d.degraded_seconds),
@@ -245,8 +260,18 @@ fn service_html(view: &View, service: &Service) -> ServiceHtml {
         None => "No data yet".to_owned(),
     };
     // Newest first, and only the days the service existed.
-    let rows: Vec<Bar> = bars.iter().rev().filter(|b| b.class != "n").cloned().collect();
-    ServiceHtml { name: service.name.clone(), class, icon, label, uptime, bars, rows }
+    let rows: Vec<usize> = (0..bars.len()).rev().filter(|i| !matches!(bars[*i].class, "u" | "n")).collect();
+    let observed = days.iter().filter(|d| d.uptime_percentage.is_some()).count();
+    let perfect = observed - rows.len();
+    let mut quiet = match (perfect, rows.is_empty()) {
+        (0, _) => String::new(),
+        (n, true) => format!("All {n} days: 100% uptime, no outage, degradation or maintenance."),
+        (n, false) => format!("The other {n} days: 100% uptime, no outage, degradation or maintenance."),
+    };
+    if let Some(first) = days.iter().find(|d| d.uptime_percentage.is_some()).filter(|_| observed < days.len()) {
+        quiet += &format!(" No data before {} (the service was added that day).", day(first.date));
+    }
+    ServiceHtml { name: service.name.clone(), class, icon, label, uptime, bars, rows, quiet: quiet.trim().to_owned() }
 }
 
 struct PastItem {
@@ -304,7 +329,7 @@ pub fn page(view: &View, links: &Links) -> Document {
         .map(|back| {
             let date = today - Duration::days(back);
             DayHtml {
-                label: date.format("%b %-d, %Y").to_string(),
+                label: day(date),
                 incidents: view
                     .incidents
                     .iter()

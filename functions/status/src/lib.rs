@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/status/{slug}/badge.json", get(get_badge_json))
         .route("/status/{slug}/og.png", get(get_og))
         .route("/status/{slug}/health", get(get_health))
+        .route("/robots.txt", get(get_robots))
         .layer(axum::middleware::from_fn(cache))
 }
 
@@ -243,21 +244,21 @@ async fn get_maintenances(State(state): State<AppState>, headers: HeaderMap, Pat
 }
 
 /// `?service=<id>` of the feeds.
-fn service_filter(params: &ListParams) -> Result<Option<Uuid>, Response> {
+fn service_filter(params: &ListParams) -> Result<Option<Uuid>, ApiError> {
     params
         .get("service")
-        .map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid_field("service", "must be a service id").into_response()))
+        .map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid_field("service", "must be a service id")))
         .transpose()
 }
 
 async fn get_atom(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, params: ListParams) -> Answer {
-    let service = service_filter(&params)?;
+    let service = service_filter(&params).map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
     Ok(typed(feeds::atom(&view, &Links::new(&headers, &slug), service), "application/atom+xml; charset=utf-8"))
 }
 
 async fn get_rss(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, params: ListParams) -> Answer {
-    let service = service_filter(&params)?;
+    let service = service_filter(&params).map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
     Ok(typed(feeds::rss(&view, &Links::new(&headers, &slug), service), "application/rss+xml; charset=utf-8"))
 }
@@ -274,8 +275,8 @@ struct Look {
     label: Option<String>,
 }
 
-fn look(params: &ListParams) -> Result<Look, Response> {
-    let bad = |name: &str, what: &str| ApiError::invalid_field(name, what).into_response();
+fn look(params: &ListParams) -> Result<Look, ApiError> {
+    let bad = ApiError::invalid_field;
     let style = match params.get("style") {
         None | Some("flat") => Style::Flat,
         Some("flat-square") => Style::FlatSquare,
@@ -290,8 +291,7 @@ fn look(params: &ListParams) -> Result<Look, Response> {
     let label = params
         .get("label")
         .map(|l| livestatus_shared::domain::name("label", l.to_owned(), LABEL_MAX))
-        .transpose()
-        .map_err(IntoResponse::into_response)?;
+        .transpose()?;
     Ok(Look { style, theme, label })
 }
 
@@ -316,13 +316,13 @@ fn svg(badge: &Badge, look: &Look) -> Response {
 }
 
 async fn get_badge(State(state): State<AppState>, Path(slug): Path<String>, params: ListParams) -> Answer {
-    let look = look(&params)?;
+    let look = look(&params).map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
     Ok(svg(&overall_badge(&view, look.label.clone()), &look))
 }
 
 async fn get_badge_json(State(state): State<AppState>, Path(slug): Path<String>, params: ListParams) -> Answer {
-    let look = look(&params)?;
+    let look = look(&params).map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
     Ok(json(badge::shields(&overall_badge(&view, look.label))))
 }
@@ -332,7 +332,7 @@ async fn get_service_badge(
     Path((slug, service)): Path<(String, String)>,
     params: ListParams,
 ) -> Answer {
-    let look = look(&params)?;
+    let look = look(&params).map_err(IntoResponse::into_response)?;
     let uptime = match params.get("metric") {
         None | Some("status") => false,
         Some("uptime") => true,
@@ -405,11 +405,23 @@ async fn get_health(State(state): State<AppState>, Path(slug): Path<String>) -> 
     Ok(response)
 }
 
+/// `robots.txt` at the root (only this function serves something public there): the
+/// status pages may be indexed, the keyed API has nothing to index.
+async fn get_robots() -> Response {
+    typed("User-agent: *\nAllow: /status/\nDisallow: /api/\n", "text/plain; charset=utf-8")
+}
+
 /// Middleware of the public routes: `Cache-Control` and a strong `ETag` on every answer
 /// of a GET that is not a server error (the 404 of a missing page too, so CloudFront
-/// absorbs probes), `304` when `If-None-Match` names it, `nosniff`.
+/// absorbs probes), `304` when `If-None-Match` names it, `nosniff`, and text gzipped for
+/// readers that accept it.
 async fn cache(req: Request, next: Next) -> Response {
     let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let gzip_ok = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip")));
     let health = req.uri().path().ends_with("/health");
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let mut response = next.run(req).await;
@@ -428,9 +440,30 @@ async fn cache(req: Request, next: Next) -> Response {
     let Ok(collected) = body.collect().await else {
         return ApiError::internal("response body failed").into_response();
     };
-    let bytes: Bytes = collected.to_bytes();
+    let mut bytes: Bytes = collected.to_bytes();
     let digest = Sha256::digest(&bytes);
-    let etag = format!("\"{}\"", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    // Text is sent gzipped to readers that take it (CloudFront asks for it, then caches
+    // and serves that); a representation of its own, so an ETag of its own.
+    let compressible = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| !t.starts_with("image/png"));
+    let gzipped = gzip_ok && compressible && bytes.len() >= 1024;
+    let etag = if gzipped { format!("\"{hex}-gz\"") } else { format!("\"{hex}\"") };
+    if compressible {
+        parts.headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if gzipped {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::new(6));
+        if std::io::Write::write_all(&mut encoder, &bytes).is_ok()
+            && let Ok(compressed) = encoder.finish()
+        {
+            bytes = Bytes::from(compressed);
+            parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+    }
     let h = &mut parts.headers;
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is header-safe"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
@@ -442,6 +475,7 @@ async fn cache(req: Request, next: Next) -> Response {
         parts.status = StatusCode::NOT_MODIFIED;
         parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_ENCODING);
         return Response::from_parts(parts, Body::empty());
     }
     parts.headers.remove(header::CONTENT_LENGTH);

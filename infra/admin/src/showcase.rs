@@ -87,7 +87,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
             .await
             .map_err(api)?;
     }
-    let incidents: [(i64, u32, &str, Impact, &[usize], &[&str]); 4] = [
+    // (days ago, hour, title, impact, services, updates)
+    type Story<'a> = (i64, u32, &'a str, Impact, &'a [usize], &'a [&'a str]);
+    let incidents: [Story<'_>; 4] = [
         (12, 13, "API requests failing in us-east", Impact::Major, &[1], &[
             "We are seeing elevated error rates on API requests in us-east and are investigating.",
             "The cause is a failed database failover. We are moving traffic to the standby.",
