@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["pages", "services", "incidents", "keys", "og-ad"]
+FUNCTIONS = ["pages", "services", "incidents", "keys", "og-ad", "status"]
 
 
 class Runtime:

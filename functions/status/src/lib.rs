@@ -150,8 +150,10 @@ fn html_response(status: StatusCode, doc: html::Document) -> Response {
     let mut response = (status, doc.html).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    // connect-src: no script can run (script-src falls back to 'none'); crawlers and
+    // audits fetch robots.txt from the page's context.
     let csp = format!(
-        "default-src 'none'; style-src '{}'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src '{}'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         doc.style_hash
     );
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("hash is header-safe"));
