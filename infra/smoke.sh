@@ -69,6 +69,12 @@ check "resolving it with an update (201)" test "$status" = 201
 resolved=$(curl -s "$base/api/v1/incidents/$incident" -H "Authorization: Bearer $key" | json "['data']['resolvedAt'] is not None")
 check "the incident is resolved" test "$resolved" = True
 
+# The public page, as a visitor and a Statuspage client see it.
+html=$(curl -s "$base/status/$slug")
+check "the public page shows the resolved incident" bash -c "grep -q 'Deployment rollback in progress' <<<\"\$1\"" _ "$html"
+indicator=$(curl -s "$base/status/$slug/api/v2/status.json" | json "['status']['indicator']")
+check "its Statuspage status.json says none" test "$indicator" = none
+
 key_id=$(admin key create --org "$org" --name "temp" | tee "$LIVESTATUS_DATA_DIR/k.json" | json "['id']")
 temp=$(json "['key']" <"$LIVESTATUS_DATA_DIR/k.json")
 admin key revoke --org "$org" --key-id "$key_id" >/dev/null

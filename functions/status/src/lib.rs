@@ -174,7 +174,7 @@ fn json(value: serde_json::Value) -> Response {
 type Answer = Result<Response, Response>;
 
 async fn get_page(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, true, Timelines::Page, Missing::Html).await?;
+    let view = load(&state, &slug, true, Timelines::Open, Missing::Html).await?;
     Ok(html_response(StatusCode::OK, html::page(&view, &Links::new(&headers, &slug))))
 }
 

@@ -24,9 +24,8 @@ pub const HISTORY_DAYS: i64 = 15;
 pub enum Timelines {
     /// None.
     None,
-    /// The open ones and those of the last 15 days (the HTML page).
-    Page,
-    /// The open ones (`summary.json`, `incidents/unresolved.json`).
+    /// The open ones (the page's active incidents, `summary.json`,
+    /// `incidents/unresolved.json`).
     Open,
     /// The `n` most recent, of one service when given (`incidents.json`, the feeds).
     Recent(usize, Option<Uuid>),
@@ -110,12 +109,6 @@ pub fn parse_time(raw: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(raw).map(|t| t.to_utc()).unwrap_or_default()
 }
 
-/// The time a UUID v7 was minted, for choosing incidents by age without reading them.
-fn v7_time(id: Uuid) -> Option<DateTime<Utc>> {
-    let (secs, nanos) = id.get_timestamp()?.to_unix();
-    DateTime::from_timestamp(secs as i64, nanos)
-}
-
 impl View {
     /// Reads the view of the public page `slug`; `None` when there is no such public page.
     /// `history` asks for the status changes behind the uptime bars.
@@ -127,7 +120,8 @@ impl View {
     ) -> Result<Option<Self>, ApiError> {
         let now = state.clock.now();
         let Some((org, page)) = state.store.public_page(slug).await? else { return Ok(None) };
-        let since = if history { bars_start(now) } else { now };
+        // A day before the bars: the badges' 90-day window starts at this hour 90 days ago.
+        let since = if history { bars_start(now) - Duration::days(1) } else { now };
         let since = livestatus_shared::clock::timestamp(since);
         let (services, mut incidents) = tokio::try_join!(
             state.store.services_with_history(org, page.id, &since),
@@ -143,14 +137,6 @@ impl View {
                 .map(|i| i.id)
                 .collect(),
             Timelines::Only(id) => vec![id],
-            Timelines::Page => {
-                let cutoff = history_start(now);
-                incidents
-                    .iter()
-                    .filter(|i| is_open(i) || v7_time(i.id).is_some_and(|t| t >= cutoff))
-                    .map(|i| i.id)
-                    .collect()
-            }
         };
         if let (Some(oldest), Some(newest)) = (wanted.iter().min(), wanted.iter().max()) {
             let mut updates = state.store.page_incident_updates(org, page.id, *oldest, *newest).await?;
@@ -223,7 +209,3 @@ pub fn bars_start(now: DateTime<Utc>) -> DateTime<Utc> {
     (now.date_naive() - Duration::days(BAR_DAYS - 1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
-/// The first instant of the page's incident history.
-pub fn history_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() - Duration::days(HISTORY_DAYS - 1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc()
-}
