@@ -13,6 +13,7 @@ Prints "N passed, N failed" and exits non-zero on a failure.
 
 import argparse
 import base64
+import gzip
 import json
 import os
 import queue
@@ -155,6 +156,13 @@ def run_function(binary, function, events, env_extra, timeout=30.0):
     return responses, timings
 
 
+def decoded(reply, headers):
+    """A response body as bytes: base64 and gzip undone."""
+    body = reply.get("body") or ""
+    raw = base64.b64decode(body) if reply.get("isBase64Encoded") else body.encode()
+    return gzip.decompress(raw) if headers.get("content-encoding") == "gzip" else raw
+
+
 def check(name, expected, kind, body):
     """Whether a response matches what the event expects, with a reason when it does not."""
     if kind != "response":
@@ -172,8 +180,13 @@ def check(name, expected, kind, body):
         png = base64.b64decode(reply["body"])
         if not png.startswith(b"\x89PNG\r\n\x1a\n"):
             return False, "body is not a PNG"
+    elif status >= 400 and headers.get("content-type", "").startswith("text/html"):
+        # The status pages' HTML 404, gzipped for a reader that accepts it.
+        html = decoded(reply, headers).decode()
+        if not html.startswith("<!doctype html>") or "not found" not in html:
+            return False, f"not the HTML 404 page: {html[:200]}"
     elif status >= 400:
-        error = json.loads(reply["body"]).get("error", {})
+        error = json.loads(decoded(reply, headers)).get("error", {})
         if not error.get("code") or error.get("requestId") != headers["x-request-id"]:
             return False, f"not the error envelope: {reply['body'][:200]}"
     return True, f"{status}"
