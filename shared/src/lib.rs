@@ -10,6 +10,7 @@ pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod outbound;
 pub mod routes;
 #[cfg(feature = "store")]
 pub mod state;
