@@ -159,7 +159,7 @@ async fn bad_filters_and_cursors_of_the_org_wide_list_are_named_400s() {
 }
 
 #[tokio::test]
-async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_listed_on_ensure_table() {
+async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updates_indexed_on_ensure_table() {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
         ScalarAttributeType,
@@ -228,6 +228,29 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_listed_on
         .send()
         .await
         .unwrap();
+    // Its opening update as written before updates had GSI1 keys (the public pages').
+    let updates = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org}")))
+        .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S(format!("INCIDENT#{id}#UPDATE#")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(updates.len(), 1);
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", updates[0]["pk"].clone())
+        .key("sk", updates[0]["sk"].clone())
+        .update_expression("REMOVE gsi1pk, gsi1sk")
+        .send()
+        .await
+        .unwrap();
+    assert!(store.page_incident_updates(org, page, id, id).await.unwrap().is_empty());
 
     // Act: what the local run does at start.
     let created = store.ensure_table().await.unwrap();
@@ -239,6 +262,8 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_listed_on
     assert_eq!(indexes.len(), 2, "{indexes:?}");
     let listed = store.list_org_incidents(org, &IncidentFilter::default(), 50, None).await.unwrap();
     assert_eq!(listed.items.iter().map(|i| i.id).collect::<Vec<_>>(), [id]);
+    let timeline = store.page_incident_updates(org, page, id, id).await.unwrap();
+    assert_eq!(timeline[&id].len(), 1, "the old update is on the public page's index too");
     assert!(!store.ensure_table().await.unwrap(), "a second start changes nothing");
     client.delete_table().table_name(&table).send().await.unwrap();
 }
