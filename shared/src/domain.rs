@@ -188,11 +188,13 @@ pub enum Scope {
     KeysWrite,
     /// Read status history and uptime.
     AnalyticsRead,
+    /// Read the audit log of events.
+    EventsRead,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -202,6 +204,7 @@ impl Scope {
         Scope::KeysRead,
         Scope::KeysWrite,
         Scope::AnalyticsRead,
+        Scope::EventsRead,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -216,6 +219,7 @@ impl Scope {
             Scope::KeysRead => "keys:read",
             Scope::KeysWrite => "keys:write",
             Scope::AnalyticsRead => "analytics:read",
+            Scope::EventsRead => "events:read",
         }
     }
 

@@ -6,9 +6,9 @@
 //! deployment allows private targets. The caller connects to exactly the addresses
 //! checked here, so a second lookup cannot rebind the name.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 #[cfg(feature = "store")]
 use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What a deployment allows beyond public `https` targets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -19,6 +19,8 @@ pub enum Group {
     OgAd,
     /// `functions/status`.
     Status,
+    /// `functions/notifications`.
+    Notifications,
 }
 
 impl Group {
@@ -31,6 +33,7 @@ impl Group {
             Self::Keys => "keys",
             Self::OgAd => "og-ad",
             Self::Status => "status",
+            Self::Notifications => "notifications",
         }
     }
 }
@@ -80,6 +83,7 @@ pub const ROUTES: &[Route] = &[
     route(Group::Keys, "POST", "/api/v1/keys", Scope::KeysWrite),
     route(Group::Keys, "DELETE", "/api/v1/keys/{keyId}", Scope::KeysWrite),
     route(Group::Keys, "GET", "/api/v1/keys/{keyId}/usage", Scope::KeysRead),
+    route(Group::Notifications, "GET", "/api/v1/events", Scope::EventsRead),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
     public(Group::Status, "GET", "/status/{slug}"),

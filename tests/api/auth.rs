@@ -48,6 +48,7 @@ async fn a_revoked_key_is_refused_on_its_very_next_request() {
         .store
         .create_key(
             app.org,
+            &livestatus_shared::store::events::Actor::operator(),
             NewKey { name: "to revoke".into(), scopes: &[], expires_at: None, rate_limit: 60 },
             "2026-01-01T00:00:00.000Z",
         )
@@ -55,7 +56,15 @@ async fn a_revoked_key_is_refused_on_its_very_next_request() {
         .unwrap();
     app.call_as(key.expose(), "GET", "/api/v1/pages", None).await.expect(200);
 
-    app.store.revoke_key(app.org, record.id, &timestamp(app.clock.now())).await.unwrap();
+    app.store
+        .revoke_key(
+            app.org,
+            &livestatus_shared::store::events::Actor::operator(),
+            record.id,
+            &timestamp(app.clock.now()),
+        )
+        .await
+        .unwrap();
 
     app.call_as(key.expose(), "GET", "/api/v1/pages", None).await.expect_error(401, "invalid_api_key");
     app.call("GET", "/api/v1/pages", None).await.expect(200);
@@ -69,6 +78,7 @@ async fn an_expired_key_gets_401_invalid_api_key() {
         .store
         .create_key(
             app.org,
+            &livestatus_shared::store::events::Actor::operator(),
             NewKey { name: "short-lived".into(), scopes: &[], expires_at: Some(soon), rate_limit: 60 },
             "2026-01-01T00:00:00.000Z",
         )

@@ -31,6 +31,7 @@ async fn thirty_two_clients_on_one_page_leave_a_state_that_matches_what_they_wer
         .store
         .create_key(
             app.org,
+            &livestatus_shared::store::events::Actor::operator(),
             NewKey { name: "burst".into(), scopes: &[], expires_at: None, rate_limit: 1_000_000 },
             "2026-11-22T00:00:00.000Z",
         )

@@ -98,7 +98,7 @@ async fn a_delete_interrupted_after_the_updates_are_gone_hides_the_incident_and_
     let id = open_with_updates(&app, &page, 4, None).await;
 
     // The last step (removing the incident item itself) never reaches the table.
-    app.calls.fail("DeleteItem");
+    app.calls.fail("TransactWriteItems");
     let interrupted = app.call("DELETE", &format!("/api/v1/incidents/{id}"), None).await;
     app.calls.heal();
 

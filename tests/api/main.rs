@@ -5,6 +5,7 @@ mod bodies;
 mod concurrency;
 mod cors;
 mod cross_org;
+mod events;
 mod incident_delete;
 mod incidents;
 mod key_usage;

@@ -208,7 +208,7 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
         brand_color: None,
         is_public: true,
     };
-    store.create_page(org, new_page, now).await.unwrap();
+    store.create_page(org, &livestatus_shared::store::events::Actor::operator(), new_page, now).await.unwrap();
     let incident = NewIncident {
         id: uuid::Uuid::now_v7(),
         title: "Written before GSI2".into(),
@@ -216,9 +216,13 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
         status: IncidentStatus::Investigating,
         body: "b".into(),
         affected_service_ids: vec![],
+        notify_subscribers: true,
     };
     let id = incident.id;
-    store.create_incident(org, page, incident, None, now, 0).await.unwrap();
+    store
+        .create_incident(org, &livestatus_shared::store::events::Actor::operator(), page, incident, None, now, 0)
+        .await
+        .unwrap();
     client
         .update_item()
         .table_name(&table)
@@ -234,7 +238,10 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
         .table_name(&table)
         .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
         .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org}")))
-        .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S(format!("INCIDENT#{id}#UPDATE#")))
+        .expression_attribute_values(
+            ":prefix",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INCIDENT#{id}#UPDATE#")),
+        )
         .send()
         .await
         .unwrap()

@@ -47,13 +47,21 @@ async fn summary_json_reads_as_statuspage_with_every_field_of_the_contract() {
         .await
         .expect(200);
     let open = incident(&app, &page, "API down", "major", &[&api]).await;
-    app.call("POST", &format!("/api/v1/incidents/{open}/updates"), Some(json!({"body": "Fix deployed.", "status": "monitoring"})))
-        .await
-        .expect(201);
+    app.call(
+        "POST",
+        &format!("/api/v1/incidents/{open}/updates"),
+        Some(json!({"body": "Fix deployed.", "status": "monitoring"})),
+    )
+    .await
+    .expect(201);
     let closed = incident(&app, &page, "Old", "minor", &[]).await;
-    app.call("POST", &format!("/api/v1/incidents/{closed}/updates"), Some(json!({"body": "Done.", "status": "resolved"})))
-        .await
-        .expect(201);
+    app.call(
+        "POST",
+        &format!("/api/v1/incidents/{closed}/updates"),
+        Some(json!({"body": "Done.", "status": "resolved"})),
+    )
+    .await
+    .expect(201);
 
     // Act
     let r = get(&app, &format!("/status/{slug}/api/v2/summary.json")).await;
@@ -73,8 +81,19 @@ async fn summary_json_reads_as_statuspage_with_every_field_of_the_contract() {
     assert_eq!((components[0]["id"].as_str(), components[1]["id"].as_str()), (Some(&*web), Some(&*api)));
     let c = &components[1];
     for field in [
-        "id", "name", "status", "created_at", "updated_at", "position", "description", "showcase", "start_date",
-        "group_id", "page_id", "group", "only_show_if_degraded",
+        "id",
+        "name",
+        "status",
+        "created_at",
+        "updated_at",
+        "position",
+        "description",
+        "showcase",
+        "start_date",
+        "group_id",
+        "page_id",
+        "group",
+        "only_show_if_degraded",
     ] {
         assert!(c.get(field).is_some(), "component field {field}");
     }
@@ -85,12 +104,26 @@ async fn summary_json_reads_as_statuspage_with_every_field_of_the_contract() {
     assert_eq!(incidents.len(), 1, "only unresolved incidents");
     let i = &incidents[0];
     for field in [
-        "id", "name", "status", "impact", "created_at", "updated_at", "monitoring_at", "resolved_at", "started_at",
-        "shortlink", "page_id", "incident_updates", "components",
+        "id",
+        "name",
+        "status",
+        "impact",
+        "created_at",
+        "updated_at",
+        "monitoring_at",
+        "resolved_at",
+        "started_at",
+        "shortlink",
+        "page_id",
+        "incident_updates",
+        "components",
     ] {
         assert!(i.get(field).is_some(), "incident field {field}");
     }
-    assert_eq!((i["name"].as_str(), i["status"].as_str(), i["impact"].as_str()), (Some("API down"), Some("monitoring"), Some("major")));
+    assert_eq!(
+        (i["name"].as_str(), i["status"].as_str(), i["impact"].as_str()),
+        (Some("API down"), Some("monitoring"), Some("major"))
+    );
     assert!(i["monitoring_at"].is_string());
     assert_eq!(i["resolved_at"], Value::Null);
     assert_eq!(i["components"][0]["id"], api.as_str());
@@ -98,7 +131,14 @@ async fn summary_json_reads_as_statuspage_with_every_field_of_the_contract() {
     assert_eq!(updates.len(), 2);
     assert_eq!(updates[0]["status"], "monitoring", "newest first, as Statuspage lists them");
     for field in [
-        "id", "status", "body", "incident_id", "created_at", "updated_at", "display_at", "affected_components",
+        "id",
+        "status",
+        "body",
+        "incident_id",
+        "created_at",
+        "updated_at",
+        "display_at",
+        "affected_components",
         "deliver_notifications",
     ] {
         assert!(updates[0].get(field).is_some(), "update field {field}");
@@ -141,15 +181,21 @@ async fn the_indicator_is_the_worst_of_open_incidents_and_service_states_with_ma
     set("maintenance").await;
     let critical = incident(&app, &page, "Everything down", "critical", &[]).await;
     status("critical", "Major Service Outage").await;
-    app.call("POST", &format!("/api/v1/incidents/{critical}/updates"), Some(json!({"body": "ok", "status": "resolved"})))
-        .await
-        .expect(201);
+    app.call(
+        "POST",
+        &format!("/api/v1/incidents/{critical}/updates"),
+        Some(json!({"body": "ok", "status": "resolved"})),
+    )
+    .await
+    .expect(201);
     incident(&app, &page, "Slow", "minor", &[]).await;
     status("minor", "Minor Service Outage").await;
 
     let components = get(&app, &format!("/status/{slug}/api/v2/components.json")).await;
     assert_eq!(components.json["components"][0]["status"], "under_maintenance");
-    for (ours, theirs) in [("operational", "operational"), ("degraded", "degraded_performance"), ("outage", "major_outage")] {
+    for (ours, theirs) in
+        [("operational", "operational"), ("degraded", "degraded_performance"), ("outage", "major_outage")]
+    {
         set(ours).await;
         let r = get(&app, &format!("/status/{slug}/api/v2/components.json")).await;
         assert_eq!(r.json["components"][0]["status"], theirs);
@@ -172,21 +218,37 @@ async fn incidents_json_lists_the_50_most_recent_and_unresolved_only_the_open_on
             status,
             body: format!("body {n}"),
             affected_service_ids: vec![],
+            notify_subscribers: true,
         };
         ids.push(new.id);
-        app.store.create_incident(org, page_id, new, None, &timestamp(app.clock.now()), 0).await.unwrap();
+        app.store
+            .create_incident(
+                org,
+                &livestatus_shared::store::events::Actor::operator(),
+                page_id,
+                new,
+                None,
+                &timestamp(app.clock.now()),
+                0,
+            )
+            .await
+            .unwrap();
     }
 
     let all = get(&app, &format!("/status/{slug}/api/v2/incidents.json")).await;
     let open = get(&app, &format!("/status/{slug}/api/v2/incidents/unresolved.json")).await;
 
-    let listed: Vec<&str> = all.json["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let listed: Vec<&str> =
+        all.json["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
     let newest: Vec<String> = ids.iter().rev().take(50).map(Uuid::to_string).collect();
     assert_eq!(listed, newest);
     assert_eq!(all.json["incidents"][0]["incident_updates"][0]["body"], "body 54");
-    let open: Vec<&str> = open.json["incidents"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let open: Vec<&str> =
+        open.json["incidents"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
     assert_eq!(open, ["incident 50", "incident 40", "incident 30", "incident 20", "incident 10", "incident 0"]);
-    for path in ["scheduled-maintenances.json", "scheduled-maintenances/upcoming.json", "scheduled-maintenances/active.json"] {
+    for path in
+        ["scheduled-maintenances.json", "scheduled-maintenances/upcoming.json", "scheduled-maintenances/active.json"]
+    {
         let r = get(&app, &format!("/status/{slug}/api/v2/{path}")).await;
         assert_eq!(r.expect(200).json["scheduled_maintenances"], json!([]));
         assert_eq!(r.json["page"]["id"], page.as_str());
@@ -266,11 +328,16 @@ async fn hostile_text_is_inert_in_html_atom_rss_svg_ics_and_json() {
     app.call("POST", &format!("/api/v1/incidents/{incident}/updates"), Some(json!({"body": body}))).await.expect(201);
 
     // HTML: nothing of it is markup.
-    for path in [format!("/status/{slug}"), format!("/status/{slug}/incidents/{incident}"), format!("/status/{slug}/history")] {
+    for path in
+        [format!("/status/{slug}"), format!("/status/{slug}/incidents/{incident}"), format!("/status/{slug}/history")]
+    {
         let r = get(&app, &path).await;
         let html = text(r.expect(200));
         assert!(!html.contains("<script"), "{path}");
-        assert!(html.contains("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;quotes&#39; ]]&#62;"), "{path}");
+        assert!(
+            html.contains("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;quotes&#39; ]]&#62;"),
+            "{path}"
+        );
         let csp = r.header("content-security-policy").unwrap();
         assert!(csp.starts_with("default-src 'none'") && !csp.contains("script-src"), "{csp}");
     }
@@ -340,7 +407,8 @@ async fn every_public_get_is_cacheable_with_a_strong_etag_that_answers_304() {
     }
     // Text goes gzipped to readers that take it, as a representation with its own ETag.
     let plain = get(&app, &format!("/status/{slug}")).await;
-    let req = Request::get(format!("/status/{slug}")).header("accept-encoding", "br, gzip").body(Body::empty()).unwrap();
+    let req =
+        Request::get(format!("/status/{slug}")).header("accept-encoding", "br, gzip").body(Body::empty()).unwrap();
     let zipped = app.router.clone().oneshot(req).await.unwrap();
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
     assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
@@ -354,7 +422,9 @@ async fn every_public_get_is_cacheable_with_a_strong_etag_that_answers_304() {
 
     // A change makes a new ETag.
     let before = get(&app, &format!("/status/{slug}/api/v2/status.json")).await;
-    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "outage"}))).await.expect(200);
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "outage"})))
+        .await
+        .expect(200);
     let after = get(&app, &format!("/status/{slug}/api/v2/status.json")).await;
     assert_ne!(before.header("etag"), after.header("etag"));
     // Preflights of the public routes are answered for any origin.
@@ -378,9 +448,14 @@ async fn badges_follow_the_status_and_the_shields_endpoint_json_matches_them() {
     assert_eq!(badge.expect(200).header("content-type"), Some("image/svg+xml"));
     assert_eq!(xml_texts(text(&badge), "text"), ["status", "operational"]);
     let shields = get(&app, &format!("/status/{slug}/badge.json?label=uptime")).await;
-    assert_eq!(shields.json, json!({"schemaVersion": 1, "label": "uptime", "message": "operational", "color": "1a7f37"}));
+    assert_eq!(
+        shields.json,
+        json!({"schemaVersion": 1, "label": "uptime", "message": "operational", "color": "1a7f37"})
+    );
 
-    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "outage"}))).await.expect(200);
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "outage"})))
+        .await
+        .expect(200);
     let badge = get(&app, &format!("/status/{slug}/badge.svg?theme=dark&style=flat-square")).await;
     assert_eq!(xml_texts(text(&badge), "text"), ["status", "partial outage"]);
     assert!(text(&badge).contains("#24292f") && !text(&badge).contains("rx=\"3\""));
@@ -389,7 +464,9 @@ async fn badges_follow_the_status_and_the_shields_endpoint_json_matches_them() {
     let svc = get(&app, &format!("/status/{slug}/services/{service}/badge.svg")).await;
     assert_eq!(xml_texts(text(&svc), "text"), ["API", "outage"]);
     app.clock.advance(chrono::Duration::minutes(30));
-    let up = get(&app, &format!("/status/{slug}/services/{service}/badge.svg?metric=uptime&window=24h&label=API+uptime")).await;
+    let up =
+        get(&app, &format!("/status/{slug}/services/{service}/badge.svg?metric=uptime&window=24h&label=API+uptime"))
+            .await;
     assert_eq!(xml_texts(text(&up), "text"), ["API uptime", "0%"]);
 
     for bad in ["theme=neon", "style=plastic", "metric=latency", "window=1y", "label="] {
@@ -438,9 +515,13 @@ async fn the_page_shows_the_banner_active_timelines_bars_and_quiet_days() {
     let (slug, page) = public_page(&app, json!({"name": "Acme", "description": "Acme's services."})).await;
     let service = app.service(&page, "API").await;
     let open = incident(&app, &page, "API errors", "major", &[&service]).await;
-    app.call("POST", &format!("/api/v1/incidents/{open}/updates"), Some(json!({"body": "Cause found.", "status": "identified"})))
-        .await
-        .expect(201);
+    app.call(
+        "POST",
+        &format!("/api/v1/incidents/{open}/updates"),
+        Some(json!({"body": "Cause found.", "status": "identified"})),
+    )
+    .await
+    .expect(201);
 
     let r = get(&app, &format!("/status/{slug}")).await;
 
@@ -474,7 +555,10 @@ async fn big_page(app: &TestApp, services: usize, incidents: usize) -> String {
             display_order: n as u32,
         };
         ids.push(new.id);
-        app.store.create_service(app.org, page, new, None, &now, 0).await.unwrap();
+        app.store
+            .create_service(app.org, &livestatus_shared::store::events::Actor::operator(), page, new, None, &now, 0)
+            .await
+            .unwrap();
     }
     for n in 0..incidents {
         let new = NewIncident {
@@ -484,11 +568,30 @@ async fn big_page(app: &TestApp, services: usize, incidents: usize) -> String {
             status: if n % 3 == 0 { IncidentStatus::Identified } else { IncidentStatus::Resolved },
             body: "Opened.".into(),
             affected_service_ids: vec![ids[n % ids.len()]],
+            notify_subscribers: true,
         };
         let id = new.id;
-        app.store.create_incident(app.org, page, new, None, &now, 0).await.unwrap();
-        let update = livestatus_shared::store::incidents::NewUpdate { body: "More.".into(), status: None };
-        app.store.add_incident_update(app.org, id, update, None, &now, 0).await.unwrap();
+        app.store
+            .create_incident(app.org, &livestatus_shared::store::events::Actor::operator(), page, new, None, &now, 0)
+            .await
+            .unwrap();
+        let update = livestatus_shared::store::incidents::NewUpdate {
+            body: "More.".into(),
+            status: None,
+            notify_subscribers: true,
+        };
+        app.store
+            .add_incident_update(
+                app.org,
+                &livestatus_shared::store::events::Actor::operator(),
+                id,
+                update,
+                None,
+                &now,
+                0,
+            )
+            .await
+            .unwrap();
     }
     slug
 }

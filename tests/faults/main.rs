@@ -97,6 +97,7 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
     let (_, key) = store
         .create_key(
             org,
+            &livestatus_shared::store::events::Actor::operator(),
             NewKey { name: "burst".into(), scopes: &[], expires_at: None, rate_limit: 1_000_000 },
             "2026-11-22T00:00:00.000Z",
         )

@@ -200,7 +200,12 @@ impl TestApp {
         let now = timestamp(self.clock.now());
         let (_, plaintext) = self
             .store
-            .create_key(org, NewKey { name: "test key".into(), scopes, expires_at: None, rate_limit: 60 }, &now)
+            .create_key(
+                org,
+                &livestatus_shared::store::events::Actor::operator(),
+                NewKey { name: "test key".into(), scopes, expires_at: None, rate_limit: 60 },
+                &now,
+            )
             .await
             .unwrap();
         plaintext.expose().to_owned()
@@ -254,7 +259,8 @@ impl TestApp {
         TestResponse { status: parts.status, headers: parts.headers, json }
     }
 
-    /// Every item of this test's organization partition.
+    /// Every item of an organization's partition except its events (the audit log, which
+    /// outlives what it records).
     pub async fn org_items(
         &self,
         org: Uuid,
@@ -268,7 +274,9 @@ impl TestApp {
                 .query()
                 .table_name(self.store.table())
                 .key_condition_expression("pk = :pk")
+                .filter_expression("attribute_not_exists(entity) OR entity <> :event")
                 .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org}")))
+                .expression_attribute_values(":event", aws_sdk_dynamodb::types::AttributeValue::S("event".into()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -42,6 +42,8 @@ struct CreateIncident {
     body: String,
     #[serde(default)]
     affected_service_ids: Option<Vec<String>>,
+    #[serde(default)]
+    notify_subscribers: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +55,8 @@ struct UpdateIncident {
     impact: Option<Impact>,
     #[serde(default)]
     affected_service_ids: Option<Vec<String>>,
+    #[serde(default)]
+    notify_subscribers: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +65,8 @@ struct CreateUpdate {
     body: String,
     #[serde(default)]
     status: Option<IncidentStatus>,
+    #[serde(default)]
+    notify_subscribers: Option<bool>,
 }
 
 /// Parses service ids, dropping duplicates and keeping the caller's order.
@@ -155,10 +161,11 @@ async fn create_incident(
         status: body.status,
         body: body_text(body.body)?,
         affected_service_ids: service_ids(body.affected_service_ids.unwrap_or_default())?,
+        notify_subscribers: body.notify_subscribers.unwrap_or(true),
     };
     let outcome = state
         .store
-        .create_incident(who.org_id, page, new, request.key.as_ref(), &state.now(), state.now_epoch())
+        .create_incident(who.org_id, &who.actor(), page, new, request.key.as_ref(), &state.now(), state.now_epoch())
         .await?;
     Ok(created(outcome))
 }
@@ -184,8 +191,9 @@ async fn update_incident(
         title: body.title.map(|t| domain::name("title", t, TITLE_MAX)).transpose()?,
         impact: body.impact,
         affected_service_ids: body.affected_service_ids.map(service_ids).transpose()?,
+        notify_subscribers: body.notify_subscribers.unwrap_or(true),
     };
-    let incident = state.store.update_incident(who.org_id, id, patch, &state.now()).await?;
+    let incident = state.store.update_incident(who.org_id, &who.actor(), id, patch, &state.now()).await?;
     Ok(data(StatusCode::OK, incident))
 }
 
@@ -197,12 +205,14 @@ async fn create_incident_update(
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "Incident")?;
     let body = body_text(request.body.body)?;
+    let notify_subscribers = request.body.notify_subscribers.unwrap_or(true);
     let outcome = state
         .store
         .add_incident_update(
             who.org_id,
+            &who.actor(),
             id,
-            NewUpdate { body, status: request.body.status },
+            NewUpdate { body, status: request.body.status, notify_subscribers },
             request.key.as_ref(),
             &state.now(),
             state.now_epoch(),
@@ -217,6 +227,6 @@ async fn delete_incident(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Incident")?;
-    state.store.delete_incident(who.org_id, id, &state.now()).await?;
+    state.store.delete_incident(who.org_id, &who.actor(), id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

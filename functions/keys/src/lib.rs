@@ -126,6 +126,7 @@ async fn create_key(
         .store
         .create_key(
             who.org_id,
+            &who.actor(),
             NewKey { name, scopes: &scopes, expires_at: expires, rate_limit: limits.requests_per_minute },
             &timestamp(now),
         )
@@ -139,7 +140,7 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "API key")?;
-    state.store.revoke_key(who.org_id, id, &state.now()).await?;
+    state.store.revoke_key(who.org_id, &who.actor(), id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -95,7 +95,7 @@ async fn create_page(
         brand_color: body.brand_color.as_deref().map(brand_color).transpose()?,
         is_public: body.is_public.unwrap_or(true),
     };
-    let page = state.store.create_page(who.org_id, new, &state.now()).await?;
+    let page = state.store.create_page(who.org_id, &who.actor(), new, &state.now()).await?;
     Ok(data(StatusCode::CREATED, page))
 }
 
@@ -119,7 +119,7 @@ async fn update_page(
         brand_color: body.brand_color.map(|c| c.as_deref().map(brand_color).transpose()).transpose()?,
         is_public: body.is_public,
     };
-    let page = state.store.update_page(who.org_id, id, patch, &state.now()).await?;
+    let page = state.store.update_page(who.org_id, &who.actor(), id, patch, &state.now()).await?;
     Ok(data(StatusCode::OK, page))
 }
 
@@ -129,6 +129,6 @@ async fn delete_page(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Page")?;
-    state.store.delete_page(who.org_id, id, &state.now()).await?;
+    state.store.delete_page(who.org_id, &who.actor(), id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -94,7 +94,7 @@ async fn create_service(
     };
     let outcome = state
         .store
-        .create_service(who.org_id, page, new, request.key.as_ref(), &state.now(), state.now_epoch())
+        .create_service(who.org_id, &who.actor(), page, new, request.key.as_ref(), &state.now(), state.now_epoch())
         .await?;
     Ok(created(outcome))
 }
@@ -122,7 +122,8 @@ async fn update_service(
         current_status: body.current_status,
         display_order: body.display_order.map(display_order).transpose()?,
     };
-    let service = state.store.update_service(who.org_id, id, patch, StatusSource::Api, &state.now()).await?;
+    let service =
+        state.store.update_service(who.org_id, &who.actor(), id, patch, StatusSource::Api, &state.now()).await?;
     Ok(data(StatusCode::OK, service))
 }
 
@@ -132,7 +133,7 @@ async fn delete_service(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Service")?;
-    state.store.delete_service(who.org_id, id).await?;
+    state.store.delete_service(who.org_id, &who.actor(), id, &state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -80,11 +80,8 @@ pub fn svg(badge: &Badge, style: Style, theme: Theme) -> String {
         Theme::Light | Theme::Auto => "#555",
         Theme::Dark => "#24292f",
     };
-    let auto = if theme == Theme::Auto {
-        "<style>@media (prefers-color-scheme:dark){.l{fill:#24292f}}</style>"
-    } else {
-        ""
-    };
+    let auto =
+        if theme == Theme::Auto { "<style>@media (prefers-color-scheme:dark){.l{fill:#24292f}}</style>" } else { "" };
     let gradient = if style == Style::Flat {
         "<linearGradient id=\"s\" x2=\"0\" y2=\"100%\"><stop offset=\"0\" stop-color=\"#bbb\" stop-opacity=\".1\"/><stop offset=\"1\" stop-opacity=\".1\"/></linearGradient>"
     } else {

@@ -290,7 +290,13 @@ fn past_item(incident: &Incident, links: &Links) -> PastItem {
         }
         _ => format!("{} – {}", when(&incident.created_at), status_label(incident.status)),
     };
-    PastItem { url: links.incident(incident.id), title: incident.title.clone(), impact: class, impact_label: label, summary }
+    PastItem {
+        url: links.incident(incident.id),
+        title: incident.title.clone(),
+        impact: class,
+        impact_label: label,
+        summary,
+    }
 }
 
 struct DayHtml {
@@ -364,7 +370,8 @@ struct IncidentTemplate {
 
 /// An incident's permalink page.
 pub fn incident(view: &View, incident: &Incident, links: &Links) -> Document {
-    let head = head(view, links, format!("{} · {} Status", incident.title, view.page.name), links.incident(incident.id));
+    let head =
+        head(view, links, format!("{} · {} Status", incident.title, view.page.name), links.incident(incident.id));
     let state = match (&incident.resolved_at, incident.status) {
         (Some(at), IncidentStatus::Resolved) => format!("Resolved {}", when(at)),
         _ => format!("{} since {}", status_label(incident.status), when(&incident.created_at)),
@@ -401,4 +408,3 @@ pub fn not_found() -> Document {
     let css = css(None);
     document(NotFoundTemplate { css: css.clone() }.render(), &css)
 }
-

@@ -138,7 +138,13 @@ impl From<Missing> for Response {
     }
 }
 
-async fn load(state: &AppState, slug: &str, history: bool, timelines: Timelines, missing: Missing) -> Result<View, Response> {
+async fn load(
+    state: &AppState,
+    slug: &str,
+    history: bool,
+    timelines: Timelines,
+    missing: Missing,
+) -> Result<View, Response> {
     match View::load(state, slug, history, timelines).await {
         Ok(Some(view)) => Ok(view),
         Ok(None) => Err(missing.into()),
@@ -196,7 +202,10 @@ async fn get_history(
     params: ListParams,
 ) -> Answer {
     let before = match params.cursor.as_deref() {
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| ApiError::invalid_field("cursor", "is not a cursor of this list").into_response())?),
+        Some(c) => Some(
+            Uuid::parse_str(c)
+                .map_err(|_| ApiError::invalid_field("cursor", "is not a cursor of this list").into_response())?,
+        ),
         None => None,
     };
     let view = load(&state, &slug, false, Timelines::None, Missing::Html).await?;
@@ -223,7 +232,9 @@ async fn get_status(State(state): State<AppState>, headers: HeaderMap, Path(slug
 async fn get_components(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
     let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
     let links = Links::new(&headers, &slug);
-    Ok(json(serde_json::json!({ "page": statuspage::page(&view, &links), "components": statuspage::components(&view) })))
+    Ok(json(
+        serde_json::json!({ "page": statuspage::page(&view, &links), "components": statuspage::components(&view) }),
+    ))
 }
 
 async fn get_incidents(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
@@ -253,13 +264,23 @@ fn service_filter(params: &ListParams) -> Result<Option<Uuid>, ApiError> {
         .transpose()
 }
 
-async fn get_atom(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, params: ListParams) -> Answer {
+async fn get_atom(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    params: ListParams,
+) -> Answer {
     let service = service_filter(&params).map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
     Ok(typed(feeds::atom(&view, &Links::new(&headers, &slug), service), "application/atom+xml; charset=utf-8"))
 }
 
-async fn get_rss(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, params: ListParams) -> Answer {
+async fn get_rss(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    params: ListParams,
+) -> Answer {
     let service = service_filter(&params).map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
     Ok(typed(feeds::rss(&view, &Links::new(&headers, &slug), service), "application/rss+xml; charset=utf-8"))
@@ -290,10 +311,8 @@ fn look(params: &ListParams) -> Result<Look, ApiError> {
         Some("auto") => Theme::Auto,
         Some(_) => return Err(bad("theme", "must be light, dark or auto")),
     };
-    let label = params
-        .get("label")
-        .map(|l| livestatus_shared::domain::name("label", l.to_owned(), LABEL_MAX))
-        .transpose()?;
+    let label =
+        params.get("label").map(|l| livestatus_shared::domain::name("label", l.to_owned(), LABEL_MAX)).transpose()?;
     Ok(Look { style, theme, label })
 }
 
@@ -349,11 +368,8 @@ async fn get_service_badge(
     };
     let service = path_id(&service, "Service").map_err(IntoResponse::into_response)?;
     let view = load(&state, &slug, uptime, Timelines::None, PAGE).await?;
-    let service = view
-        .services
-        .iter()
-        .find(|s| s.id == service)
-        .ok_or_else(|| ApiError::not_found("Service").into_response())?;
+    let service =
+        view.services.iter().find(|s| s.id == service).ok_or_else(|| ApiError::not_found("Service").into_response())?;
     let label = look.label.clone().unwrap_or_else(|| service.name.clone());
     let badge = if uptime {
         let value = view.service_uptime(service, window);
@@ -458,7 +474,8 @@ async fn cache(req: Request, next: Next) -> Response {
         parts.headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if gzipped {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::new(6));
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::new(6));
         if std::io::Write::write_all(&mut encoder, &bytes).is_ok()
             && let Ok(compressed) = encoder.finish()
         {

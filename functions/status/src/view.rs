@@ -208,4 +208,3 @@ pub fn is_open(incident: &Incident) -> bool {
 pub fn bars_start(now: DateTime<Utc>) -> DateTime<Utc> {
     (now.date_naive() - Duration::days(BAR_DAYS - 1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
-

@@ -135,7 +135,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("--rate-limit must be at least 1");
             }
             let (key, plaintext) = store
-                .create_key(org, NewKey { name, scopes: &scopes, expires_at: None, rate_limit: limit }, &now)
+                .create_key(
+                    org,
+                    &livestatus_shared::store::events::Actor::operator(),
+                    NewKey { name, scopes: &scopes, expires_at: None, rate_limit: limit },
+                    &now,
+                )
                 .await
                 .map_err(api)?;
             json!({ "id": key.id, "key": plaintext.expose(), "prefix": key.prefix, "scopes": key.scopes })
@@ -155,7 +160,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key { command: KeyCommand::Revoke { org, key_id } } => {
             let org = parse_id("--org", &org)?;
             let key_id = parse_id("--key-id", &key_id)?;
-            store().await?.revoke_key(org, key_id, &now).await.map_err(api)?;
+            store()
+                .await?
+                .revoke_key(org, &livestatus_shared::store::events::Actor::operator(), key_id, &now)
+                .await
+                .map_err(api)?;
             json!({ "id": key_id, "revoked": true })
         }
     };
@@ -176,7 +185,10 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     let key = PlaintextKey::parse(demo::KEY).map_err(api)?;
     let demo_key =
         NewKey { name: "Demo key (published; local only)".into(), scopes: &[], expires_at: None, rate_limit: 600 };
-    store.store_key(key, org, demo_key, now).await.map_err(api)?;
+    store
+        .store_key(key, org, &livestatus_shared::store::events::Actor::operator(), demo_key, now)
+        .await
+        .map_err(api)?;
     let page = NewPage {
         id: id(demo::PAGE),
         name: "Demo Status".into(),
@@ -185,7 +197,7 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
         brand_color: None,
         is_public: true,
     };
-    store.create_page(org, page, now).await.map_err(api)?;
+    store.create_page(org, &livestatus_shared::store::events::Actor::operator(), page, now).await.map_err(api)?;
     let service = NewService {
         id: id(demo::SERVICE),
         name: "API".into(),
@@ -193,7 +205,18 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
         current_status: ServiceStatus::Operational,
         display_order: 0,
     };
-    store.create_service(org, id(demo::PAGE), service, None, now, 0).await.map_err(api)?;
+    store
+        .create_service(
+            org,
+            &livestatus_shared::store::events::Actor::operator(),
+            id(demo::PAGE),
+            service,
+            None,
+            now,
+            0,
+        )
+        .await
+        .map_err(api)?;
     let incident = NewIncident {
         id: id(demo::INCIDENT),
         title: "Elevated error rates".into(),
@@ -201,8 +224,20 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
         status: IncidentStatus::Investigating,
         body: "We are looking into it.".into(),
         affected_service_ids: vec![id(demo::SERVICE)],
+        notify_subscribers: true,
     };
-    store.create_incident(org, id(demo::PAGE), incident, None, now, 0).await.map_err(api)?;
+    store
+        .create_incident(
+            org,
+            &livestatus_shared::store::events::Actor::operator(),
+            id(demo::PAGE),
+            incident,
+            None,
+            now,
+            0,
+        )
+        .await
+        .map_err(api)?;
     Ok(out)
 }
 

@@ -30,7 +30,12 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
     let slug = format!("acme-{}", &Uuid::now_v7().simple().to_string()[20..28]);
     let org = store.create_org("Acme Cloud".into(), Plan::Business, &at(start)).await.map_err(api)?.id;
     let (_, key) = store
-        .create_key(org, NewKey { name: "showcase".into(), scopes: &[], expires_at: None, rate_limit: 600 }, &at(now))
+        .create_key(
+            org,
+            &livestatus_shared::store::events::Actor::operator(),
+            NewKey { name: "showcase".into(), scopes: &[], expires_at: None, rate_limit: 600 },
+            &at(now),
+        )
         .await
         .map_err(api)?;
     let page = NewPage {
@@ -41,7 +46,11 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         brand_color: Some(livestatus_shared::domain::HexColor([0x6d, 0x28, 0xd9])),
         is_public: true,
     };
-    let page = store.create_page(org, page, &at(start)).await.map_err(api)?.id;
+    let page = store
+        .create_page(org, &livestatus_shared::store::events::Actor::operator(), page, &at(start))
+        .await
+        .map_err(api)?
+        .id;
     let mut services = Vec::new();
     for (i, name) in SERVICES.iter().enumerate() {
         let created = if i == 7 { now - Duration::days(40) } else { start };
@@ -52,7 +61,18 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
             current_status: ServiceStatus::Operational,
             display_order: i as u32 * 10,
         };
-        let outcome = store.create_service(org, page, service, None, &at(created), 0).await.map_err(api)?;
+        let outcome = store
+            .create_service(
+                org,
+                &livestatus_shared::store::events::Actor::operator(),
+                page,
+                service,
+                None,
+                &at(created),
+                0,
+            )
+            .await
+            .map_err(api)?;
         let livestatus_shared::store::idempotency::Outcome::Created(service) = outcome else { unreachable!() };
         services.push(service.id);
     }
@@ -80,36 +100,81 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         }
         let from = day(ago, hour);
         let patch = |s| ServicePatch { current_status: Some(s), ..ServicePatch::default() };
-        store.update_service(org, services[service], patch(status), StatusSource::Api, &at(from)).await.map_err(api)?;
+        store
+            .update_service(
+                org,
+                &livestatus_shared::store::events::Actor::operator(),
+                services[service],
+                patch(status),
+                StatusSource::Api,
+                &at(from),
+            )
+            .await
+            .map_err(api)?;
         let until = from + Duration::minutes(minutes);
         store
-            .update_service(org, services[service], patch(ServiceStatus::Operational), StatusSource::Api, &at(until))
+            .update_service(
+                org,
+                &livestatus_shared::store::events::Actor::operator(),
+                services[service],
+                patch(ServiceStatus::Operational),
+                StatusSource::Api,
+                &at(until),
+            )
             .await
             .map_err(api)?;
     }
     // (days ago, hour, title, impact, services, updates)
     type Story<'a> = (i64, u32, &'a str, Impact, &'a [usize], &'a [&'a str]);
     let incidents: [Story<'_>; 4] = [
-        (12, 13, "API requests failing in us-east", Impact::Major, &[1], &[
-            "We are seeing elevated error rates on API requests in us-east and are investigating.",
-            "The cause is a failed database failover. We are moving traffic to the standby.",
-            "Traffic is on the standby and error rates are back to normal. We are watching closely.",
-            "This incident is resolved. A full write-up will follow.",
-        ]),
-        (6, 8, "Delayed email delivery", Impact::Minor, &[4], &[
-            "Some emails are being delivered with delays of up to 20 minutes.",
-            "A queue backlog has been cleared; new emails go out at once.",
-            "Resolved: all delayed emails have been delivered.",
-        ]),
-        (3, 15, "Webhook deliveries failing", Impact::Major, &[3], &[
-            "Webhook deliveries are failing for all endpoints. We are investigating.",
-            "A bad configuration push is the cause; we have rolled it back.",
-            "Deliveries are succeeding again and retries are catching up. Resolved.",
-        ]),
-        (1, 10, "Slow page loads on the website", Impact::Minor, &[0], &[
-            "Pages on acme.example load slowly for some visitors in Europe.",
-            "Resolved: a CDN node was taken out of rotation.",
-        ]),
+        (
+            12,
+            13,
+            "API requests failing in us-east",
+            Impact::Major,
+            &[1],
+            &[
+                "We are seeing elevated error rates on API requests in us-east and are investigating.",
+                "The cause is a failed database failover. We are moving traffic to the standby.",
+                "Traffic is on the standby and error rates are back to normal. We are watching closely.",
+                "This incident is resolved. A full write-up will follow.",
+            ],
+        ),
+        (
+            6,
+            8,
+            "Delayed email delivery",
+            Impact::Minor,
+            &[4],
+            &[
+                "Some emails are being delivered with delays of up to 20 minutes.",
+                "A queue backlog has been cleared; new emails go out at once.",
+                "Resolved: all delayed emails have been delivered.",
+            ],
+        ),
+        (
+            3,
+            15,
+            "Webhook deliveries failing",
+            Impact::Major,
+            &[3],
+            &[
+                "Webhook deliveries are failing for all endpoints. We are investigating.",
+                "A bad configuration push is the cause; we have rolled it back.",
+                "Deliveries are succeeding again and retries are catching up. Resolved.",
+            ],
+        ),
+        (
+            1,
+            10,
+            "Slow page loads on the website",
+            Impact::Minor,
+            &[0],
+            &[
+                "Pages on acme.example load slowly for some visitors in Europe.",
+                "Resolved: a CDN node was taken out of rotation.",
+            ],
+        ),
     ];
     for (ago, hour, title, impact, affected, bodies) in incidents {
         let opened = day(ago, hour);
@@ -121,6 +186,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
     store
         .update_service(
             org,
+            &livestatus_shared::store::events::Actor::operator(),
             services[6],
             ServicePatch { current_status: Some(ServiceStatus::Degraded), ..ServicePatch::default() },
             StatusSource::Api,
@@ -133,16 +199,33 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         title: "Card payments slower than usual".into(),
         impact: Impact::Minor,
         status: IncidentStatus::Investigating,
-        body: "Some card payments take up to 30 seconds to confirm. We are investigating with our payment provider.".into(),
+        body: "Some card payments take up to 30 seconds to confirm. We are investigating with our payment provider."
+            .into(),
         affected_service_ids: vec![services[6]],
+        notify_subscribers: true,
     };
     let id = new.id;
-    store.create_incident(org, page, new, None, &at(opened), 0).await.map_err(api)?;
+    store
+        .create_incident(org, &livestatus_shared::store::events::Actor::operator(), page, new, None, &at(opened), 0)
+        .await
+        .map_err(api)?;
     let update = NewUpdate {
         body: "Our payment provider has identified a slow authorisation service and is rolling out a fix.".into(),
         status: Some(IncidentStatus::Identified),
+        notify_subscribers: true,
     };
-    store.add_incident_update(org, id, update, None, &at(opened + Duration::minutes(21)), 0).await.map_err(api)?;
+    store
+        .add_incident_update(
+            org,
+            &livestatus_shared::store::events::Actor::operator(),
+            id,
+            update,
+            None,
+            &at(opened + Duration::minutes(21)),
+            0,
+        )
+        .await
+        .map_err(api)?;
     Ok(json!({ "org": org, "key": key.expose(), "page": page, "slug": slug, "url": format!("/status/{slug}") }))
 }
 
@@ -164,16 +247,39 @@ async fn open_incident(
         status: IncidentStatus::Investigating,
         body: bodies[0].into(),
         affected_service_ids: affected,
+        notify_subscribers: true,
     };
     let id = new.id;
-    store.create_incident(org, page, new, None, &timestamp(opened), 0).await.map_err(api)?;
+    store
+        .create_incident(
+            org,
+            &livestatus_shared::store::events::Actor::operator(),
+            page,
+            new,
+            None,
+            &timestamp(opened),
+            0,
+        )
+        .await
+        .map_err(api)?;
     let statuses = [IncidentStatus::Identified, IncidentStatus::Monitoring, IncidentStatus::Resolved];
     let steps = bodies.len() - 1;
     for (i, body) in bodies[1..].iter().enumerate() {
         let status = if i + 1 == steps { IncidentStatus::Resolved } else { statuses[i.min(1)] };
         let at = opened + Duration::minutes(12 * (i as i64 + 1));
-        let update = NewUpdate { body: (*body).into(), status: Some(status) };
-        store.add_incident_update(org, id, update, None, &timestamp(at), 0).await.map_err(api)?;
+        let update = NewUpdate { body: (*body).into(), status: Some(status), notify_subscribers: true };
+        store
+            .add_incident_update(
+                org,
+                &livestatus_shared::store::events::Actor::operator(),
+                id,
+                update,
+                None,
+                &timestamp(at),
+                0,
+            )
+            .await
+            .map_err(api)?;
     }
     Ok(())
 }

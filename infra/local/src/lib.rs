@@ -12,4 +12,5 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_keys::routes())
         .merge(livestatus_og_ad::routes())
         .merge(livestatus_status::routes())
+        .merge(livestatus_notifications::routes())
 }

@@ -4,12 +4,13 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::events::{Actor, Event, EventType, data_of};
 use super::{Item, Store, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::apikey::{KeyHash, PlaintextKey};
 use crate::clock::timestamp;
@@ -81,8 +82,17 @@ pub struct Principal {
     pub org_id: Uuid,
     /// The key's id.
     pub key_id: Uuid,
+    /// The key's display prefix (`ls_live_xxxx`), for the audit log.
+    pub key_prefix: String,
     /// The key's scopes.
     pub scopes: Scopes,
+}
+
+impl Principal {
+    /// The key as the actor of the events its requests cause.
+    pub fn actor(&self) -> super::events::Actor {
+        super::events::Actor::key(self.key_id, &self.key_prefix)
+    }
 }
 
 /// The state of a key's rate-limit window, for the `X-RateLimit-*` headers.
@@ -337,8 +347,14 @@ impl Store {
 
     /// Creates a key for an organization and returns it with its plaintext, which is not
     /// kept anywhere.
-    pub async fn create_key(&self, org: Uuid, new: NewKey<'_>, now: &str) -> Result<(ApiKey, PlaintextKey), ApiError> {
-        self.store_key(PlaintextKey::generate(), org, new, now).await
+    pub async fn create_key(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        new: NewKey<'_>,
+        now: &str,
+    ) -> Result<(ApiKey, PlaintextKey), ApiError> {
+        self.store_key(PlaintextKey::generate(), org, actor, new, now).await
     }
 
     /// Stores a key whose plaintext the caller chose: only for the published demo key of
@@ -347,6 +363,7 @@ impl Store {
         &self,
         plaintext: PlaintextKey,
         org: Uuid,
+        actor: &Actor,
         new: NewKey<'_>,
         now: &str,
     ) -> Result<(ApiKey, PlaintextKey), ApiError> {
@@ -396,6 +413,7 @@ impl Store {
             TransactWriteItem::builder().put(put(to_item(&item)?)?).build(),
             TransactWriteItem::builder().put(put(reference)?).build(),
             TransactWriteItem::builder().condition_check(org_exists).build(),
+            self.event_put(org, Event::new(EventType::KeyCreated, None, actor, now, data_of("key", &item.key)))?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok((item.key, plaintext)),
@@ -406,13 +424,12 @@ impl Store {
         }
     }
 
-    /// Revokes a key of `org` by id. Revoking a revoked key changes nothing.
-    pub async fn revoke_key(&self, org: Uuid, key_id: Uuid, now: &str) -> Result<(), ApiError> {
+    /// Revokes a key of `org` by id, with its `key.revoked` event. Revoking a revoked key
+    /// changes nothing.
+    pub async fn revoke_key(&self, org: Uuid, actor: &Actor, key_id: Uuid, now: &str) -> Result<(), ApiError> {
         let hash = self.key_hash_by_id(org, key_id).await?;
         let hash = hash.as_str();
-        let revoked = self
-            .client()
-            .update_item()
+        let revoke = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::api_key_pk(hash), schema::API_KEY_SK)))
             .condition_expression("attribute_exists(pk) AND orgId = :org AND attribute_not_exists(revokedAt)")
@@ -420,15 +437,21 @@ impl Store {
             .expression_attribute_values(":org", s(org.to_string()))
             .expression_attribute_values(":now", s(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match revoked {
-            Ok(_) => Ok(()),
+            .build()
+            .map_err(ApiError::internal)?;
+        let data = serde_json::json!({ "key": { "id": key_id, "revokedAt": now } });
+        let items = vec![
+            TransactWriteItem::builder().update(revoke).build(),
+            self.event_put(org, Event::new(EventType::KeyRevoked, None, actor, now, data))?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
             // Already revoked: revoking again changes nothing and succeeds.
-            Err(e) => match condition_failed(e)? {
-                Some(old) if get_s(&old, "orgId") == Some(org.to_string().as_str()) => Ok(()),
+            Err(TxError::Cancelled(reasons)) => match failed_at(&reasons, 0).and_then(|r| r.item()) {
+                Some(old) if get_s(old, "orgId") == Some(org.to_string().as_str()) => Ok(()),
                 _ => Err(ApiError::not_found("API key")),
             },
+            Err(e) => Err(e.into_api_error()),
         }
     }
 }
@@ -503,7 +526,12 @@ fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateL
     }
     let names: Vec<Scope> = item.key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
     Ok((
-        Principal { org_id: item.key.org_id, key_id: item.key.id, scopes: Scopes(names) },
+        Principal {
+            org_id: item.key.org_id,
+            key_id: item.key.id,
+            key_prefix: item.key.prefix.clone(),
+            scopes: Scopes(names),
+        },
         RateLimit {
             limit: item.rate_limit,
             remaining: item.rate_limit.saturating_sub(item.rl_count),

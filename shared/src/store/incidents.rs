@@ -2,10 +2,11 @@
 //! partition (`INCIDENT#<id>#UPDATE#<v7>`), so one query reads an incident whole; a
 //! page's incidents are listed newest first through GSI1, an organization's through GSI2.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
 use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
@@ -115,6 +116,8 @@ pub struct NewIncident {
     pub body: String,
     /// Affected services, without duplicates.
     pub affected_service_ids: Vec<Uuid>,
+    /// Whether subscribers hear of it (integrations always do).
+    pub notify_subscribers: bool,
 }
 
 /// A validated new update.
@@ -124,6 +127,8 @@ pub struct NewUpdate {
     pub body: String,
     /// New status; `None` keeps the incident's.
     pub status: Option<IncidentStatus>,
+    /// Whether subscribers hear of it (integrations always do).
+    pub notify_subscribers: bool,
 }
 
 /// A validated change.
@@ -135,6 +140,8 @@ pub struct IncidentPatch {
     pub impact: Option<Impact>,
     /// New set of affected services.
     pub affected_service_ids: Option<Vec<Uuid>>,
+    /// Whether subscribers hear of the change (integrations always do).
+    pub notify_subscribers: bool,
 }
 
 /// Filters of the incident lists.
@@ -155,6 +162,7 @@ impl Store {
     pub async fn create_incident(
         &self,
         org: Uuid,
+        actor: &Actor,
         page: Uuid,
         new: NewIncident,
         idem: Option<&IdempotencyKey>,
@@ -198,6 +206,8 @@ impl Store {
         items.extend(services.iter().map(|s| self.service_on_page(org, page, *s)).collect::<Result<Vec<_>, _>>()?);
         let mut incident = item.incident;
         incident.updates = Some(vec![first]);
+        let data = serde_json::json!({ "incident": &incident, "notifySubscribers": new.notify_subscribers });
+        items.push(self.event_put(org, Event::new(EventType::IncidentCreated, Some(page), actor, now, data))?);
         let idem_index = items.len();
         if let Some(idem) = idem {
             items.push(self.idempotency_put(org, idem, page, id, 201, crate::http::data_body(&incident), now_epoch)?);
@@ -369,6 +379,7 @@ impl Store {
     pub async fn update_incident(
         &self,
         org: Uuid,
+        actor: &Actor,
         id: Uuid,
         patch: IncidentPatch,
         now: &str,
@@ -401,6 +412,14 @@ impl Store {
         items.extend(
             services.iter().map(|s| self.service_on_page(org, incident.page_id, *s)).collect::<Result<Vec<_>, _>>()?,
         );
+        let mut after = incident.clone();
+        if let Some(ids) = &patch.affected_service_ids {
+            after.affected_service_ids.clone_from(ids);
+        }
+        after.updated_at = now.to_owned();
+        after.updates = None;
+        let data = serde_json::json!({ "incident": &after, "notifySubscribers": patch.notify_subscribers });
+        items.push(self.event_put(org, Event::new(EventType::IncidentUpdated, Some(after.page_id), actor, now, data))?);
         match self.transact(items).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
@@ -426,13 +445,14 @@ impl Store {
     pub async fn add_incident_update(
         &self,
         org: Uuid,
+        actor: &Actor,
         id: Uuid,
         new: NewUpdate,
         idem: Option<&IdempotencyKey>,
         now: &str,
         now_epoch: i64,
     ) -> Result<Outcome<IncidentUpdate>, ApiError> {
-        let NewUpdate { body, status } = new;
+        let NewUpdate { body, status, notify_subscribers } = new;
         // Optimistic: the incident's status is read, then changed only if still the same.
         for _ in 0..5 {
             let current = self
@@ -457,7 +477,7 @@ impl Store {
                 status: new_status,
                 created_at: now.to_owned(),
             };
-            let resolved_at = match (new_status, &current.resolved_at) {
+            let resolved_at: Option<String> = match (new_status, &current.resolved_at) {
                 (IncidentStatus::Resolved, Some(at)) => Some(at.clone()),
                 (IncidentStatus::Resolved, None) => Some(now.to_owned()),
                 _ => None,
@@ -466,7 +486,7 @@ impl Store {
             changes
                 .set("status", s(new_status.as_str()))
                 .set("updatedAt", s(now))
-                .set("resolvedAt", resolved_at.map_or(AttributeValue::Null(true), s))
+                .set("resolvedAt", resolved_at.clone().map_or(AttributeValue::Null(true), s))
                 .value(":current", s(current.status.as_str()));
             if let Some(idem) = idem {
                 changes.append("idempotencyKeys", AttributeValue::L(vec![s(idem.record_sk())]));
@@ -496,6 +516,22 @@ impl Store {
                     now_epoch,
                 )?);
             }
+            let mut after = current.clone();
+            after.status = new_status;
+            after.updated_at = now.to_owned();
+            after.resolved_at = resolved_at.clone();
+            after.updates = None;
+            let kind = if new_status == IncidentStatus::Resolved && current.status != IncidentStatus::Resolved {
+                EventType::IncidentResolved
+            } else {
+                EventType::IncidentUpdated
+            };
+            let data = serde_json::json!({
+                "incident": &after,
+                "update": &update,
+                "notifySubscribers": notify_subscribers,
+            });
+            items.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
             match self.transact(items).await {
                 Ok(()) => return Ok(Outcome::Created(update)),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
@@ -516,7 +552,7 @@ impl Store {
     /// The incident is first marked as deleting (it disappears for readers and accepts no
     /// more writes), then its updates and records go, then the incident itself: a delete
     /// interrupted at any point leaves a marked incident that the next delete finishes.
-    pub async fn delete_incident(&self, org: Uuid, id: Uuid, now: &str) -> Result<(), ApiError> {
+    pub async fn delete_incident(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
         let incident_key = key(schema::org_pk(org), schema::incident_sk(id));
         let marked =
             self.mark_deleting(incident_key.clone(), now).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
@@ -553,19 +589,22 @@ impl Store {
             }
         }
 
-        let deleted = self
-            .client()
-            .delete_item()
+        let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(incident_key))
             .condition_expression("attribute_exists(deleting)")
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            // A concurrent delete of the same incident finished first.
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
+            .build()
+            .map_err(ApiError::internal)?;
+        let data = serde_json::json!({ "incident": { "id": id, "title": item.incident.title } });
+        let event = Event::new(EventType::IncidentDeleted, Some(item.incident.page_id), actor, now, data);
+        match self
+            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
+            .await
+        {
+            Ok(()) => Ok(()),
+            // A concurrent delete of the same incident finished first (and wrote the event).
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Ok(()),
+            Err(e) => Err(e.into_api_error()),
         }
     }
 
@@ -594,7 +633,8 @@ impl Store {
                 .await
                 .map_err(sdk_error)?;
             for item in out.items.unwrap_or_default() {
-                let (Some(pk), Some(sk), Some(id)) = (get_s(&item, "pk"), get_s(&item, "sk"), get_s(&item, "id")) else {
+                let (Some(pk), Some(sk), Some(id)) = (get_s(&item, "pk"), get_s(&item, "sk"), get_s(&item, "id"))
+                else {
                     continue;
                 };
                 let Some(org) = pk.strip_prefix("ORG#").and_then(|o| Uuid::parse_str(o).ok()) else { continue };

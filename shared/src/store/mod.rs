@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod cursor;
+pub mod events;
 pub mod idempotency;
 pub mod incidents;
 pub mod orgs;
@@ -326,17 +327,6 @@ impl Changes {
 
     fn expression(&self) -> String {
         format!("SET {}", self.sets.join(", "))
-    }
-
-    /// Applies the changes to an `UpdateItem` call.
-    pub(crate) fn apply(
-        self,
-        call: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let expression = self.expression();
-        call.update_expression(expression)
-            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
-            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
     }
 
     /// Applies the changes to a transaction's `Update`.

@@ -2,11 +2,12 @@
 //! page count, always changed together in one transaction.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::events::{Actor, Event, EventType, data_of};
 use super::{
     Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item,
 };
@@ -115,7 +116,7 @@ fn plan_allows_another_page() -> (String, Vec<(String, AttributeValue)>) {
 
 impl Store {
     /// Creates a page, claiming its slug and counting it against the plan, atomically.
-    pub async fn create_page(&self, org: Uuid, new: NewPage, now: &str) -> Result<Page, ApiError> {
+    pub async fn create_page(&self, org: Uuid, actor: &Actor, new: NewPage, now: &str) -> Result<Page, ApiError> {
         let page = Page {
             id: new.id,
             name: new.name,
@@ -154,6 +155,10 @@ impl Store {
                         .map_err(ApiError::internal)?,
                 )
                 .build(),
+            self.event_put(
+                org,
+                Event::new(EventType::PageCreated, Some(item.page.id), actor, now, data_of("page", &item.page)),
+            )?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(item.page),
@@ -214,7 +219,9 @@ impl Store {
             .await
             .map_err(sdk_error)?;
         let item = out.item.map(from_item::<PageItem>).transpose()?;
-        Ok(item.filter(|i| i.deleting.is_none() && i.page.is_public && i.page.slug == slug.as_str()).map(|i| (org, i.page)))
+        Ok(item
+            .filter(|i| i.deleting.is_none() && i.page.is_public && i.page.slug == slug.as_str())
+            .map(|i| (org, i.page)))
     }
 
     /// Lists the pages of `org`, oldest first.
@@ -238,15 +245,24 @@ impl Store {
 
     /// Applies a change to a page. A new slug is claimed and the old one freed in the same
     /// transaction as the page update.
-    pub async fn update_page(&self, org: Uuid, page_id: Uuid, patch: PagePatch, now: &str) -> Result<Page, ApiError> {
+    pub async fn update_page(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        page_id: Uuid,
+        patch: PagePatch,
+        now: &str,
+    ) -> Result<Page, ApiError> {
         if patch.is_empty() {
             return self.get_page(org, page_id).await?.ok_or_else(|| ApiError::not_found("Page"));
         }
         for attempt in 1..=5 {
             let current = self.get_page_item(org, page_id).await?.ok_or_else(|| ApiError::not_found("Page"))?;
             let new_slug = patch.slug.as_ref().filter(|s| s.as_str() != current.page.slug);
+            let updated = apply(current.page.clone(), &patch, now);
+            let event = Event::new(EventType::PageUpdated, Some(page_id), actor, now, data_of("page", &updated));
             let Some(new_slug) = new_slug else {
-                return self.update_page_in_place(org, page_id, &patch, now).await;
+                return self.update_page_in_place(org, page_id, &patch, event, now).await;
             };
             let mut changes = page_changes(&patch, now);
             changes.value(":oldSlug", s(&current.page.slug));
@@ -271,9 +287,10 @@ impl Store {
                     )
                     .build(),
                 self.put_new(slug_item(new_slug, org, page_id))?,
+                self.event_put(org, event)?,
             ];
             match self.transact(items).await {
-                Ok(()) => return Ok(apply(current.page, &patch, now)),
+                Ok(()) => return Ok(updated),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
                     return Err(ApiError::SlugTaken(new_slug.to_string()));
                 }
@@ -290,22 +307,25 @@ impl Store {
         org: Uuid,
         page_id: Uuid,
         patch: &PagePatch,
+        event: Event,
         now: &str,
     ) -> Result<Page, ApiError> {
-        let call = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
+        let update = page_changes(patch, now)
+            .apply_tx(
+                Update::builder()
+                    .table_name(self.table())
+                    .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))),
+            )
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
-            .return_values(ReturnValue::AllNew);
-        let out = page_changes(patch, now).apply(call).send().await;
-        match out {
-            Ok(out) => Ok(from_item::<PageItem>(out.attributes.unwrap_or_default())?.page),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(ApiError::not_found("Page"))
-            }
-            Err(e) => Err(sdk_error(e)),
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(ApiError::internal)?;
+        let page = serde_json::from_value::<Page>(event.data["page"].clone()).map_err(ApiError::internal)?;
+        let items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(page),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
+            Err(e) => Err(e.into_api_error()),
         }
     }
 
@@ -313,7 +333,7 @@ impl Store {
     /// disappears for readers and accepts no new children), then its children are
     /// removed, then the page, its slug claim and its place in the page count go in one
     /// transaction. A retried delete of a half-deleted page finishes the job.
-    pub async fn delete_page(&self, org: Uuid, page_id: Uuid, now: &str) -> Result<(), ApiError> {
+    pub async fn delete_page(&self, org: Uuid, actor: &Actor, page_id: Uuid, now: &str) -> Result<(), ApiError> {
         let page = self
             .mark_deleting(key(schema::org_pk(org), schema::page_sk(page_id)), now)
             .await?
@@ -358,6 +378,16 @@ impl Store {
                         .map_err(ApiError::internal)?,
                 )
                 .build(),
+            self.event_put(
+                org,
+                Event::new(
+                    EventType::PageDeleted,
+                    Some(page_id),
+                    actor,
+                    now,
+                    serde_json::json!({ "page": { "id": page_id, "slug": slug } }),
+                ),
+            )?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
@@ -375,10 +405,12 @@ impl Store {
             .client()
             .query()
             .key_condition_expression("pk = :pk")
-            .filter_expression("pageId = :page")
+            // Events stay: they are the organization's audit log, and expire on their own.
+            .filter_expression("pageId = :page AND (attribute_not_exists(entity) OR entity <> :event)")
             .projection_expression("pk, sk")
             .expression_attribute_values(":pk", s(schema::org_pk(org)))
             .expression_attribute_values(":page", s(page_id.to_string()))
+            .expression_attribute_values(":event", s("event"))
             .consistent_read(true);
         self.query_all(query).await
     }

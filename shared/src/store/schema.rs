@@ -16,6 +16,7 @@
 //! | update        | `ORG#<org>`        | `INCIDENT#<inc>#UPDATE#<upd>` | `ORG#<org>#PAGE#<page>#INCIDENTS` | `!U#<inc>#<upd>` |
 //! | status change | `ORG#<org>`        | `SERVICE#<svc>#STATUS#<at>#<id>` | `ORG#<org>#PAGE#<page>#SERVICES` | `!LOG#<at>#<svc>` |
 //! | idempotency   | `ORG#<org>`        | `IDEMPOTENCY#<sha256(key)>` |               |          |
+//! | event         | `ORG#<org>`        | `EVENT#<event>`      |                       |          |
 //!
 //! Updates and status changes share their page's GSI1 partitions with incidents and
 //! services but sort before them (`!` < `0`): the API's lists read only from `0` on, while
@@ -113,6 +114,13 @@ pub fn update_sk(incident: Uuid, update: Uuid) -> String {
 /// GSI1 partition of a page's incidents, read newest first.
 pub fn incidents_gsi1pk(org: Uuid, page: Uuid) -> String {
     format!("ORG#{org}#PAGE#{page}#INCIDENTS")
+}
+
+/// Sort key prefix of events in the org partition.
+pub const EVENT_PREFIX: &str = "EVENT#";
+/// `EVENT#<event>`: events sort by time (UUID v7), read newest first.
+pub fn event_sk(event: Uuid) -> String {
+    format!("{EVENT_PREFIX}{event}")
 }
 
 /// The lowest GSI1 sort key of incidents and services (UUIDs and zero-padded orders

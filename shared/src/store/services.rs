@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
 use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
@@ -128,6 +129,7 @@ impl Store {
     pub async fn create_service(
         &self,
         org: Uuid,
+        actor: &Actor,
         page: Uuid,
         new: NewService,
         idem: Option<&IdempotencyKey>,
@@ -153,7 +155,9 @@ impl Store {
             org_id: org,
             service,
         };
-        let mut items = vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?];
+        let event = Event::new(EventType::ServiceCreated, Some(page), actor, now, data_of("service", &item.service));
+        let mut items =
+            vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?, self.event_put(org, event)?];
         if let Some(idem) = idem {
             items.push(self.idempotency_put(
                 org,
@@ -168,7 +172,7 @@ impl Store {
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(item.service)),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
-            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 2).is_some() => {
+            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
                 self.replay(org, idem.expect("checked"), now_epoch).await
             }
             Err(e) => Err(e.into_api_error()),
@@ -223,6 +227,7 @@ impl Store {
     pub async fn update_service(
         &self,
         org: Uuid,
+        actor: &Actor,
         id: Uuid,
         patch: ServicePatch,
         source: StatusSource,
@@ -256,7 +261,14 @@ impl Store {
                 .condition_expression("attribute_exists(pk) AND currentStatus = :old")
                 .build()
                 .map_err(ApiError::internal)?;
-            let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            let updated = apply(current.clone(), &patch, now);
+            let mut data = data_of("service", &updated);
+            if let Some(to) = changed {
+                data["oldStatus"] = serde_json::to_value(current.current_status).map_err(ApiError::internal)?;
+                data["newStatus"] = serde_json::to_value(to).map_err(ApiError::internal)?;
+            }
+            let event = Event::new(EventType::ServiceUpdated, Some(current.page_id), actor, now, data);
+            let mut items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
             if let Some(to) = changed {
                 let item = StatusChangeItem {
                     pk: schema::org_pk(org),
@@ -277,10 +289,10 @@ impl Store {
                 items.push(self.page_is_live(org, current.page_id)?);
             }
             match self.transact(items).await {
-                Ok(()) => return Ok(apply(current, &patch, now)),
+                Ok(()) => return Ok(updated),
                 // Deleted or changed since we read it: read again.
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 3).is_some() => {
                     return Err(ApiError::not_found("Service"));
                 }
                 Err(e) => return Err(e.into_api_error()),
@@ -289,22 +301,27 @@ impl Store {
         Err(ApiError::ServiceUnavailable("service kept changing during the update".into()))
     }
 
-    /// Deletes a service of `org` and then its status history.
-    pub async fn delete_service(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
-        let deleted = self
-            .client()
-            .delete_item()
+    /// Deletes a service of `org` (with its `service.deleted` event) and then its status
+    /// history.
+    pub async fn delete_service(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
+        let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+        let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
             .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            .build()
+            .map_err(ApiError::internal)?;
+        let event =
+            Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
+        match self
+            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
+            .await
+        {
+            Ok(()) => {}
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
                 return Err(ApiError::not_found("Service"));
             }
-            Err(e) => return Err(sdk_error(e)),
+            Err(e) => return Err(e.into_api_error()),
         }
         // Left behind if this fails: history of a service nobody can see, which readers
         // ignore (they start from the services that exist) and a page delete removes.
@@ -330,11 +347,7 @@ impl Store {
             .expression_attribute_values(":pk", s(schema::org_pk(org)))
             .expression_attribute_values(":from", s(format!("{prefix}{since}")))
             .expression_attribute_values(":to", s(format!("{prefix}~")));
-        self.query_all(query)
-            .await?
-            .into_iter()
-            .map(|i| from_item::<StatusChangeItem>(i)?.change())
-            .collect()
+        self.query_all(query).await?.into_iter().map(|i| from_item::<StatusChangeItem>(i)?.change()).collect()
     }
 
     /// A page's services in display order with their status changes since `since`, in one
