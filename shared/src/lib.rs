@@ -10,6 +10,8 @@ pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod http;
+#[cfg(feature = "store")]
+pub mod notify;
 pub mod outbound;
 pub mod routes;
 #[cfg(feature = "store")]

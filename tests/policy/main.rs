@@ -43,7 +43,7 @@ fn the_checker_reads_every_functions_policy_from_the_template() {
 
     assert_eq!(
         policies.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["incidents", "keys", "og-ad", "pages", "services", "status"]
+        ["incidents", "keys", "notifications", "og-ad", "pages", "services", "status"]
     );
     assert!(policies["og-ad"].actions.is_empty(), "the generator touches no AWS service");
     assert_eq!(
