@@ -14,6 +14,14 @@ trap stop_dynamodb_local EXIT
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export TABLE_NAME="${TABLE_NAME:-livestatus}"
+# Webhook secrets are sealed with this key; kept with the data so they open after a restart.
+if [ -z "${SECRETS_KEY:-}" ]; then
+  [ -s "$data_dir/secrets.key" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$data_dir/secrets.key")
+  SECRETS_KEY="$(cat "$data_dir/secrets.key")"
+  export SECRETS_KEY
+fi
+# The local run may deliver webhooks to a receiver on this machine over plain http.
+export OUTBOUND_ALLOW_PRIVATE="${OUTBOUND_ALLOW_PRIVATE:-1}"
 cargo build --locked --bin livestatus-local --bin livestatus-admin
 "$ROOT_DIR/target/debug/livestatus-local" &
 server=$!

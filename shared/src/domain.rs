@@ -190,11 +190,15 @@ pub enum Scope {
     AnalyticsRead,
     /// Read the audit log of events.
     EventsRead,
+    /// Read webhooks and their deliveries.
+    WebhooksRead,
+    /// Create, change, test and delete webhooks; retry deliveries.
+    WebhooksWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 12] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -205,6 +209,8 @@ impl Scope {
         Scope::KeysWrite,
         Scope::AnalyticsRead,
         Scope::EventsRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -220,6 +226,8 @@ impl Scope {
             Scope::KeysWrite => "keys:write",
             Scope::AnalyticsRead => "analytics:read",
             Scope::EventsRead => "events:read",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 

@@ -18,3 +18,4 @@ mod services;
 mod status_pages;
 mod template;
 mod uptime;
+mod webhooks;

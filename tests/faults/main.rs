@@ -104,7 +104,7 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
         .await
         .unwrap();
     let app = livestatus_tests::TestApp::from_parts(
-        all_routes(AppState { store: store.clone(), clock: Arc::new(SystemClock) }),
+        all_routes(AppState { clock: Arc::new(SystemClock), ..AppState::new(store.clone()) }),
         store.clone(),
         org,
         key.expose(),

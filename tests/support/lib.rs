@@ -14,6 +14,9 @@ use http_body_util::BodyExt;
 use livestatus_shared::AppState;
 use livestatus_shared::clock::{Clock, ManualClock, timestamp};
 use livestatus_shared::domain::{Plan, Scope};
+use livestatus_shared::notify::sealing::Sealer;
+use livestatus_shared::notify::sender::Sender;
+use livestatus_shared::outbound::Policy;
 use livestatus_shared::store::Store;
 use livestatus_shared::store::api_keys::NewKey;
 use serde_json::Value;
@@ -109,6 +112,9 @@ pub async fn client(counter: Option<CallCounter>) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
+/// The outbound timeout of test apps: short, so a receiver that hangs costs little.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct TestResponse {
@@ -164,6 +170,8 @@ pub struct TestApp {
     pub org: Uuid,
     /// A full-access key of that organization.
     pub key: String,
+    /// The router's state, for driving the notifier and the scheduler.
+    pub state: AppState,
 }
 
 impl TestApp {
@@ -174,15 +182,32 @@ impl TestApp {
 
     /// Same, with the organization on `plan`.
     pub async fn with_plan(router: fn(AppState) -> Router, plan: Plan) -> Self {
+        Self::build(router, plan, table()).await
+    }
+
+    /// An app serving every function over a table of its own, for tests of the scheduler,
+    /// whose tick reads the due work of a whole table.
+    pub async fn isolated() -> Self {
+        let name = format!("livestatus-test-{}", Uuid::new_v4().simple());
+        Store::new(client(None).await, &name).ensure_table().await.expect("create a table on DynamoDB Local");
+        Self::build(all_routes, Plan::Business, &name).await
+    }
+
+    async fn build(router: fn(AppState) -> Router, plan: Plan, table: &str) -> Self {
         let calls = CallCounter::default();
-        let store = Store::new(client(Some(calls.clone())).await, table());
+        let store = Store::new(client(Some(calls.clone())).await, table);
         let now = chrono::Utc::now().timestamp();
         // Two seconds into a minute, so a burst never straddles a window by accident.
         let start = chrono::DateTime::from_timestamp(now - now.rem_euclid(60) + 2, 0).unwrap();
         let clock = Arc::new(ManualClock::new(start));
-        let state = AppState { store: store.clone(), clock: clock.clone() };
+        let state = AppState {
+            store: store.clone(),
+            clock: clock.clone(),
+            sealer: Sealer::new("test sealing key"),
+            sender: Sender::new(Policy { allow_private: true, allow_http: true }, SEND_TIMEOUT),
+        };
         let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
-        let mut app = Self { router: router(state), store, clock, calls, org, key: String::new() };
+        let mut app = Self { router: router(state.clone()), store, clock, calls, org, key: String::new(), state };
         app.key = app.new_key(app.org, &[]).await;
         app.calls.reset();
         app
@@ -192,7 +217,8 @@ impl TestApp {
     /// Local and the system clock); `clock` and `calls` are then not the router's.
     pub fn from_parts(router: Router, store: Store, org: Uuid, key: &str) -> Self {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        Self { router, store, clock, calls: CallCounter::default(), org, key: key.to_owned() }
+        let state = AppState { clock: clock.clone(), ..AppState::new(store.clone()) };
+        Self { router, store, clock, calls: CallCounter::default(), org, key: key.to_owned(), state }
     }
 
     /// A new key of `org` with `scopes` (empty: full access); returns the plaintext.

@@ -1,19 +1,34 @@
-//! The notifications endpoint group: the audit log (`/api/v1/events`) and, as the
-//! event pipeline grows, the subscribers, webhooks and deliveries built on it.
+//! The notifications endpoint group: the audit log (`/api/v1/events`), the
+//! organization's webhooks with their delivery logs, and manual retries. The same crate
+//! holds the two functions that serve no route: `notifier` (the table's stream) and
+//! `scheduler` (the minute tick).
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use livestatus_shared::auth::Principal;
-use livestatus_shared::http::{ListParams, list};
+use livestatus_shared::http::{JsonBody, ListParams, data, list, nullable, path_id};
+use livestatus_shared::notify::{self, signing};
 use livestatus_shared::store::events::{EventFilter, EventType};
-use livestatus_shared::{ApiError, AppState};
+use livestatus_shared::store::webhooks::{NewWebhook, ROTATION_OVERLAP_SECS, Webhook, WebhookPatch};
+use livestatus_shared::{ApiError, AppState, domain};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub mod stream;
 
 /// This group's routes, unfinished, for merging into the local server.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/events", get(list_events))
+    Router::new()
+        .route("/api/v1/events", get(list_events))
+        .route("/api/v1/webhooks", get(list_webhooks).post(create_webhook))
+        .route("/api/v1/webhooks/{webhookId}", get(get_webhook).patch(update_webhook).delete(delete_webhook))
+        .route("/api/v1/webhooks/{webhookId}/rotate-secret", post(rotate_secret))
+        .route("/api/v1/webhooks/{webhookId}/test", post(test_webhook))
+        .route("/api/v1/webhooks/{webhookId}/deliveries", get(list_deliveries))
+        .route("/api/v1/deliveries/{deliveryId}/retry", post(retry_delivery))
 }
 
 /// The function's complete router.
@@ -49,4 +64,209 @@ async fn list_events(State(state): State<AppState>, who: Principal, params: List
     let listing =
         state.store.list_events(who.org_id, &filter, state.now_epoch(), params.limit, params.cursor.as_deref()).await?;
     Ok(list(listing.items, listing.next_cursor))
+}
+
+const DESCRIPTION_MAX: usize = 500;
+const URL_MAX: usize = 2048;
+const PAGE_IDS_MAX: usize = 20;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateWebhook {
+    url: String,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    page_ids: Option<Vec<String>>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateWebhook {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    page_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// A webhook with its secret: the create and rotate answers, the only times it is shown.
+#[derive(Serialize)]
+struct WithSecret {
+    #[serde(flatten)]
+    webhook: Webhook,
+    secret: String,
+}
+
+/// The URL, checked by the address guard now (and again at every send).
+async fn webhook_url(state: &AppState, raw: String) -> Result<String, ApiError> {
+    let raw = domain::text("url", raw, 1, URL_MAX)?;
+    if raw.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid_field("url", "must not contain whitespace"));
+    }
+    state.sender.check_webhook_url(&raw).await.map_err(|refusal| ApiError::invalid_field("url", refusal))?;
+    Ok(raw)
+}
+
+/// Event type names: known types (audit-only ones too, when asked for by name), no
+/// duplicates.
+fn event_names(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let mut names = Vec::with_capacity(raw.len());
+    for name in raw {
+        let Some(kind) = EventType::parse(&name) else {
+            let shown: String = name.chars().take(64).collect();
+            return Err(ApiError::invalid_field("events", format_args!("`{shown}` is not an event type")));
+        };
+        if !names.iter().any(|n| n == kind.as_str()) {
+            names.push(kind.as_str().to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Page ids that are pages of the organization.
+async fn page_ids(state: &AppState, org: Uuid, raw: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
+    if raw.len() > PAGE_IDS_MAX {
+        return Err(ApiError::invalid_field("pageIds", format_args!("may name at most {PAGE_IDS_MAX} pages")));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for raw in raw {
+        let id = Uuid::parse_str(&raw).map_err(|_| ApiError::invalid_field("pageIds", "must be page ids (UUIDs)"))?;
+        if state.store.get_page(org, id).await?.is_none() {
+            return Err(ApiError::invalid_field("pageIds", format_args!("no page {id} in this organization")));
+        }
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn description(raw: String) -> Result<String, ApiError> {
+    domain::text("description", raw, 0, DESCRIPTION_MAX)
+}
+
+async fn list_webhooks(State(state): State<AppState>, who: Principal, params: ListParams) -> Result<Response, ApiError> {
+    params.only(&[])?;
+    let listing = state.store.list_webhooks(who.org_id, params.limit, params.cursor.as_deref()).await?;
+    Ok(list(listing.items, listing.next_cursor))
+}
+
+async fn create_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    JsonBody(body): JsonBody<CreateWebhook>,
+) -> Result<Response, ApiError> {
+    let new = NewWebhook {
+        url: webhook_url(&state, body.url).await?,
+        events: event_names(body.events.unwrap_or_default())?,
+        page_ids: page_ids(&state, who.org_id, body.page_ids.unwrap_or_default()).await?,
+        description: body.description.map(description).transpose()?,
+    };
+    let secret = signing::new_secret();
+    let webhook =
+        state.store.create_webhook(who.org_id, &who.actor(), new, state.sealer.seal(&secret), &state.now()).await?;
+    Ok(data(StatusCode::CREATED, WithSecret { webhook, secret }))
+}
+
+async fn get_webhook(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Webhook")?;
+    let record = state.store.get_webhook(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Webhook"))?;
+    Ok(data(StatusCode::OK, record.webhook))
+}
+
+async fn update_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateWebhook>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Webhook")?;
+    let url = match body.url {
+        Some(url) => Some(webhook_url(&state, url).await?),
+        None => None,
+    };
+    let pages = match body.page_ids {
+        Some(raw) => Some(page_ids(&state, who.org_id, raw).await?),
+        None => None,
+    };
+    let patch = WebhookPatch {
+        url,
+        events: body.events.map(event_names).transpose()?,
+        page_ids: pages,
+        description: body.description.map(|d| d.map(description).transpose()).transpose()?,
+        enabled: body.enabled,
+    };
+    let webhook = state.store.update_webhook(who.org_id, &who.actor(), id, patch, &state.now()).await?;
+    Ok(data(StatusCode::OK, webhook))
+}
+
+async fn delete_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, "Webhook")?;
+    state.store.delete_webhook(who.org_id, &who.actor(), id, &state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Webhook")?;
+    let secret = signing::new_secret();
+    let now = state.clock.now();
+    let until = livestatus_shared::clock::timestamp(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECS));
+    let webhook = state
+        .store
+        .rotate_webhook_secret(who.org_id, &who.actor(), id, state.sealer.seal(&secret), &state.now(), &until)
+        .await?;
+    Ok(data(StatusCode::OK, WithSecret { webhook, secret }))
+}
+
+async fn test_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Webhook")?;
+    let record = state.store.get_webhook(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Webhook"))?;
+    if !record.webhook.enabled {
+        return Err(ApiError::invalid_field("enabled", "the webhook is disabled; enable it to send a test"));
+    }
+    let delivery = notify::ping(&state, who.org_id, &record).await?;
+    Ok(data(StatusCode::ACCEPTED, delivery))
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&[])?;
+    let id = path_id(&id, "Webhook")?;
+    state.store.get_webhook(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Webhook"))?;
+    let listing = state.store.list_deliveries(who.org_id, id, params.limit, params.cursor.as_deref()).await?;
+    Ok(list(listing.items, listing.next_cursor))
+}
+
+async fn retry_delivery(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Delivery")?;
+    let delivery = notify::retry_now(&state, who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Delivery"))?;
+    Ok(data(StatusCode::ACCEPTED, delivery))
 }

@@ -1,5 +1,7 @@
 //! The routes of every function merged into one router, as the local server serves them.
 
+pub mod background;
+
 use axum::Router;
 use livestatus_shared::AppState;
 

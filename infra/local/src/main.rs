@@ -1,5 +1,6 @@
 //! The local run: every function's routes in one process on `PORT` (default 3000), under
-//! the production paths, over the table at `DYNAMODB_ENDPOINT`.
+//! the production paths, over the table at `DYNAMODB_ENDPOINT`; with the notifier (a
+//! poller of the table's stream) and the scheduler's tick running beside them.
 
 use livestatus_shared::{AppState, store::Store, telemetry};
 
@@ -26,6 +27,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let state = AppState::new(store);
+    let every = |name: &str, default_ms: u64| {
+        std::time::Duration::from_millis(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default_ms))
+    };
+    let streams = livestatus_local::background::streams_client().await;
+    tokio::spawn(livestatus_local::background::poll_stream(state.clone(), streams, every("STREAM_POLL_MS", 200)));
+    tokio::spawn(livestatus_local::background::tick_forever(state.clone(), every("SCHEDULER_TICK_MS", 5_000)));
     let app = livestatus_shared::finish_router(livestatus_local::routes(), state);
 
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod cursor;
+pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
@@ -10,6 +11,7 @@ pub mod orgs;
 pub mod pages;
 pub mod schema;
 pub mod services;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -77,6 +79,9 @@ impl Store {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        }
+        if schema::enable_stream(&self.client, &self.table).await.context("enabling the stream")? {
+            tracing::info!(table = %self.table, "enabled the table's stream");
         }
         let changed = self.migrate().await.context("filling index keys")?;
         if changed > 0 {

@@ -17,6 +17,13 @@
 //! | status change | `ORG#<org>`        | `SERVICE#<svc>#STATUS#<at>#<id>` | `ORG#<org>#PAGE#<page>#SERVICES` | `!LOG#<at>#<svc>` |
 //! | idempotency   | `ORG#<org>`        | `IDEMPOTENCY#<sha256(key)>` |               |          |
 //! | event         | `ORG#<org>`        | `EVENT#<event>`      |                       |          |
+//! | webhook       | `ORG#<org>`        | `WEBHOOK#<id>`       |                       |          |
+//! | delivery      | `ORG#<org>`        | `DELIVERY#<id>`      | `ORG#<org>#ENDPOINT#<endpoint>#DELIVERIES` | `<id>` |
+//!
+//! GSI2 is overloaded: a delivery waiting for its next attempt also carries
+//! `gsi2pk = DUE#<shard>` and `gsi2sk = <nextAttemptAt>#<org>#<id>`, removed once it is
+//! delivered or failed, so the scheduler's tick reads exactly the due work (a sparse
+//! index, sharded so no partition runs hot).
 //!
 //! Updates and status changes share their page's GSI1 partitions with incidents and
 //! services but sort before them (`!` < `0`): the API's lists read only from `0` on, while
@@ -123,6 +130,31 @@ pub fn event_sk(event: Uuid) -> String {
     format!("{EVENT_PREFIX}{event}")
 }
 
+/// Sort key prefix of webhooks in the org partition: `WEBHOOK#<id>`.
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// Sort key prefix of deliveries in the org partition: `DELIVERY#<id>`.
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+/// `DELIVERY#<id>`.
+pub fn delivery_sk(delivery: Uuid) -> String {
+    format!("{DELIVERY_PREFIX}{delivery}")
+}
+/// GSI1 partition of an endpoint's deliveries (a webhook's or a subscriber's), read
+/// newest first.
+pub fn endpoint_deliveries_gsi1pk(org: Uuid, endpoint: Uuid) -> String {
+    format!("ORG#{org}#ENDPOINT#{endpoint}#DELIVERIES")
+}
+/// Shards of the due index: due work is spread over this many GSI2 partitions.
+pub const DUE_SHARDS: u8 = 4;
+/// `DUE#<shard>`: a GSI2 partition of due work (deliveries to retry), sorted by time.
+pub fn due_gsi2pk(shard: u8) -> String {
+    format!("DUE#{shard}")
+}
+/// GSI2 sort key of due work: `<due time>#<org>#<id>` (fixed-width times sort in order).
+pub fn due_gsi2sk(at: &str, org: Uuid, id: Uuid) -> String {
+    format!("{at}#{org}#{id}")
+}
+
 /// The lowest GSI1 sort key of incidents and services (UUIDs and zero-padded orders
 /// start with a digit or `a`–`f`): lists start here and so skip updates and status changes.
 pub const FIRST_ENTITY_SK: &str = "0";
@@ -198,6 +230,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, aws_sdk_
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(index(GSI1, GSI1PK, GSI1SK))
         .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK))
+        .stream_specification(stream_specification())
         .send()
         .await;
     match created {
@@ -213,6 +246,30 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, aws_sdk_
         )
         .send()
         .await?;
+    Ok(true)
+}
+
+/// The table's stream: new images, which the notifier reads (event items only).
+fn stream_specification() -> aws_sdk_dynamodb::types::StreamSpecification {
+    aws_sdk_dynamodb::types::StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+        .build()
+        .expect("stream specification is complete")
+}
+
+/// Turns the stream on for a table created before it was needed. Returns `true` when
+/// it was off.
+pub async fn enable_stream(client: &Client, table: &str) -> Result<bool, aws_sdk_dynamodb::Error> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let on = described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .is_some_and(|s| s.stream_enabled());
+    if on {
+        return Ok(false);
+    }
+    client.update_table().table_name(table).stream_specification(stream_specification()).send().await?;
     Ok(true)
 }
 

@@ -1,0 +1,97 @@
+//! The handlers of the two functions without routes. `notifier`: a batch of the table's
+//! stream records (event items only on AWS, by the event source mapping's filter), each
+//! fanned out by [`notify::handle_event`], answering with the partial batch failures
+//! Lambda retries. `scheduler`: the minute tick, [`notify::run_due`].
+
+use futures::StreamExt;
+use livestatus_shared::AppState;
+use livestatus_shared::notify::{self, Outcome};
+use serde::{Deserialize, Serialize};
+
+/// A DynamoDB stream event as Lambda sends it (only the fields used).
+#[derive(Debug, Deserialize)]
+pub struct StreamEvent {
+    /// The records, in order per shard.
+    #[serde(rename = "Records", default)]
+    pub records: Vec<StreamRecord>,
+}
+
+/// One stream record.
+#[derive(Debug, Deserialize)]
+pub struct StreamRecord {
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    #[serde(rename = "eventName", default)]
+    pub event_name: String,
+    /// The change.
+    pub dynamodb: StreamChange,
+}
+
+/// The change a record carries.
+#[derive(Debug, Deserialize)]
+pub struct StreamChange {
+    /// The item after the change (`NEW_IMAGE` view).
+    #[serde(rename = "NewImage", default)]
+    pub new_image: Option<serde_dynamo::Item>,
+    /// The record's position: what a partial batch failure names.
+    #[serde(rename = "SequenceNumber", default)]
+    pub sequence_number: String,
+}
+
+/// The answer to Lambda: the records to retry (`ReportBatchItemFailures`).
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct BatchResponse {
+    /// Failed records; Lambda retries from the first of them.
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+/// One failed record.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ItemFailure {
+    /// Its sequence number.
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// Handles a batch, a few records at a time. Reports the first record (in stream
+/// order) that failed: Lambda retries the batch from there, and what was already
+/// fanned out is found again by its deterministic delivery ids, never doubled.
+pub async fn handle_records(state: &AppState, event: StreamEvent) -> BatchResponse {
+    let results: Vec<(String, bool)> = futures::stream::iter(event.records)
+        .map(|record| async move {
+            let sequence = record.dynamodb.sequence_number;
+            if record.event_name != "INSERT" {
+                return (sequence, true);
+            }
+            let Some((org, event)) = record.dynamodb.new_image.and_then(notify::event_of_image) else {
+                return (sequence, true);
+            };
+            match notify::handle_event(state, org, &event).await {
+                Ok(_) => (sequence, true),
+                Err(e) => {
+                    tracing::error!(error = ?e, event = %event.id, "fan-out failed; the record will be retried");
+                    (sequence, false)
+                }
+            }
+        })
+        .buffered(RECORDS_AT_ONCE)
+        .collect()
+        .await;
+    let first_failure = results.into_iter().find(|(_, ok)| !ok);
+    BatchResponse {
+        batch_item_failures: first_failure
+            .map(|(sequence, _)| ItemFailure { item_identifier: sequence })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Records fanned out at once (each fans out to up to [`notify::CONCURRENCY`] endpoints).
+pub const RECORDS_AT_ONCE: usize = 16;
+
+/// The scheduler's tick.
+pub async fn tick(state: &AppState) -> Result<Outcome, livestatus_shared::ApiError> {
+    let outcome = notify::run_due(state).await?;
+    tracing::info!(deliveries = outcome.deliveries, delivered = outcome.delivered, "tick");
+    Ok(outcome)
+}

@@ -1,0 +1,367 @@
+//! Deliveries: one item per (event, endpoint), with a deterministic id (so a stream
+//! record delivered twice finds the item it already made), the exact body that is
+//! signed, the attempt log, and while pending a place on the sparse due index. An
+//! attempt is made under a short lease taken with a conditional write, so two workers
+//! never send the same delivery at once and a worker that dies mid-attempt leaves it due.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::pages::Listing;
+use super::{Store, cursor, from_item, key, n, s, schema, sdk_error, to_item};
+use crate::error::ApiError;
+
+/// How long deliveries are kept.
+pub const RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// A 2xx was received.
+    Delivered,
+    /// Given up: the schedule ran out, the endpoint answered 410, or it was disabled.
+    Failed,
+}
+
+/// One attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// When it was made.
+    pub at: String,
+    /// The response status, if there was a response.
+    pub status_code: Option<u16>,
+    /// Time to the response.
+    pub latency_ms: u64,
+    /// Why there was no usable response.
+    pub error: Option<String>,
+}
+
+/// A delivery as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// Delivery id: also the `webhook-id` header of every attempt.
+    pub id: Uuid,
+    /// The event delivered (a random id for a test ping).
+    pub event_id: Uuid,
+    /// Its type (`ping` for a test).
+    pub event_type: String,
+    /// The webhook (or subscriber) it goes to.
+    pub endpoint_id: Uuid,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<Attempt>,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<String>,
+    /// When it was made.
+    pub created_at: String,
+}
+
+/// A delivery with what only the notifier needs.
+#[derive(Clone, Debug)]
+pub struct DeliveryRecord {
+    /// The organization.
+    pub org_id: Uuid,
+    /// The delivery.
+    pub delivery: Delivery,
+    /// The exact JSON body that is signed and sent, the same on every attempt.
+    pub body: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    entity: String,
+    org_id: Uuid,
+    ttl: i64,
+    body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_until: Option<i64>,
+    #[serde(flatten)]
+    delivery: Delivery,
+}
+
+/// What an attempt leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Done: 2xx.
+    Delivered,
+    /// Done: given up.
+    Failed,
+    /// Try again at this time.
+    RetryAt(String),
+}
+
+/// The id of the delivery of `event` to `endpoint`: the same every time it is computed.
+/// A UUID v7 whose time is the event's (so deliveries sort by event time) and whose
+/// random bits are a hash of the pair.
+pub fn delivery_id(event: Uuid, endpoint: Uuid) -> Uuid {
+    let digest = Sha256::new().chain_update(event.as_bytes()).chain_update(endpoint.as_bytes()).finalize();
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&event.as_bytes()[..6]);
+    bytes[6..].copy_from_slice(&digest[..10]);
+    uuid::Builder::from_bytes(bytes)
+        .with_version(uuid::Version::SortRand)
+        .with_variant(uuid::Variant::RFC4122)
+        .into_uuid()
+}
+
+/// The due-index shard of a delivery.
+fn shard(id: Uuid) -> u8 {
+    id.as_bytes()[15] % schema::DUE_SHARDS
+}
+
+fn delivery_key(org: Uuid, id: Uuid) -> super::Item {
+    key(schema::org_pk(org), schema::delivery_sk(id))
+}
+
+/// Work found on the due index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Due {
+    /// The organization.
+    pub org_id: Uuid,
+    /// The delivery.
+    pub id: Uuid,
+}
+
+impl Store {
+    /// Makes a delivery, leased to its maker until `lease_until` and due on the index at
+    /// that time (so if the maker dies before its first attempt, the scheduler makes it).
+    /// `None` when the delivery already exists: a replayed stream record.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_delivery(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        event: (Uuid, &str),
+        endpoint: Uuid,
+        body: String,
+        now: &str,
+        now_epoch: i64,
+        lease_until: (i64, &str),
+    ) -> Result<Option<DeliveryRecord>, ApiError> {
+        let delivery = Delivery {
+            id,
+            event_id: event.0,
+            event_type: event.1.to_owned(),
+            endpoint_id: endpoint,
+            state: DeliveryState::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(now.to_owned()),
+            created_at: now.to_owned(),
+        };
+        let item = DeliveryItem {
+            pk: schema::org_pk(org),
+            sk: schema::delivery_sk(id),
+            gsi1pk: schema::endpoint_deliveries_gsi1pk(org, endpoint),
+            gsi1sk: id.to_string(),
+            gsi2pk: Some(schema::due_gsi2pk(shard(id))),
+            gsi2sk: Some(schema::due_gsi2sk(lease_until.1, org, id)),
+            entity: "delivery".into(),
+            org_id: org,
+            ttl: now_epoch + RETENTION_SECS,
+            body,
+            lease_until: Some(lease_until.0),
+            delivery,
+        };
+        let put = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Some(DeliveryRecord { org_id: org, delivery: item.delivery, body: item.body })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Reads a delivery.
+    pub async fn get_delivery(&self, org: Uuid, id: Uuid) -> Result<Option<DeliveryRecord>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(org, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(|i| from_item::<DeliveryItem>(i).map(into_record)).transpose()
+    }
+
+    /// Takes the lease of a delivery for one attempt: a pending one whose lease has run
+    /// out (`retry`: any delivery not leased, which then becomes pending again, for a
+    /// manual retry). `None` when someone else holds it, it is done, or it is gone.
+    pub async fn claim_delivery(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        now_epoch: i64,
+        lease_until: i64,
+        retry: bool,
+    ) -> Result<Option<DeliveryRecord>, ApiError> {
+        let condition = if retry {
+            "attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
+        } else {
+            "#state = :pending AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
+        };
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(org, id)))
+            .update_expression("SET leaseUntil = :until, #state = :pending")
+            .condition_expression(condition)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now_epoch))
+            .expression_attribute_values(":until", n(lease_until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => out.attributes.map(|i| from_item::<DeliveryItem>(i).map(into_record)).transpose(),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Records an attempt and what follows it, and gives up the lease: on to the due
+    /// index at the next attempt's time, or off it for good.
+    pub async fn record_attempt(&self, org: Uuid, id: Uuid, attempt: &Attempt, next: &Next) -> Result<(), ApiError> {
+        let attempt = to_item(attempt)?;
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(org, id)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":attempt", AttributeValue::L(vec![AttributeValue::M(attempt)]));
+        let expression = match next {
+            Next::RetryAt(at) => {
+                update = update
+                    .expression_attribute_values(":state", s("pending"))
+                    .expression_attribute_values(":next", s(at))
+                    .expression_attribute_values(":duepk", s(schema::due_gsi2pk(shard(id))))
+                    .expression_attribute_values(":duesk", s(schema::due_gsi2sk(at, org, id)));
+                "SET attempts = list_append(attempts, :attempt), #state = :state, nextAttemptAt = :next, \
+                 gsi2pk = :duepk, gsi2sk = :duesk REMOVE leaseUntil"
+            }
+            Next::Delivered | Next::Failed => {
+                let state = if *next == Next::Delivered { "delivered" } else { "failed" };
+                update = update
+                    .expression_attribute_values(":state", s(state))
+                    .expression_attribute_values(":null", AttributeValue::Null(true));
+                "SET attempts = list_append(attempts, :attempt), #state = :state, nextAttemptAt = :null \
+                 REMOVE leaseUntil, gsi2pk, gsi2sk"
+            }
+        };
+        match update.update_expression(expression).send().await {
+            Ok(_) => Ok(()),
+            // Expired and deleted by TTL meanwhile: nothing left to record on.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Ends a delivery without an attempt (its endpoint was deleted or disabled).
+    pub async fn abandon_delivery(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(org, id)))
+            .update_expression("SET #state = :failed, nextAttemptAt = :null REMOVE leaseUntil, gsi2pk, gsi2sk")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Deliveries due at `now` on one shard of the due index, earliest first, at most
+    /// `limit`.
+    pub async fn due_deliveries(&self, shard: u8, now: &str, limit: u32) -> Result<Vec<Due>, ApiError> {
+        // Every key of this shard up to `now` inclusive sorts before `now` + "$" ('#' < '$').
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :upto")
+            .expression_attribute_values(":pk", s(schema::due_gsi2pk(shard)))
+            .expression_attribute_values(":upto", s(format!("{now}$")))
+            .projection_expression("orgId, id");
+        let (items, _) = self.query_up_to(query, limit, None).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let id = |name: &str| {
+                    super::get_s(&item, name)
+                        .and_then(|v| Uuid::parse_str(v).ok())
+                        .ok_or_else(|| ApiError::internal(format!("due item without {name}")))
+                };
+                Ok(Due { org_id: id("orgId")?, id: id("id")? })
+            })
+            .collect()
+    }
+
+    /// An endpoint's deliveries, newest first.
+    pub async fn list_deliveries(
+        &self,
+        org: Uuid,
+        endpoint: Uuid,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Delivery>, ApiError> {
+        let pk = schema::endpoint_deliveries_gsi1pk(org, endpoint);
+        let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .scan_index_forward(false);
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items
+                .into_iter()
+                .map(|i| from_item::<DeliveryItem>(i).map(|i| i.delivery))
+                .collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+}
+
+fn into_record(item: DeliveryItem) -> DeliveryRecord {
+    DeliveryRecord { org_id: item.org_id, delivery: item.delivery, body: item.body }
+}
