@@ -26,9 +26,18 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
         .as_str()
         .unwrap()
         .to_owned();
+    let webhook =
+        app.call("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let delivery = app.call("POST", &format!("/api/v1/webhooks/{webhook}/test"), None).await.json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, intruder) = app.new_org(Plan::Business).await;
     let fill = |path: &str, id: &dyn Fn(&str) -> String| {
-        ["pageId", "serviceId", "incidentId", "keyId"]
+        ["pageId", "serviceId", "incidentId", "keyId", "webhookId", "deliveryId"]
             .iter()
             .fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
     };
@@ -40,6 +49,7 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
         ("POST", p) if p.ends_with("/updates") => Some(json!({"body": "b"})),
         ("PATCH", p) if p.contains("/pages/") => Some(json!({"name": "x"})),
         ("PATCH", p) if p.contains("/services/") => Some(json!({"currentStatus": "outage"})),
+        ("PATCH", p) if p.contains("/webhooks/") => Some(json!({"description": "x"})),
         ("PATCH", _) => Some(json!({"title": "x"})),
         _ => None,
     };
@@ -52,6 +62,8 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
             "serviceId" => service.clone(),
             "incidentId" => incident.clone(),
             "keyId" => key_id.clone(),
+            "webhookId" => webhook.clone(),
+            "deliveryId" => delivery.clone(),
             other => panic!("no fixture for {{{other}}}"),
         });
         let random = fill(route.path, &|_| uuid::Uuid::now_v7().to_string());

@@ -139,7 +139,18 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .to_owned();
     let key_id =
         create_key(app, &app.key, json!({"name": "target"})).await.json["data"]["id"].as_str().unwrap().to_owned();
+    let webhook =
+        app.call("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let delivery = app.call("POST", &format!("/api/v1/webhooks/{webhook}/test"), None).await.json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let filled = path
+        .replace("{webhookId}", &webhook)
+        .replace("{deliveryId}", &delivery)
         .replace("{pageId}", &page)
         .replace("{serviceId}", &service)
         .replace("{incidentId}", &incident)
@@ -147,6 +158,8 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
     let body = match (method, path) {
         ("POST", "/api/v1/pages") => Some(json!({"name": "n", "slug": unique_slug("scope")})),
         ("POST", "/api/v1/keys") => Some(json!({"name": "n", "scopes": ["keys:write"]})),
+        ("POST", "/api/v1/webhooks") => Some(json!({"url": "http://127.0.0.1:9/hook"})),
+        ("PATCH", p) if p.starts_with("/api/v1/webhooks/") => Some(json!({"description": "x"})),
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
         ("POST", p) if p.ends_with("/incidents") => {
             Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))

@@ -43,7 +43,7 @@ fn the_checker_reads_every_functions_policy_from_the_template() {
 
     assert_eq!(
         policies.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["incidents", "keys", "notifications", "og-ad", "pages", "services", "status"]
+        ["incidents", "keys", "notifications", "notifier", "og-ad", "pages", "scheduler", "services", "status"]
     );
     assert!(policies["og-ad"].actions.is_empty(), "the generator touches no AWS service");
     assert_eq!(
@@ -116,7 +116,10 @@ fn every_functions_policy_grants_exactly_what_its_code_did_during_the_suite() {
     let path = std::env::var(policy::LOG_VAR).expect("AWS_CALL_LOG names the suite's call log");
     let used = policy::read_log(&std::fs::read_to_string(&path).expect("the suite recorded its calls"));
     let functions: BTreeSet<&str> = used.iter().map(|u| u.0.as_str()).collect();
-    assert_eq!(functions.into_iter().collect::<Vec<_>>(), ["incidents", "keys", "notifications", "pages", "services", "status"]);
+    assert_eq!(
+        functions.into_iter().collect::<Vec<_>>(),
+        ["incidents", "keys", "notifications", "notifier", "pages", "scheduler", "services", "status"]
+    );
 
     let problems = policy::check(&template(), &used);
 

@@ -153,7 +153,11 @@ fn description(raw: String) -> Result<String, ApiError> {
     domain::text("description", raw, 0, DESCRIPTION_MAX)
 }
 
-async fn list_webhooks(State(state): State<AppState>, who: Principal, params: ListParams) -> Result<Response, ApiError> {
+async fn list_webhooks(
+    State(state): State<AppState>,
+    who: Principal,
+    params: ListParams,
+) -> Result<Response, ApiError> {
     params.only(&[])?;
     let listing = state.store.list_webhooks(who.org_id, params.limit, params.cursor.as_deref()).await?;
     Ok(list(listing.items, listing.next_cursor))
@@ -176,7 +180,11 @@ async fn create_webhook(
     Ok(data(StatusCode::CREATED, WithSecret { webhook, secret }))
 }
 
-async fn get_webhook(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = path_id(&id, "Webhook")?;
     let record = state.store.get_webhook(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Webhook"))?;
     Ok(data(StatusCode::OK, record.webhook))

@@ -87,7 +87,7 @@ pub async fn handle_records(state: &AppState, event: StreamEvent) -> BatchRespon
 }
 
 /// Records fanned out at once (each fans out to up to [`notify::CONCURRENCY`] endpoints).
-pub const RECORDS_AT_ONCE: usize = 16;
+pub const RECORDS_AT_ONCE: usize = 4;
 
 /// The scheduler's tick.
 pub async fn tick(state: &AppState) -> Result<Outcome, livestatus_shared::ApiError> {

@@ -278,7 +278,12 @@ async fn attempt(state: &AppState, webhook: &WebhookRecord, record: &DeliveryRec
     let msg_id = id.to_string();
     let signatures = webhook
         .active_secrets(&at)
-        .map(|s| state.sealer.open(&s.sealed).map(|secret| signing::sign(&secret, &msg_id, started.timestamp(), record.body.as_bytes())))
+        .map(|s| {
+            state
+                .sealer
+                .open(&s.sealed)
+                .map(|secret| signing::sign(&secret, &msg_id, started.timestamp(), record.body.as_bytes()))
+        })
         .collect::<Result<Vec<_>, _>>()?
         .join(" ");
     let headers = [
@@ -301,10 +306,7 @@ async fn attempt(state: &AppState, webhook: &WebhookRecord, record: &DeliveryRec
         if let Some(since) = state.store.mark_webhook_failing(org, webhook.webhook.id, &at).await? {
             let since = DateTime::parse_from_rfc3339(&since).map_err(ApiError::internal)?.to_utc();
             if started - since >= Duration::seconds(QUARANTINE_SECS) {
-                state
-                    .store
-                    .disable_webhook(org, webhook.webhook.id, "every delivery failed for 24 hours", &at)
-                    .await?;
+                state.store.disable_webhook(org, webhook.webhook.id, "every delivery failed for 24 hours", &at).await?;
             }
         }
         next_after_failure(started, retry_number, sent.retry_after)

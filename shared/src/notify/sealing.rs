@@ -38,7 +38,9 @@ impl Sealer {
         match std::env::var("SECRETS_KEY") {
             Ok(material) if !material.is_empty() => Self::new(&material),
             _ => {
-                tracing::warn!("SECRETS_KEY is not set: webhook secrets are sealed with a key that dies with this process");
+                tracing::warn!(
+                    "SECRETS_KEY is not set: webhook secrets are sealed with a key that dies with this process"
+                );
                 Self::new(&crate::notify::signing::new_secret())
             }
         }

@@ -112,7 +112,12 @@ impl Sender {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| retry_after_secs(v.trim()));
-                Sent { status: Some(response.status().as_u16()), latency_ms: elapsed(started), error: None, retry_after }
+                Sent {
+                    status: Some(response.status().as_u16()),
+                    latency_ms: elapsed(started),
+                    error: None,
+                    retry_after,
+                }
             }
             Err(e) => {
                 let error = if e.is_timeout() {

@@ -262,10 +262,7 @@ fn stream_specification() -> aws_sdk_dynamodb::types::StreamSpecification {
 /// it was off.
 pub async fn enable_stream(client: &Client, table: &str) -> Result<bool, aws_sdk_dynamodb::Error> {
     let described = client.describe_table().table_name(table).send().await?;
-    let on = described
-        .table()
-        .and_then(|t| t.stream_specification())
-        .is_some_and(|s| s.stream_enabled());
+    let on = described.table().and_then(|t| t.stream_specification()).is_some_and(|s| s.stream_enabled());
     if on {
         return Ok(false);
     }

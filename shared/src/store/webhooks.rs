@@ -149,7 +149,9 @@ impl Store {
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
             .update_expression("ADD webhookCount :one")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(webhookCount) OR webhookCount < :max)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(webhookCount) OR webhookCount < :max)",
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(WEBHOOKS_MAX))
             .build()
@@ -184,12 +186,20 @@ impl Store {
     }
 
     /// The organization's webhooks, oldest first.
-    pub async fn list_webhooks(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Webhook>, ApiError> {
+    pub async fn list_webhooks(
+        &self,
+        org: Uuid,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Webhook>, ApiError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
         let (items, last) = self.query_up_to(self.webhooks_query(org), limit, start).await?;
         Ok(Listing {
-            items: items.into_iter().map(|i| from_item::<WebhookItem>(i).map(|i| i.webhook)).collect::<Result<_, _>>()?,
+            items: items
+                .into_iter()
+                .map(|i| from_item::<WebhookItem>(i).map(|i| i.webhook))
+                .collect::<Result<_, _>>()?,
             next_cursor: last.as_ref().map(cursor::encode),
         })
     }
@@ -302,7 +312,8 @@ impl Store {
                 .build()
                 .map_err(ApiError::internal)?;
             let event = Event::new(kind, None, actor, now, data_of("webhook", &record.webhook));
-            match self.transact(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?]).await {
+            match self.transact(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?]).await
+            {
                 Ok(()) => return Ok(record),
                 // Changed (or deleted) since it was read: read again.
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
@@ -365,7 +376,10 @@ impl Store {
             now,
             serde_json::json!({"webhook": {"id": id}, "reason": reason}),
         );
-        match self.transact(vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?]).await {
+        match self
+            .transact(vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?])
+            .await
+        {
             Ok(()) => Ok(true),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Ok(false),
             Err(e) => Err(e.into_api_error()),
@@ -387,7 +401,9 @@ impl Store {
             )
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":null", s("NULL"))
-            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
         match out {
