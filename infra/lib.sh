@@ -78,6 +78,41 @@ stop_dynamodb_local() {
   wait "$DDB_PID" 2>/dev/null || true
 }
 
+# aws-ses-v2-local (a local SES v2 API; GET /store lists what was sent, / shows the mail),
+# pinned by infra/ses-local/package-lock.json.
+SES_PKG_DIR="$INFRA_DIR/ses-local"
+ensure_ses_local() {
+  if [ ! -x "$SES_PKG_DIR/node_modules/.bin/aws-ses-v2-local" ]; then
+    log "installing the local SES (npm aws-ses-v2-local)"
+    (cd "$SES_PKG_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+# start_ses_local PORT ; sets SES_PID and exports SES_ENDPOINT, waits until ready.
+start_ses_local() {
+  local port=$1
+  ensure_ses_local
+  node "$SES_PKG_DIR/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$port" \
+    >"${SES_LOG:-/dev/null}" 2>&1 &
+  SES_PID=$!
+  for _ in $(seq 1 150); do
+    if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "local SES ready on http://127.0.0.1:$port (pid $SES_PID)"
+      export SES_ENDPOINT="http://127.0.0.1:$port"
+      return 0
+    fi
+    kill -0 "$SES_PID" 2>/dev/null || { log "the local SES failed to start"; return 1; }
+    sleep 0.2
+  done
+  log "the local SES did not open port $port in 30 s"; return 1
+}
+
+stop_ses_local() {
+  [ -n "${SES_PID:-}" ] || return 0
+  kill "$SES_PID" 2>/dev/null || true
+  wait "$SES_PID" 2>/dev/null || true
+}
+
 # Credentials DynamoDB Local accepts; never used against AWS.
 export_local_aws_env() {
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"

@@ -20,12 +20,17 @@ if [ -z "${SECRETS_KEY:-}" ]; then
   SECRETS_KEY="$(cat "$data_dir/secrets.key")"
   export SECRETS_KEY
 fi
+# Subscriber email goes to the local SES (aws-ses-v2-local); its web viewer shows it.
+SES_LOG="$data_dir/ses.log"
+start_ses_local "${SES_PORT:-8005}"
+trap 'stop_ses_local; stop_dynamodb_local' EXIT
+export EMAIL_FROM="${EMAIL_FROM:-status@livestatus.local}"
 # The local run may deliver webhooks to a receiver on this machine over plain http.
 export OUTBOUND_ALLOW_PRIVATE="${OUTBOUND_ALLOW_PRIVATE:-1}"
 cargo build --locked --bin livestatus-local --bin livestatus-admin
 "$ROOT_DIR/target/debug/livestatus-local" &
 server=$!
-stop() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; stop_dynamodb_local; }
+stop() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; stop_ses_local; stop_dynamodb_local; }
 trap stop EXIT
 trap 'stop; exit 0' INT TERM
 wait "$server"

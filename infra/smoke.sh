@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
-export PORT=$(free_port) DYNAMODB_PORT=$(free_port)
+export PORT=$(free_port) DYNAMODB_PORT=$(free_port) SES_PORT=$(free_port)
 export LIVESTATUS_DATA_DIR=$(mktemp -d)
 export TABLE_NAME=livestatus
 base="http://127.0.0.1:$PORT"

@@ -13,7 +13,9 @@ port=$(free_port)
 DDB_LOG="${DDB_LOG:-$ROOT_DIR/target/dynamodb-local-test.log}"
 mkdir -p "$ROOT_DIR/target"
 start_dynamodb_local "$port" -inMemory
-trap stop_dynamodb_local EXIT
+SES_LOG="$ROOT_DIR/target/ses-local-test.log"
+start_ses_local "$(free_port)"
+trap 'stop_ses_local; stop_dynamodb_local' EXIT
 
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port" DDB_JAR_DIR

@@ -167,6 +167,54 @@ impl Plan {
     }
 }
 
+/// The accent of a page with no `brandColor`.
+pub const DEFAULT_BRAND_COLOR: &str = "#0969da";
+
+/// An email address as subscribers give it: one `@`, a local part and a dotted domain,
+/// no spaces or angle brackets, at most 254 characters (RFC 5321's path limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// Parses `raw` (trimmed) for `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let value = raw.trim();
+        let bad = || ApiError::invalid_field(field, "must be an email address such as ops@example.com");
+        if value.is_empty() || value.chars().count() > 254 {
+            return Err(bad());
+        }
+        let (local, domain) = value.rsplit_once('@').ok_or_else(bad)?;
+        let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c);
+        let labels_ok = domain.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+        if local.is_empty()
+            || local.len() > 64
+            || local.chars().any(forbidden)
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+            || !domain.contains('.')
+            || !labels_ok
+        {
+            return Err(bad());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address's identity for uniqueness: SHA-256 (hex) of it in lower case.
+    pub fn identity_hash(&self) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.0.to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// A permission an API key may hold. An empty scope list means full access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -194,11 +242,15 @@ pub enum Scope {
     WebhooksRead,
     /// Create, change, test and delete webhooks; retry deliveries.
     WebhooksWrite,
+    /// Read subscribers and their deliveries.
+    SubscribersRead,
+    /// Add, test and unsubscribe subscribers.
+    SubscribersWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 14] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -211,6 +263,8 @@ impl Scope {
         Scope::EventsRead,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::SubscribersRead,
+        Scope::SubscribersWrite,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -228,6 +282,8 @@ impl Scope {
             Scope::EventsRead => "events:read",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::SubscribersRead => "subscribers:read",
+            Scope::SubscribersWrite => "subscribers:write",
         }
     }
 

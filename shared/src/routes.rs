@@ -93,6 +93,12 @@ pub const ROUTES: &[Route] = &[
     route(Group::Notifications, "POST", "/api/v1/webhooks/{webhookId}/test", Scope::WebhooksWrite),
     route(Group::Notifications, "GET", "/api/v1/webhooks/{webhookId}/deliveries", Scope::WebhooksRead),
     route(Group::Notifications, "POST", "/api/v1/deliveries/{deliveryId}/retry", Scope::WebhooksWrite),
+    route(Group::Notifications, "GET", "/api/v1/pages/{pageId}/subscribers", Scope::SubscribersRead),
+    route(Group::Notifications, "POST", "/api/v1/pages/{pageId}/subscribers", Scope::SubscribersWrite),
+    route(Group::Notifications, "GET", "/api/v1/subscribers/{subscriberId}", Scope::SubscribersRead),
+    route(Group::Notifications, "DELETE", "/api/v1/subscribers/{subscriberId}", Scope::SubscribersWrite),
+    route(Group::Notifications, "POST", "/api/v1/subscribers/{subscriberId}/test", Scope::SubscribersWrite),
+    route(Group::Notifications, "GET", "/api/v1/subscribers/{subscriberId}/deliveries", Scope::SubscribersRead),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
     public(Group::Status, "GET", "/status/{slug}"),
@@ -114,6 +120,10 @@ pub const ROUTES: &[Route] = &[
     public(Group::Status, "GET", "/status/{slug}/badge.json"),
     public(Group::Status, "GET", "/status/{slug}/og.png"),
     public(Group::Status, "GET", "/status/{slug}/health"),
+    public(Group::Status, "POST", "/status/{slug}/subscribe"),
+    public(Group::Status, "GET", "/status/{slug}/subscriptions/confirm"),
+    public(Group::Status, "GET", "/status/{slug}/unsubscribe"),
+    public(Group::Status, "POST", "/status/{slug}/unsubscribe"),
     public(Group::Status, "GET", "/robots.txt"),
 ];
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
+use crate::notify::mail::Mailer;
 use crate::notify::sealing::Sealer;
 use crate::notify::sender::Sender;
 use crate::store::Store;
@@ -19,13 +20,39 @@ pub struct AppState {
     pub sealer: Sealer,
     /// The outbound HTTP client with the address guard.
     pub sender: Sender,
+    /// Sends subscribers' email; `None` where email is not set up (or not needed).
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// Base of the public links in notifications (`PUBLIC_BASE_URL`), no trailing `/`.
+    pub public_url: Option<String>,
+    /// The sender address of subscriber email (`EMAIL_FROM`); `None`: no email
+    /// subscriptions (the public page then shows no sign-up form).
+    pub email_from: Option<String>,
 }
 
 impl AppState {
     /// State over a store, with the system clock, and the sealer and the client from the
-    /// environment (`SECRETS_KEY`, `OUTBOUND_ALLOW_PRIVATE`).
+    /// environment (`SECRETS_KEY`, `OUTBOUND_ALLOW_PRIVATE`, `PUBLIC_BASE_URL`), and no mailer.
     pub fn new(store: Store) -> Self {
-        Self { store, clock: Arc::new(SystemClock), sealer: Sealer::from_env(), sender: Sender::from_env() }
+        let public_url = std::env::var("PUBLIC_BASE_URL").ok().filter(|u| !u.is_empty());
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            sealer: Sealer::from_env(),
+            sender: Sender::from_env(),
+            mailer: None,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            email_from: std::env::var("EMAIL_FROM").ok().filter(|f| !f.is_empty()),
+        }
+    }
+
+    /// The same state, sending email with `mailer`.
+    pub fn with_mailer(self, mailer: Arc<dyn Mailer>) -> Self {
+        Self { mailer: Some(mailer), ..self }
+    }
+
+    /// Base of public links: `PUBLIC_BASE_URL`, else the local run's address.
+    pub fn public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or("http://localhost:3000")
     }
 
     /// The current time in unix seconds (TTLs, rate windows).

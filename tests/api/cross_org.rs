@@ -35,14 +35,26 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
         .as_str()
         .unwrap()
         .to_owned();
+    let subscriber = app
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/subscribers"),
+            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
+        )
+        .await
+        .json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, intruder) = app.new_org(Plan::Business).await;
     let fill = |path: &str, id: &dyn Fn(&str) -> String| {
-        ["pageId", "serviceId", "incidentId", "keyId", "webhookId", "deliveryId"]
+        ["pageId", "serviceId", "incidentId", "keyId", "webhookId", "deliveryId", "subscriberId"]
             .iter()
             .fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
     };
     let body_for = |method: &str, path: &str| match (method, path) {
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
+        ("POST", p) if p.ends_with("/subscribers") => Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
         ("POST", p) if p.ends_with("/incidents") => {
             Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
         }
@@ -64,6 +76,7 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
             "keyId" => key_id.clone(),
             "webhookId" => webhook.clone(),
             "deliveryId" => delivery.clone(),
+            "subscriberId" => subscriber.clone(),
             other => panic!("no fixture for {{{other}}}"),
         });
         let random = fill(route.path, &|_| uuid::Uuid::now_v7().to_string());

@@ -148,9 +148,21 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .as_str()
         .unwrap()
         .to_owned();
+    let subscriber = app
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/subscribers"),
+            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
+        )
+        .await
+        .json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let filled = path
         .replace("{webhookId}", &webhook)
         .replace("{deliveryId}", &delivery)
+        .replace("{subscriberId}", &subscriber)
         .replace("{pageId}", &page)
         .replace("{serviceId}", &service)
         .replace("{incidentId}", &incident)
@@ -161,6 +173,7 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         ("POST", "/api/v1/webhooks") => Some(json!({"url": "http://127.0.0.1:9/hook"})),
         ("PATCH", p) if p.starts_with("/api/v1/webhooks/") => Some(json!({"description": "x"})),
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
+        ("POST", p) if p.ends_with("/subscribers") => Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
         ("POST", p) if p.ends_with("/incidents") => {
             Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
         }

@@ -16,6 +16,7 @@ mod pages;
 mod rate_limit;
 mod services;
 mod status_pages;
+mod subscribers;
 mod template;
 mod uptime;
 mod webhooks;

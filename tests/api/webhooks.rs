@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 /// What the receiver does with one request.
 #[derive(Clone, Copy, Debug)]
-enum Reply {
+pub(crate) enum Reply {
     Status(u16),
     RetryAfter(u16, u64),
     Redirect(u16),
@@ -27,12 +27,12 @@ enum Reply {
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) path: String,
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 type Script = Arc<dyn Fn(&str, usize) -> Reply + Send + Sync>;
@@ -40,14 +40,14 @@ type Script = Arc<dyn Fn(&str, usize) -> Reply + Send + Sync>;
 /// A webhook receiver on 127.0.0.1: records every request and answers as scripted by
 /// the path and the number of requests that path has had before.
 #[derive(Clone)]
-struct Receiver {
-    base: String,
+pub(crate) struct Receiver {
+    pub(crate) base: String,
     port: u16,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(script: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> Self {
+    pub(crate) async fn start(script: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> Self {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Script = Arc::new(script);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -93,11 +93,11 @@ impl Receiver {
         Self { base: format!("http://127.0.0.1:{port}"), port, got }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.got.lock().unwrap().len()
     }
 }
@@ -111,7 +111,7 @@ async fn webhook(app: &TestApp, body: Value) -> (String, String) {
 
 /// Feeds the organization's events not yet fed to the notifier function, as the stream
 /// does: each event item's new image in Lambda's JSON, `copies` times over (a replay).
-async fn stream_new_events(app: &TestApp, seen: &mut HashSet<String>, copies: usize) -> usize {
+pub(crate) async fn stream_new_events(app: &TestApp, seen: &mut HashSet<String>, copies: usize) -> usize {
     let out = app
         .store
         .client()
@@ -146,7 +146,7 @@ async fn stream_new_events(app: &TestApp, seen: &mut HashSet<String>, copies: us
 }
 
 /// One scheduler tick at the app's clock.
-async fn tick(app: &TestApp) -> notify::Outcome {
+pub(crate) async fn tick(app: &TestApp) -> notify::Outcome {
     policy::FUNCTION.scope("scheduler", stream::tick(&app.state)).await.unwrap()
 }
 
@@ -158,7 +158,7 @@ async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
 
 /// Verifies with the Standard Webhooks reference library (PyPI `standardwebhooks`):
 /// for each request, whether it verifies.
-fn reference_verify(secret: &str, requests: &[(String, String, String, String)]) -> Vec<bool> {
+pub(crate) fn reference_verify(secret: &str, requests: &[(String, String, String, String)]) -> Vec<bool> {
     let script = r#"
 import json, sys
 from standardwebhooks.webhooks import Webhook

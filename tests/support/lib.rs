@@ -112,6 +112,59 @@ pub async fn client(counter: Option<CallCounter>) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
+/// The base of public links in test apps' notifications.
+pub const PUBLIC_URL: &str = "https://status.test";
+/// The sender of test apps' email.
+pub const EMAIL_FROM: &str = "status@livestatus.test";
+
+/// The local SES of this run (`aws-ses-v2-local`, started by `infra/test.sh`).
+pub fn ses_endpoint() -> String {
+    std::env::var("SES_ENDPOINT")
+        .expect("SES_ENDPOINT is not set: run the tests with ./infra/test.sh, which starts the local SES")
+}
+
+/// Sends through the local SES and records `ses:SendEmail` for the function it serves.
+#[derive(Debug)]
+struct RecordingMailer(livestatus_notifications::mailer::SesMailer);
+
+impl livestatus_shared::notify::mail::Mailer for RecordingMailer {
+    fn send<'a>(
+        &'a self,
+        notice: &'a livestatus_shared::notify::mail::Notice,
+    ) -> livestatus_shared::notify::mail::Sending<'a> {
+        if let Ok(function) = policy::FUNCTION.try_with(|f| *f) {
+            policy::record(function, vec![("ses:SendEmail".into(), policy::EMAIL_IDENTITY.into())]);
+        }
+        self.0.send(notice)
+    }
+}
+
+/// The mailer of test apps: the real SES client against the local SES, when the run has
+/// one (a test that reads mail asks for [`ses_endpoint`] and fails without it).
+async fn mailer() -> Option<Arc<dyn livestatus_shared::notify::mail::Mailer>> {
+    let endpoint = std::env::var("SES_ENDPOINT").ok()?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
+    let mailer = livestatus_notifications::mailer::SesMailer::new(
+        aws_sdk_sesv2::Client::new(&config),
+        EMAIL_FROM.to_owned(),
+        None,
+    );
+    Some(Arc::new(RecordingMailer(mailer)))
+}
+
+/// Every email the local SES holds for `to`, oldest first (`GET /store`).
+pub async fn mail_to(to: &str) -> Vec<Value> {
+    let bytes = reqwest::get(format!("{}/store", ses_endpoint())).await.unwrap().bytes().await.unwrap();
+    let store: Value = serde_json::from_slice(&bytes).unwrap();
+    store["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["destination"]["to"].as_array().is_some_and(|t| t.iter().any(|a| a == to)))
+        .cloned()
+        .collect()
+}
+
 /// The outbound timeout of test apps: short, so a receiver that hangs costs little.
 pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(400);
 
@@ -205,6 +258,9 @@ impl TestApp {
             clock: clock.clone(),
             sealer: Sealer::new("test sealing key"),
             sender: Sender::new(Policy { allow_private: true, allow_http: true }, SEND_TIMEOUT),
+            mailer: mailer().await,
+            public_url: Some(PUBLIC_URL.to_owned()),
+            email_from: Some(EMAIL_FROM.to_owned()),
         };
         let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
         let mut app = Self { router: router(state.clone()), store, clock, calls, org, key: String::new(), state };

@@ -109,8 +109,15 @@ pub fn policies(template: &str) -> BTreeMap<String, Policy> {
     policies
 }
 
-/// `!GetAtt Table.Arn` → `Table`; `!Sub "${Table.Arn}/index/gsi1"` → `Table/index/gsi1`.
+/// The resource name of SES email identities (what `ses:SendEmail` is granted on).
+pub const EMAIL_IDENTITY: &str = "EmailIdentity";
+
+/// `!GetAtt Table.Arn` → `Table`; `!Sub "${Table.Arn}/index/gsi1"` → `Table/index/gsi1`;
+/// an SES identity ARN → [`EMAIL_IDENTITY`].
 fn resource_name(item: &str) -> String {
+    if item.contains(":ses:") && item.contains(":identity/") {
+        return EMAIL_IDENTITY.to_owned();
+    }
     if let Some(attr) = item.strip_prefix("!GetAtt ") {
         return attr.trim_end_matches(".Arn").to_owned();
     }

@@ -1,5 +1,6 @@
 //! The notifications endpoint group: the audit log (`/api/v1/events`), the
-//! organization's webhooks with their delivery logs, and manual retries. The same crate
+//! organization's webhooks and the pages' subscribers with their delivery logs, and
+//! manual retries. The same crate
 //! holds the two functions that serve no route: `notifier` (the table's stream) and
 //! `scheduler` (the minute tick).
 
@@ -17,7 +18,11 @@ use livestatus_shared::{ApiError, AppState, domain};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod mailer;
 pub mod stream;
+pub mod subscribers;
+
+use subscribers::{create_subscriber, delete_subscriber, get_subscriber, list_subscriber_deliveries, list_subscribers, test_subscriber};
 
 /// This group's routes, unfinished, for merging into the local server.
 pub fn routes() -> Router<AppState> {
@@ -29,6 +34,19 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/webhooks/{webhookId}/test", post(test_webhook))
         .route("/api/v1/webhooks/{webhookId}/deliveries", get(list_deliveries))
         .route("/api/v1/deliveries/{deliveryId}/retry", post(retry_delivery))
+        .route("/api/v1/pages/{pageId}/subscribers", get(list_subscribers).post(create_subscriber))
+        .route("/api/v1/subscribers/{subscriberId}", get(get_subscriber).delete(delete_subscriber))
+        .route("/api/v1/subscribers/{subscriberId}/test", post(test_subscriber))
+        .route("/api/v1/subscribers/{subscriberId}/deliveries", get(list_subscriber_deliveries))
+}
+
+/// The state of this crate's functions: the shared state with the SES mailer when
+/// `EMAIL_FROM` is set.
+pub async fn with_mailer_from_env(state: AppState) -> AppState {
+    match mailer::SesMailer::from_env().await {
+        Some(mailer) => state.with_mailer(std::sync::Arc::new(mailer)),
+        None => state,
+    }
 }
 
 /// The function's complete router.
@@ -67,7 +85,7 @@ async fn list_events(State(state): State<AppState>, who: Principal, params: List
 }
 
 const DESCRIPTION_MAX: usize = 500;
-const URL_MAX: usize = 2048;
+pub(crate) const URL_MAX: usize = 2048;
 const PAGE_IDS_MAX: usize = 20;
 
 #[derive(Deserialize)]
@@ -106,7 +124,7 @@ struct WithSecret {
 }
 
 /// The URL, checked by the address guard now (and again at every send).
-async fn webhook_url(state: &AppState, raw: String) -> Result<String, ApiError> {
+pub(crate) async fn webhook_url(state: &AppState, raw: String) -> Result<String, ApiError> {
     let raw = domain::text("url", raw, 1, URL_MAX)?;
     if raw.chars().any(char::is_whitespace) {
         return Err(ApiError::invalid_field("url", "must not contain whitespace"));
@@ -252,7 +270,7 @@ async fn test_webhook(
     if !record.webhook.enabled {
         return Err(ApiError::invalid_field("enabled", "the webhook is disabled; enable it to send a test"));
     }
-    let delivery = notify::ping(&state, who.org_id, &record).await?;
+    let delivery = notify::ping(&state, who.org_id, &notify::Endpoint::Webhook(record)).await?;
     Ok(data(StatusCode::ACCEPTED, delivery))
 }
 

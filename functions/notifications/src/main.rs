@@ -10,6 +10,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let state = AppState::new(Store::from_env().await);
+    let state = livestatus_notifications::with_mailer_from_env(AppState::new(Store::from_env().await)).await;
     lambda_http::run(livestatus_notifications::router(state)).await
 }

@@ -316,14 +316,20 @@ struct PageTemplate {
     active: Vec<IncidentHtml>,
     services: Vec<ServiceHtml>,
     days: Vec<DayHtml>,
+    subscribe: Option<SubscribeForm>,
+}
+
+/// The email sign-up form: the services one may pick (id, name).
+struct SubscribeForm {
+    services: Vec<(String, String)>,
 }
 
 fn document(html: Result<String, askama::Error>, css: &str) -> Document {
     Document { html: html.expect("templates render"), style_hash: style_hash(css) }
 }
 
-/// The status page.
-pub fn page(view: &View, links: &Links) -> Document {
+/// The status page; with the email sign-up form when `subscribe`.
+pub fn page(view: &View, links: &Links, subscribe: bool) -> Document {
     let indicator = view.indicator();
     let title = match indicator {
         Indicator::None => format!("{} Status", view.page.name),
@@ -355,6 +361,9 @@ pub fn page(view: &View, links: &Links) -> Document {
         active: view.open_incidents().map(|i| incident_html(view, i, links)).collect(),
         services: view.services.iter().map(|s| service_html(view, s)).collect(),
         days,
+        subscribe: subscribe.then(|| SubscribeForm {
+            services: view.services.iter().map(|s| (s.id.to_string(), s.name.clone())).collect(),
+        }),
         head,
     };
     document(template.render(), &css)
@@ -407,4 +416,39 @@ struct NotFoundTemplate {
 pub fn not_found() -> Document {
     let css = css(None);
     document(NotFoundTemplate { css: css.clone() }.render(), &css)
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessageTemplate<'a> {
+    css: String,
+    site: &'a str,
+    page_url: Option<&'a str>,
+    title: &'a str,
+    paragraphs: &'a [String],
+    form_action: Option<&'a str>,
+    button: &'a str,
+}
+
+/// A short page of the subscription flow (check your inbox, confirmed, unsubscribe?):
+/// the page's name and accent, a title, some text, and optionally a one-button form
+/// that POSTs to `form`'s URL.
+pub fn message(
+    page: &livestatus_shared::store::pages::Page,
+    page_url: Option<&str>,
+    title: &str,
+    paragraphs: &[String],
+    form: Option<(&str, &str)>,
+) -> Document {
+    let css = css(page.brand_color.as_deref());
+    let template = MessageTemplate {
+        css: css.clone(),
+        site: &page.name,
+        page_url,
+        title,
+        paragraphs,
+        form_action: form.map(|f| f.0),
+        button: form.map_or("", |f| f.1),
+    };
+    document(template.render(), &css)
 }

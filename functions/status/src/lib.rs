@@ -8,6 +8,7 @@ pub mod badge;
 pub mod feeds;
 pub mod html;
 pub mod statuspage;
+pub mod subscribe;
 pub mod view;
 
 use axum::Router;
@@ -63,6 +64,9 @@ pub fn routes() -> Router<AppState> {
         .route("/status/{slug}/badge.json", get(get_badge_json))
         .route("/status/{slug}/og.png", get(get_og))
         .route("/status/{slug}/health", get(get_health))
+        .route("/status/{slug}/subscribe", axum::routing::post(subscribe::post_subscribe))
+        .route("/status/{slug}/subscriptions/confirm", get(subscribe::get_confirm))
+        .route("/status/{slug}/unsubscribe", get(subscribe::get_unsubscribe).post(subscribe::post_unsubscribe))
         .route("/robots.txt", get(get_robots))
         .layer(axum::middleware::from_fn(cache))
 }
@@ -152,7 +156,7 @@ async fn load(
     }
 }
 
-fn html_response(status: StatusCode, doc: html::Document) -> Response {
+pub(crate) fn html_response(status: StatusCode, doc: html::Document) -> Response {
     let mut response = (status, doc.html).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -181,7 +185,7 @@ type Answer = Result<Response, Response>;
 
 async fn get_page(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
     let view = load(&state, &slug, true, Timelines::Open, Missing::Html).await?;
-    Ok(html_response(StatusCode::OK, html::page(&view, &Links::new(&headers, &slug))))
+    Ok(html_response(StatusCode::OK, html::page(&view, &Links::new(&headers, &slug), state.email_from.is_some())))
 }
 
 async fn get_incident(
@@ -444,6 +448,10 @@ async fn cache(req: Request, next: Next) -> Response {
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let mut response = next.run(req).await;
     let status = response.status();
+    // Routes that set their own (the subscription links: `no-store`) keep it.
+    if response.headers().contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
     if !is_get || (status.is_server_error() && !health) || status == StatusCode::BAD_REQUEST {
         return response;
     }

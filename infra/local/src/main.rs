@@ -26,7 +26,10 @@ async fn main() -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("cannot reach the table: {e:#}"),
         }
     }
-    let state = AppState::new(store);
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let mut state = livestatus_notifications::with_mailer_from_env(AppState::new(store)).await;
+    // Links in email point at this server unless PUBLIC_BASE_URL says otherwise.
+    state.public_url.get_or_insert_with(|| format!("http://localhost:{port}"));
     let every = |name: &str, default_ms: u64| {
         std::time::Duration::from_millis(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default_ms))
     };
@@ -35,9 +38,11 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(livestatus_local::background::tick_forever(state.clone(), every("SCHEDULER_TICK_MS", 5_000)));
     let app = livestatus_shared::finish_router(livestatus_local::routes(), state);
 
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("LiveStatus API listening on http://127.0.0.1:{port}");
+    if let Ok(ses) = std::env::var("SES_ENDPOINT") {
+        println!("Email sent to subscribers: {ses} (the local SES's mail viewer; {ses}/store as JSON)");
+    }
     println!("First key: cargo run -q --bin livestatus-admin -- org create --name Acme --plan pro");
     println!("           cargo run -q --bin livestatus-admin -- key create --org <id> --name dev");
     axum::serve(listener, app)

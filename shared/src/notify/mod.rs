@@ -1,8 +1,9 @@
-//! Notifications: the notifier fans each event out into deliveries to the webhooks that
-//! want it and makes their first attempts at once; the scheduler's tick makes the
+//! Notifications: the notifier fans each event out into deliveries to the webhooks and
+//! subscribers that want it and makes their first attempts at once; the scheduler's tick makes the
 //! retries that are due. Delivery follows Standard Webhooks (signed, same `webhook-id`
 //! on every attempt), with retries on a schedule driven by the injected clock.
 
+pub mod mail;
 pub mod sealing;
 pub mod sender;
 pub mod signing;
@@ -17,10 +18,13 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::clock::timestamp;
 use crate::error::ApiError;
-use crate::store::deliveries::{Attempt, Delivery, DeliveryRecord, Next, delivery_id};
-use crate::store::events::{Event, EventItem};
+use crate::store::deliveries::{Attempt, Delivery, DeliveryRecord, DeliveryState, EndpointKind, Next, delivery_id};
+use crate::store::events::{Actor, Event, EventItem, EventType};
 use crate::store::schema;
+use crate::store::subscribers::{Subscriber, SubscriberRecord, SubscriberState};
 use crate::store::webhooks::WebhookRecord;
+use mail::{Notice, NoticeKind, PageInfo};
+use sealing::TokenPurpose;
 
 /// Delays before the retries after the first attempt (Standard Webhooks' schedule):
 /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; each varied by ±20%.
@@ -60,6 +64,93 @@ pub fn wants(webhook: &WebhookRecord, event: &Event) -> bool {
     w.enabled && type_ok && page_ok && after
 }
 
+/// Whether an event is for a page's subscribers at all: incidents and maintenance whose
+/// write did not say `notifySubscribers: false`, and changes of a service's status.
+pub fn for_subscribers(event: &Event) -> bool {
+    let kind = event.kind.as_str();
+    let family = kind.split('.').next().unwrap_or_default();
+    let flag = |v: &serde_json::Value| v.get("notifySubscribers").and_then(serde_json::Value::as_bool);
+    match family {
+        "incident" | "maintenance" if event.kind.notifies() => {
+            let nested = event.data.get(family).and_then(flag);
+            flag(&event.data).or(nested) != Some(false)
+        }
+        "service" => event.kind == EventType::ServiceUpdated && event.data.get("newStatus").is_some(),
+        _ => false,
+    }
+}
+
+/// The services an event touches; `None`: all of the page (an incident or maintenance
+/// naming no service).
+pub fn touched_services(event: &Event) -> Option<Vec<Uuid>> {
+    let ids = |v: Option<&serde_json::Value>| -> Vec<Uuid> {
+        v.and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(|id| id.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
+            .unwrap_or_default()
+    };
+    let touched = match event.kind.as_str().split('.').next() {
+        Some("incident") => ids(event.data.pointer("/incident/affectedServiceIds")),
+        Some("maintenance") => ids(event.data.pointer("/maintenance/serviceIds")),
+        Some("service") => ids(Some(&serde_json::json!([event.data.pointer("/service/id")]))),
+        _ => Vec::new(),
+    };
+    (!touched.is_empty()).then_some(touched)
+}
+
+/// Whether an active subscriber wants an event that is for subscribers: its page, one
+/// of its services (or it follows all), and not from before it was confirmed.
+pub fn subscriber_wants(subscriber: &Subscriber, event: &Event) -> bool {
+    let services_ok = subscriber.service_ids.is_empty()
+        || touched_services(event).is_none_or(|t| t.iter().any(|s| subscriber.service_ids.contains(s)));
+    let after = subscriber.confirmed_at.as_deref().is_some_and(|at| event.occurred_at.as_str() >= at);
+    subscriber.state == SubscriberState::Active && event.page_id == Some(subscriber.page_id) && services_ok && after
+}
+
+/// Where a delivery goes: one of the organization's webhooks, or a page's subscriber.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    /// An integration.
+    Webhook(WebhookRecord),
+    /// A subscriber.
+    Subscriber(SubscriberRecord),
+}
+
+impl Endpoint {
+    /// Its id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Webhook(w) => w.webhook.id,
+            Self::Subscriber(s) => s.subscriber.id,
+        }
+    }
+
+    fn kind(&self) -> EndpointKind {
+        match self {
+            Self::Webhook(_) => EndpointKind::Webhook,
+            Self::Subscriber(_) => EndpointKind::Subscriber,
+        }
+    }
+
+    fn sk(&self) -> String {
+        match self {
+            Self::Webhook(w) => crate::store::webhooks::webhook_sk(w.webhook.id),
+            Self::Subscriber(s) => schema::subscriber_sk(s.subscriber.id),
+        }
+    }
+
+    /// Whether it still takes a delivery of this type: an enabled webhook; an active
+    /// subscriber (a pending one, for its confirmation email).
+    fn takes(&self, event_type: &str) -> bool {
+        match self {
+            Self::Webhook(w) => w.webhook.enabled,
+            Self::Subscriber(s) if event_type == EventType::SubscriberConfirmationRequested.as_str() => {
+                s.subscriber.state == SubscriberState::Pending
+            }
+            Self::Subscriber(s) => s.subscriber.state == SubscriberState::Active,
+        }
+    }
+}
+
 /// The JSON body of an event's deliveries: its data, with the event's id and page.
 pub fn event_body(event: &Event) -> String {
     let mut data = match &event.data {
@@ -88,21 +179,88 @@ pub struct Outcome {
     pub delivered: usize,
 }
 
+/// Endpoints and pages read once per batch of work (a fan-out or a tick).
+#[derive(Default)]
+struct Batch {
+    endpoints: tokio::sync::Mutex<HashMap<(Uuid, Uuid), Option<Endpoint>>>,
+    pages: tokio::sync::Mutex<HashMap<(Uuid, Uuid), Option<PageInfo>>>,
+}
+
+impl Batch {
+    async fn endpoint(&self, state: &AppState, org: Uuid, record: &DeliveryRecord) -> Result<Option<Endpoint>, ApiError> {
+        let id = record.delivery.endpoint_id;
+        if let Some(found) = self.endpoints.lock().await.get(&(org, id)) {
+            return Ok(found.clone());
+        }
+        let found = match record.endpoint_kind {
+            EndpointKind::Webhook => state.store.get_webhook(org, id).await?.map(Endpoint::Webhook),
+            EndpointKind::Subscriber => state.store.get_subscriber(org, id).await?.map(Endpoint::Subscriber),
+        };
+        self.endpoints.lock().await.insert((org, id), found.clone());
+        Ok(found)
+    }
+
+    async fn page(&self, state: &AppState, org: Uuid, page: Uuid) -> Result<Option<PageInfo>, ApiError> {
+        if let Some(found) = self.pages.lock().await.get(&(org, page)) {
+            return Ok(found.clone());
+        }
+        let found = state.store.get_page(org, page).await?.map(|p| PageInfo {
+            url: format!("{}/status/{}", state.public_url(), p.slug),
+            name: p.name,
+            brand_color: p.brand_color.unwrap_or_else(|| crate::domain::DEFAULT_BRAND_COLOR.to_owned()),
+            public: p.is_public,
+        });
+        self.pages.lock().await.insert((org, page), found.clone());
+        Ok(found)
+    }
+}
+
+/// The endpoints an event goes to: the webhooks that want it, and the page's active
+/// subscribers that want it (or, for a confirmation request, the one subscriber asking).
+async fn endpoints_for(state: &AppState, org: Uuid, event: &Event) -> Result<Vec<Endpoint>, ApiError> {
+    let mut endpoints: Vec<Endpoint> =
+        state.store.all_webhooks(org).await?.into_iter().filter(|w| wants(w, event)).map(Endpoint::Webhook).collect();
+    if event.kind == EventType::SubscriberConfirmationRequested {
+        let id = event.data.pointer("/subscriber/id").and_then(|v| v.as_str()).and_then(|v| Uuid::parse_str(v).ok());
+        if let Some(subscriber) = match id {
+            Some(id) => state.store.get_subscriber(org, id).await?,
+            None => None,
+        } {
+            // Only the request of the current sign-up: a replayed old one sends nothing.
+            if subscriber.subscriber.state == SubscriberState::Pending {
+                endpoints.push(Endpoint::Subscriber(subscriber));
+            }
+        }
+    } else if let Some(page) = event.page_id.filter(|_| for_subscribers(event)) {
+        endpoints.extend(
+            state
+                .store
+                .active_subscribers(org, page)
+                .await?
+                .into_iter()
+                .filter(|s| subscriber_wants(&s.subscriber, event))
+                .map(Endpoint::Subscriber),
+        );
+    }
+    Ok(endpoints)
+}
+
 /// The notifier's handler: fans one event out into deliveries and makes their first
 /// attempts, concurrently with a bound. Idempotent: a replayed event makes no second
 /// delivery (and attempts nothing for the ones that exist: they are leased or done).
 pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<Outcome, ApiError> {
-    let webhooks: Vec<WebhookRecord> =
-        state.store.all_webhooks(org).await?.into_iter().filter(|w| wants(w, event)).collect();
-    if webhooks.is_empty() {
+    let endpoints = endpoints_for(state, org, event).await?;
+    if endpoints.is_empty() {
         return Ok(Outcome::default());
     }
     let body = event_body(event);
-    let results: Vec<Result<Option<bool>, ApiError>> = futures::stream::iter(webhooks)
-        .map(|webhook| {
+    let batch = Batch::default();
+    let results: Vec<Result<Option<bool>, ApiError>> = futures::stream::iter(endpoints)
+        .map(|endpoint| {
             let body = body.clone();
+            let batch = &batch;
             async move {
-                let id = delivery_id(event.id, webhook.webhook.id);
+                let id = delivery_id(event.id, endpoint.id());
                 let now = state.clock.now();
                 let lease = now + Duration::seconds(LEASE_SECS);
                 let created = state
@@ -111,7 +269,7 @@ pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<
                         org,
                         id,
                         (event.id, event.kind.as_str()),
-                        webhook.webhook.id,
+                        (endpoint.id(), endpoint.kind()),
                         body,
                         &timestamp(now),
                         now.timestamp(),
@@ -119,7 +277,9 @@ pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<
                     )
                     .await?;
                 match created {
-                    Some(record) => attempt(state, &webhook, &record).await.map(|d| Some(d.state_is_delivered())),
+                    Some(record) => {
+                        attempt(state, batch, &endpoint, &record).await.map(|d| Some(d.state_is_delivered()))
+                    }
                     None => Ok(None),
                 }
             }
@@ -137,25 +297,25 @@ pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<
     Ok(outcome)
 }
 
-/// A test ping to one webhook, made now: `{type: "ping", timestamp, data: {webhookId}}`.
-pub async fn ping(state: &AppState, org: Uuid, webhook: &WebhookRecord) -> Result<Delivery, ApiError> {
+/// A test ping to one endpoint, made now: `{type: "ping", timestamp, data: {webhookId}}`
+/// (`subscriberId` for a subscriber; an email subscriber gets a test email).
+pub async fn ping(state: &AppState, org: Uuid, endpoint: &Endpoint) -> Result<Delivery, ApiError> {
     let now = state.clock.now();
     let event_id = Uuid::now_v7();
     let at = timestamp(now);
-    let body = serde_json::to_string(&Payload {
-        kind: "ping",
-        timestamp: &at,
-        data: serde_json::json!({ "webhookId": webhook.webhook.id }),
-    })
-    .expect("a JSON value serializes");
+    let data = match endpoint {
+        Endpoint::Webhook(w) => serde_json::json!({ "webhookId": w.webhook.id }),
+        Endpoint::Subscriber(s) => serde_json::json!({ "subscriberId": s.subscriber.id, "pageId": s.subscriber.page_id }),
+    };
+    let body = serde_json::to_string(&Payload { kind: "ping", timestamp: &at, data }).expect("a JSON value serializes");
     let lease = now + Duration::seconds(LEASE_SECS);
     let record = state
         .store
         .create_delivery(
             org,
-            delivery_id(event_id, webhook.webhook.id),
+            delivery_id(event_id, endpoint.id()),
             (event_id, "ping"),
-            webhook.webhook.id,
+            (endpoint.id(), endpoint.kind()),
             body,
             &at,
             now.timestamp(),
@@ -163,39 +323,42 @@ pub async fn ping(state: &AppState, org: Uuid, webhook: &WebhookRecord) -> Resul
         )
         .await?
         .ok_or_else(|| ApiError::internal("a fresh ping's delivery already existed"))?;
-    attempt(state, webhook, &record).await
+    attempt(state, &Batch::default(), endpoint, &record).await
 }
 
 /// Delivers again now, with the same `webhook-id` (a manual retry). `None` when the
-/// delivery is unknown; `Conflict`-like `None` is not possible: an attempt in flight
-/// answers `service_unavailable` so the caller retries.
+/// delivery is unknown; an attempt in flight answers `service_unavailable` so the
+/// caller retries.
 pub async fn retry_now(state: &AppState, org: Uuid, id: Uuid) -> Result<Option<Delivery>, ApiError> {
-    let Some(existing) = state.store.get_delivery(org, id).await? else { return Ok(None) };
+    if state.store.get_delivery(org, id).await?.is_none() {
+        return Ok(None);
+    }
     let now = state.clock.now();
     let claimed = state
         .store
         .claim_delivery(org, id, now.timestamp(), (now + Duration::seconds(LEASE_SECS)).timestamp(), true)
         .await?
         .ok_or_else(|| ApiError::ServiceUnavailable("an attempt of this delivery is in progress".into()))?;
-    let Some(webhook) = state.store.get_webhook(org, existing.delivery.endpoint_id).await? else {
+    let batch = Batch::default();
+    let Some(endpoint) = batch.endpoint(state, org, &claimed).await? else {
         state.store.abandon_delivery(org, id).await?;
         return Ok(state.store.get_delivery(org, id).await?.map(|d| d.delivery));
     };
-    attempt(state, &webhook, &claimed).await.map(Some)
+    attempt(state, &batch, &endpoint, &claimed).await.map(Some)
 }
 
 /// The scheduler's tick: every delivery due now, claimed and attempted, concurrently
-/// with a bound. Webhooks are read once per tick.
+/// with a bound. Endpoints and pages are read once per tick.
 pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
     let now = state.clock.now();
     let mut due = Vec::new();
     for shard in 0..schema::DUE_SHARDS {
         due.extend(state.store.due_deliveries(shard, &timestamp(now), TICK_LIMIT).await?);
     }
-    let webhooks = tokio::sync::Mutex::new(HashMap::<(Uuid, Uuid), Option<WebhookRecord>>::new());
+    let batch = Batch::default();
     let results: Vec<Result<Option<bool>, ApiError>> = futures::stream::iter(due)
         .map(|due| {
-            let webhooks = &webhooks;
+            let batch = &batch;
             async move {
                 let now = state.clock.now();
                 let lease = (now + Duration::seconds(LEASE_SECS)).timestamp();
@@ -204,21 +367,11 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
                 else {
                     return Ok(None);
                 };
-                let endpoint = (due.org_id, record.delivery.endpoint_id);
-                let cached = webhooks.lock().await.get(&endpoint).cloned();
-                let webhook = match cached {
-                    Some(webhook) => webhook,
-                    None => {
-                        let webhook = state.store.get_webhook(due.org_id, endpoint.1).await?;
-                        webhooks.lock().await.insert(endpoint, webhook.clone());
-                        webhook
-                    }
-                };
-                let Some(webhook) = webhook else {
+                let Some(endpoint) = batch.endpoint(state, due.org_id, &record).await? else {
                     state.store.abandon_delivery(due.org_id, due.id).await?;
                     return Ok(Some(false));
                 };
-                attempt(state, &webhook, &record).await.map(|d| Some(d.state_is_delivered()))
+                attempt(state, batch, &endpoint, &record).await.map(|d| Some(d.state_is_delivered()))
             }
         })
         .buffer_unordered(CONCURRENCY)
@@ -261,52 +414,172 @@ pub fn retry_delay(retry: usize) -> Option<Duration> {
     Some(Duration::milliseconds(base * 1000 - spread / 2 + offset))
 }
 
-/// One attempt of a leased delivery to a webhook: sign, send, record, and keep the
-/// endpoint's health (410 or 24 h of failures disable it).
-async fn attempt(state: &AppState, webhook: &WebhookRecord, record: &DeliveryRecord) -> Result<Delivery, ApiError> {
-    let org = record.org_id;
-    let id = record.delivery.id;
-    let started = state.clock.now();
-    let at = timestamp(started);
-    if !webhook.webhook.enabled {
-        state.store.abandon_delivery(org, id).await?;
-        let mut delivery = record.delivery.clone();
-        delivery.state = crate::store::deliveries::DeliveryState::Failed;
-        delivery.next_attempt_at = None;
-        return Ok(delivery);
+/// What one send came to, for HTTP and email alike.
+struct Sent {
+    ok: bool,
+    /// The endpoint said it is gone for good (HTTP 410).
+    gone: bool,
+    status: Option<u16>,
+    latency_ms: u64,
+    error: Option<String>,
+    retry_after: Option<u64>,
+}
+
+impl From<sender::Sent> for Sent {
+    fn from(s: sender::Sent) -> Self {
+        Self {
+            ok: s.ok(),
+            gone: s.status == Some(410),
+            status: s.status,
+            latency_ms: s.latency_ms,
+            error: s.error,
+            retry_after: s.retry_after,
+        }
     }
-    let msg_id = id.to_string();
-    let signatures = webhook
-        .active_secrets(&at)
+}
+
+/// Signs and POSTs a delivery's body (Standard Webhooks) with each of `sealed` secrets.
+async fn post_signed<'a>(
+    state: &AppState,
+    url: &str,
+    sealed: impl Iterator<Item = &'a str>,
+    record: &DeliveryRecord,
+    at: DateTime<Utc>,
+) -> Result<Sent, ApiError> {
+    let msg_id = record.delivery.id.to_string();
+    let signatures = sealed
         .map(|s| {
             state
                 .sealer
-                .open(&s.sealed)
-                .map(|secret| signing::sign(&secret, &msg_id, started.timestamp(), record.body.as_bytes()))
+                .open(s)
+                .map(|secret| signing::sign(&secret, &msg_id, at.timestamp(), record.body.as_bytes()))
         })
         .collect::<Result<Vec<_>, _>>()?
         .join(" ");
     let headers = [
         ("webhook-id", msg_id.clone()),
-        ("webhook-timestamp", started.timestamp().to_string()),
+        ("webhook-timestamp", at.timestamp().to_string()),
         ("webhook-signature", signatures),
     ];
-    let sent = state.sender.post_json(&webhook.webhook.url, &headers, record.body.clone().into_bytes()).await;
+    Ok(state.sender.post_json(url, &headers, record.body.clone().into_bytes()).await.into())
+}
+
+/// Renders and sends a delivery to an email subscriber.
+async fn send_email(
+    state: &AppState,
+    batch: &Batch,
+    subscriber: &SubscriberRecord,
+    email: &str,
+    record: &DeliveryRecord,
+    at: DateTime<Utc>,
+) -> Result<Sent, ApiError> {
+    let failed = |error: String| Sent { ok: false, gone: false, status: None, latency_ms: 0, error: Some(error), retry_after: None };
+    let Some(mailer) = state.mailer.as_deref() else {
+        return Ok(failed("email is not configured on this deployment (EMAIL_FROM)".into()));
+    };
+    let sub = &subscriber.subscriber;
+    let Some(page) = batch.page(state, subscriber.org_id, sub.page_id).await? else {
+        return Ok(failed("the page is gone".into()));
+    };
+    let body: serde_json::Value = serde_json::from_str(&record.body).map_err(ApiError::internal)?;
+    let event_type = body["type"].as_str().unwrap_or_default().to_owned();
+    let token = |purpose| state.sealer.token(purpose, subscriber.org_id, sub.id, at.timestamp());
+    let (kind, unsubscribe_url) = if event_type == EventType::SubscriberConfirmationRequested.as_str() {
+        let confirm_url = format!("{}/subscriptions/confirm?token={}", page.url, token(TokenPurpose::Confirm));
+        (NoticeKind::Confirm { confirm_url }, None)
+    } else {
+        let kind = if event_type == "ping" {
+            NoticeKind::Ping
+        } else {
+            NoticeKind::Event {
+                event_type,
+                timestamp: body["timestamp"].as_str().unwrap_or_default().to_owned(),
+                data: body["data"].clone(),
+            }
+        };
+        (kind, Some(format!("{}/unsubscribe?token={}", page.url, token(TokenPurpose::Unsubscribe))))
+    };
+    let notice = Notice { to: email.to_owned(), page, kind, unsubscribe_url };
+    let started = std::time::Instant::now();
+    let sent = mailer.send(&notice).await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(match sent {
+        Ok(()) => Sent { ok: true, gone: false, status: None, latency_ms, error: None, retry_after: None },
+        Err(error) => Sent { latency_ms, ..failed(error) },
+    })
+}
+
+/// Stops an endpoint for a reason of the system's: disables a webhook, quarantines a
+/// subscriber; each with its event.
+async fn stop_endpoint(state: &AppState, org: Uuid, endpoint: &Endpoint, reason: &str, at: &str) -> Result<(), ApiError> {
+    match endpoint {
+        Endpoint::Webhook(w) => {
+            state.store.disable_webhook(org, w.webhook.id, reason, at).await?;
+        }
+        Endpoint::Subscriber(s) => {
+            state
+                .store
+                .set_subscriber_state(
+                    org,
+                    &Actor::schedule(),
+                    s.subscriber.id,
+                    &[SubscriberState::Active],
+                    SubscriberState::Quarantined,
+                    at,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One attempt of a leased delivery: send (signed POST or email), record, and keep the
+/// endpoint's health (410, or 24 h of failures, stops it).
+async fn attempt(
+    state: &AppState,
+    batch: &Batch,
+    endpoint: &Endpoint,
+    record: &DeliveryRecord,
+) -> Result<Delivery, ApiError> {
+    let org = record.org_id;
+    let id = record.delivery.id;
+    let started = state.clock.now();
+    let at = timestamp(started);
+    let event_type = record.delivery.event_type.as_str();
+    if !(endpoint.takes(event_type) || event_type == "ping") {
+        state.store.abandon_delivery(org, id).await?;
+        let mut delivery = record.delivery.clone();
+        delivery.state = DeliveryState::Failed;
+        delivery.next_attempt_at = None;
+        return Ok(delivery);
+    }
+    let sent = match endpoint {
+        Endpoint::Webhook(w) => {
+            let secrets = w.active_secrets(&at).map(|s| s.sealed.as_str());
+            post_signed(state, &w.webhook.url, secrets, record, started).await?
+        }
+        Endpoint::Subscriber(s) => match (&s.subscriber.url, &s.subscriber.email, &s.secret) {
+            (Some(url), _, Some(secret)) => post_signed(state, url, std::iter::once(secret.as_str()), record, started).await?,
+            (_, Some(email), _) => send_email(state, batch, s, email, record, started).await?,
+            _ => return Err(ApiError::internal("a subscriber with neither a signed URL nor an email address")),
+        },
+    };
     let attempt =
         Attempt { at: at.clone(), status_code: sent.status, latency_ms: sent.latency_ms, error: sent.error.clone() };
     let retry_number = record.delivery.attempts.len() + 1;
-    let next = if sent.ok() {
+    let sk = endpoint.sk();
+    let next = if sent.ok {
         // Always: the record in hand may predate a failure recorded meanwhile.
-        state.store.clear_webhook_failing(org, webhook.webhook.id).await?;
+        state.store.clear_endpoint_failing(org, &sk).await?;
         Next::Delivered
-    } else if sent.status == Some(410) {
-        state.store.disable_webhook(org, webhook.webhook.id, "the endpoint answered 410 Gone", &at).await?;
+    } else if sent.gone {
+        stop_endpoint(state, org, endpoint, "the endpoint answered 410 Gone", &at).await?;
         Next::Failed
     } else {
-        if let Some(since) = state.store.mark_webhook_failing(org, webhook.webhook.id, &at).await? {
+        if let Some(since) = state.store.mark_endpoint_failing(org, &sk, &at).await? {
             let since = DateTime::parse_from_rfc3339(&since).map_err(ApiError::internal)?.to_utc();
             if started - since >= Duration::seconds(QUARANTINE_SECS) {
-                state.store.disable_webhook(org, webhook.webhook.id, "every delivery failed for 24 hours", &at).await?;
+                stop_endpoint(state, org, endpoint, "every delivery failed for 24 hours", &at).await?;
             }
         }
         next_after_failure(started, retry_number, sent.retry_after)
@@ -315,9 +588,9 @@ async fn attempt(state: &AppState, webhook: &WebhookRecord, record: &DeliveryRec
     let mut delivery = record.delivery.clone();
     delivery.attempts.push(attempt);
     (delivery.state, delivery.next_attempt_at) = match next {
-        Next::Delivered => (crate::store::deliveries::DeliveryState::Delivered, None),
-        Next::Failed => (crate::store::deliveries::DeliveryState::Failed, None),
-        Next::RetryAt(at) => (crate::store::deliveries::DeliveryState::Pending, Some(at)),
+        Next::Delivered => (DeliveryState::Delivered, None),
+        Next::Failed => (DeliveryState::Failed, None),
+        Next::RetryAt(at) => (DeliveryState::Pending, Some(at)),
     };
     Ok(delivery)
 }
@@ -333,6 +606,6 @@ fn next_after_failure(now: DateTime<Utc>, attempt: usize, retry_after: Option<u6
 
 impl Delivery {
     fn state_is_delivered(&self) -> bool {
-        self.state == crate::store::deliveries::DeliveryState::Delivered
+        self.state == DeliveryState::Delivered
     }
 }

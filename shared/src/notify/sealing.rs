@@ -1,12 +1,16 @@
 //! Secrets at rest: webhook signing secrets are kept sealed with AES-256-GCM under a key
 //! that is not in the table (`SECRETS_KEY`: from Secrets Manager on AWS, from a file in
 //! the data directory in the local run), so a copy of the table reveals none of them.
+//! The same key material, under another derivation, signs the subscribers' confirm and
+//! unsubscribe links, so those links need nothing stored to be checked.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -14,7 +18,20 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Aes256Gcm,
+    token_key: [u8; 32],
 }
+
+/// What a subscriber's link may do; part of what its token signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// Confirm a pending subscription (double opt-in).
+    Confirm = 1,
+    /// Unsubscribe.
+    Unsubscribe = 2,
+}
+
+/// Bytes of a token: purpose, subscriber id, issue time (unix seconds), MAC.
+const TOKEN_LEN: usize = 1 + 16 + 8 + 16;
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,7 +45,9 @@ impl Sealer {
     /// A sealer whose key is the SHA-256 of `material` (any string with enough entropy).
     pub fn new(material: &str) -> Self {
         let key = Sha256::digest(material.as_bytes());
-        Self { cipher: Aes256Gcm::new_from_slice(&key).expect("a 32-byte key") }
+        // A separate key for link tokens, so neither use can be turned against the other.
+        let token_key = Sha256::new().chain_update(b"livestatus link tokens v1\0").chain_update(material).finalize();
+        Self { cipher: Aes256Gcm::new_from_slice(&key).expect("a 32-byte key"), token_key: token_key.into() }
     }
 
     /// From `SECRETS_KEY`; without it, a random key that lives as long as the process
@@ -72,9 +91,68 @@ impl Sealer {
     }
 }
 
+impl Sealer {
+    fn token_mac(&self, signed: &[u8], org: Uuid) -> [u8; 16] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("HMAC takes keys of any length");
+        mac.update(signed);
+        mac.update(org.as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+
+    /// A link token for one subscriber of `org`, for one purpose, issued at `issued`
+    /// (unix seconds): 55 URL-safe characters.
+    pub fn token(&self, purpose: TokenPurpose, org: Uuid, subscriber: Uuid, issued: i64) -> String {
+        let mut bytes = Vec::with_capacity(TOKEN_LEN);
+        bytes.push(purpose as u8);
+        bytes.extend_from_slice(subscriber.as_bytes());
+        bytes.extend_from_slice(&issued.to_be_bytes());
+        let mac = self.token_mac(&bytes, org);
+        bytes.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The subscriber and issue time of a token made by [`Sealer::token`] for this
+    /// purpose and organization; `None` for anything else (altered, another purpose,
+    /// another organization, another key).
+    pub fn verify_token(&self, purpose: TokenPurpose, org: Uuid, raw: &str) -> Option<(Uuid, i64)> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok().filter(|b| b.len() == TOKEN_LEN)?;
+        let (signed, mac) = bytes.split_at(TOKEN_LEN - 16);
+        let mut check = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("HMAC takes keys of any length");
+        check.update(signed);
+        check.update(org.as_bytes());
+        // Constant-time comparison of the truncated MAC.
+        check.verify_truncated_left(mac).ok()?;
+        if signed[0] != purpose as u8 {
+            return None;
+        }
+        let subscriber = Uuid::from_slice(&signed[1..17]).ok()?;
+        let issued = i64::from_be_bytes(signed[17..25].try_into().ok()?);
+        Some((subscriber, issued))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_token_names_its_subscriber_and_nothing_else_verifies() {
+        let sealer = Sealer::new("key one");
+        let (org, sub) = (Uuid::now_v7(), Uuid::now_v7());
+        let token = sealer.token(TokenPurpose::Unsubscribe, org, sub, 1_700_000_000);
+        assert_eq!(token.len(), 55);
+        assert_eq!(sealer.verify_token(TokenPurpose::Unsubscribe, org, &token), Some((sub, 1_700_000_000)));
+        assert_eq!(sealer.verify_token(TokenPurpose::Confirm, org, &token), None, "another purpose");
+        assert_eq!(sealer.verify_token(TokenPurpose::Unsubscribe, Uuid::now_v7(), &token), None, "another org");
+        assert_eq!(Sealer::new("key two").verify_token(TokenPurpose::Unsubscribe, org, &token), None);
+        let mut altered = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        altered[5] ^= 1;
+        assert_eq!(sealer.verify_token(TokenPurpose::Unsubscribe, org, &URL_SAFE_NO_PAD.encode(altered)), None);
+        assert_eq!(sealer.verify_token(TokenPurpose::Unsubscribe, org, "not a token"), None);
+    }
 
     #[test]
     fn a_sealed_secret_opens_only_with_its_key_and_never_shows_the_plaintext() {

@@ -29,6 +29,17 @@ pub enum DeliveryState {
     Failed,
 }
 
+/// What kind of endpoint a delivery goes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    /// One of the organization's webhooks.
+    #[default]
+    Webhook,
+    /// A page's subscriber (email or webhook).
+    Subscriber,
+}
+
 /// One attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -74,6 +85,8 @@ pub struct DeliveryRecord {
     pub delivery: Delivery,
     /// The exact JSON body that is signed and sent, the same on every attempt.
     pub body: String,
+    /// What the endpoint is.
+    pub endpoint_kind: EndpointKind,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,6 +104,9 @@ struct DeliveryItem {
     org_id: Uuid,
     ttl: i64,
     body: String,
+    // Deliveries made before subscribers existed all went to webhooks.
+    #[serde(default)]
+    endpoint_kind: EndpointKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     lease_until: Option<i64>,
     #[serde(flatten)]
@@ -150,12 +166,13 @@ impl Store {
         org: Uuid,
         id: Uuid,
         event: (Uuid, &str),
-        endpoint: Uuid,
+        endpoint: (Uuid, EndpointKind),
         body: String,
         now: &str,
         now_epoch: i64,
         lease_until: (i64, &str),
     ) -> Result<Option<DeliveryRecord>, ApiError> {
+        let (endpoint, endpoint_kind) = endpoint;
         let delivery = Delivery {
             id,
             event_id: event.0,
@@ -177,6 +194,7 @@ impl Store {
             org_id: org,
             ttl: now_epoch + RETENTION_SECS,
             body,
+            endpoint_kind,
             lease_until: Some(lease_until.0),
             delivery,
         };
@@ -189,7 +207,7 @@ impl Store {
             .send()
             .await;
         match put {
-            Ok(_) => Ok(Some(DeliveryRecord { org_id: org, delivery: item.delivery, body: item.body })),
+            Ok(_) => Ok(Some(into_record(item))),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
             Err(e) => Err(sdk_error(e)),
         }
@@ -363,5 +381,5 @@ impl Store {
 }
 
 fn into_record(item: DeliveryItem) -> DeliveryRecord {
-    DeliveryRecord { org_id: item.org_id, delivery: item.delivery, body: item.body }
+    DeliveryRecord { org_id: item.org_id, delivery: item.delivery, body: item.body, endpoint_kind: item.endpoint_kind }
 }

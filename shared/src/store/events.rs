@@ -106,6 +106,7 @@ event_types! {
     KeyCreated => "key.created", false;
     KeyRevoked => "key.revoked", false;
     SubscriberCreated => "subscriber.created", false;
+    SubscriberConfirmationRequested => "subscriber.confirmation_requested", false;
     SubscriberConfirmed => "subscriber.confirmed", false;
     SubscriberUnsubscribed => "subscriber.unsubscribed", false;
     SubscriberQuarantined => "subscriber.quarantined", false;

@@ -11,6 +11,7 @@ pub mod orgs;
 pub mod pages;
 pub mod schema;
 pub mod services;
+pub mod subscribers;
 pub mod webhooks;
 
 use std::collections::HashMap;

@@ -196,6 +196,12 @@ impl Store {
     /// then the page). `None` alike for a slug nobody holds, a page that is not public and
     /// a page being deleted, so nothing private can be told apart from the outside.
     pub async fn public_page(&self, slug: &str) -> Result<Option<(Uuid, Page)>, ApiError> {
+        Ok(self.page_by_slug(slug).await?.filter(|(_, page)| page.is_public))
+    }
+
+    /// The page a slug names, public or not (not one being deleted), with its
+    /// organization: for the subscription links, which prove themselves with a token.
+    pub async fn page_by_slug(&self, slug: &str) -> Result<Option<(Uuid, Page)>, ApiError> {
         let Ok(slug) = Slug::parse(slug) else { return Ok(None) };
         let claim = self
             .client()
@@ -220,7 +226,7 @@ impl Store {
             .map_err(sdk_error)?;
         let item = out.item.map(from_item::<PageItem>).transpose()?;
         Ok(item
-            .filter(|i| i.deleting.is_none() && i.page.is_public && i.page.slug == slug.as_str())
+            .filter(|i| i.deleting.is_none() && i.page.slug == slug.as_str())
             .map(|i| (org, i.page)))
     }
 

@@ -19,6 +19,12 @@
 //! | event         | `ORG#<org>`        | `EVENT#<event>`      |                       |          |
 //! | webhook       | `ORG#<org>`        | `WEBHOOK#<id>`       |                       |          |
 //! | delivery      | `ORG#<org>`        | `DELIVERY#<id>`      | `ORG#<org>#ENDPOINT#<endpoint>#DELIVERIES` | `<id>` |
+//! | subscriber    | `ORG#<org>`        | `SUBSCRIBER#<id>`    | `ORG#<org>#PAGE#<page>#SUBSCRIBERS` | `<id>` |
+//! | email claim   | `ORG#<org>`        | `SUBEMAIL#<page>#<sha256(email)>` |          |          |
+//!
+//! Subscribers also carry `gsi2pk = ORG#<org>#PAGE#<page>#SUBSCRIBERS#<state>`, `gsi2sk =
+//! <id>`: the notifier reads a page's active subscribers, and `?state=` lists, in one
+//! query. The email claim makes an address unique per page (under concurrent sign-ups).
 //!
 //! GSI2 is overloaded: a delivery waiting for its next attempt also carries
 //! `gsi2pk = DUE#<shard>` and `gsi2sk = <nextAttemptAt>#<org>#<id>`, removed once it is
@@ -153,6 +159,25 @@ pub fn due_gsi2pk(shard: u8) -> String {
 /// GSI2 sort key of due work: `<due time>#<org>#<id>` (fixed-width times sort in order).
 pub fn due_gsi2sk(at: &str, org: Uuid, id: Uuid) -> String {
     format!("{at}#{org}#{id}")
+}
+
+/// Sort key prefix of subscribers in the org partition: `SUBSCRIBER#<id>`.
+pub const SUBSCRIBER_PREFIX: &str = "SUBSCRIBER#";
+/// `SUBSCRIBER#<id>`.
+pub fn subscriber_sk(subscriber: Uuid) -> String {
+    format!("{SUBSCRIBER_PREFIX}{subscriber}")
+}
+/// GSI1 partition of a page's subscribers, oldest first.
+pub fn subscribers_gsi1pk(org: Uuid, page: Uuid) -> String {
+    format!("ORG#{org}#PAGE#{page}#SUBSCRIBERS")
+}
+/// GSI2 partition of a page's subscribers in one state (`active`, `pending`, ...).
+pub fn subscribers_gsi2pk(org: Uuid, page: Uuid, state: &str) -> String {
+    format!("ORG#{org}#PAGE#{page}#SUBSCRIBERS#{state}")
+}
+/// `SUBEMAIL#<page>#<sha256 of the lower-cased address>`: an address's claim on a page.
+pub fn subscriber_email_sk(page: Uuid, email_hash: &str) -> String {
+    format!("SUBEMAIL#{page}#{email_hash}")
 }
 
 /// The lowest GSI1 sort key of incidents and services (UUIDs and zero-padded orders

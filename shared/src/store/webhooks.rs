@@ -111,7 +111,8 @@ pub struct WebhookPatch {
     pub enabled: Option<bool>,
 }
 
-fn webhook_sk(id: Uuid) -> String {
+/// `WEBHOOK#<id>`: a webhook's sort key.
+pub fn webhook_sk(id: Uuid) -> String {
     format!("{}{id}", schema::WEBHOOK_PREFIX)
 }
 
@@ -386,14 +387,15 @@ impl Store {
         }
     }
 
-    /// Records a failed attempt on the endpoint: starts its failure run if none is
-    /// running, and returns when the run started (`None` when the webhook is gone).
-    pub async fn mark_webhook_failing(&self, org: Uuid, id: Uuid, now: &str) -> Result<Option<String>, ApiError> {
+    /// Records a failed attempt on an endpoint (the item at `sk`: a webhook or a
+    /// subscriber): starts its failure run if none is running, and returns when the run
+    /// started (`None` when the endpoint is gone).
+    pub async fn mark_endpoint_failing(&self, org: Uuid, sk: &str, now: &str) -> Result<Option<String>, ApiError> {
         let out = self
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), webhook_sk(id))))
+            .set_key(Some(key(schema::org_pk(org), sk)))
             .update_expression("SET failingSince = :now")
             // A cleared run is stored as NULL.
             .condition_expression(
@@ -417,13 +419,13 @@ impl Store {
         }
     }
 
-    /// Ends the endpoint's failure run after a success.
-    pub async fn clear_webhook_failing(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    /// Ends an endpoint's failure run after a success.
+    pub async fn clear_endpoint_failing(&self, org: Uuid, sk: &str) -> Result<(), ApiError> {
         let out = self
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), webhook_sk(id))))
+            .set_key(Some(key(schema::org_pk(org), sk)))
             .update_expression("REMOVE failingSince")
             // Only when a run is going (a cleared one is absent or NULL).
             .condition_expression("attribute_type(failingSince, :string)")

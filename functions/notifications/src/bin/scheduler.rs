@@ -10,7 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let state = AppState::new(Store::from_env().await);
+    let state = livestatus_notifications::with_mailer_from_env(AppState::new(Store::from_env().await)).await;
     let state = &state;
     lambda_http::lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         let outcome = stream::tick(state).await?;

@@ -1,0 +1,538 @@
+//! Subscribers of a page: people (email) and systems (webhook) who are told about its
+//! incidents, maintenance and status changes. Items in the org partition, listed by page
+//! on GSI1 and by page and state on GSI2 (the notifier reads the active ones in one
+//! query). An email address is claimed once per page. Unconfirmed sign-ups expire after
+//! seven days. Every change is an event in its transaction; a confirmation email is asked
+//! for with a `subscriber.confirmation_requested` event, which the notifier sends.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::{Actor, Event, EventType, data_of};
+use super::pages::Listing;
+use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use crate::domain::EmailAddress;
+use crate::error::ApiError;
+
+/// How long a subscription may stay unconfirmed (and a confirm link stays good).
+pub const PENDING_SECS: i64 = 7 * 24 * 60 * 60;
+/// A public sign-up repeated for a pending address sends the confirmation again at most
+/// this often, so the form cannot be used to flood someone's inbox.
+pub const RESEND_AFTER_SECS: i64 = 15 * 60;
+
+/// How a subscriber is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriberKind {
+    /// By email.
+    Email,
+    /// By a signed POST to a URL.
+    Webhook,
+}
+
+/// Where a subscriber stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriberState {
+    /// Waiting for the confirmation link to be followed.
+    Pending,
+    /// Receiving notifications.
+    Active,
+    /// Stopped by the system: every delivery failed for 24 hours, or the endpoint said 410.
+    Quarantined,
+    /// Stopped by the subscriber or the organization.
+    Unsubscribed,
+}
+
+impl SubscriberState {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Quarantined => "quarantined",
+            Self::Unsubscribed => "unsubscribed",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Active, Self::Quarantined, Self::Unsubscribed].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// A subscriber as the API shows it (a webhook subscriber's secret only in the create answer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscriber {
+    /// Subscriber id (UUID v7).
+    pub id: Uuid,
+    /// The page subscribed to.
+    pub page_id: Uuid,
+    /// Email or webhook.
+    #[serde(rename = "type")]
+    pub kind: SubscriberKind,
+    /// The address, for email subscribers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The URL, for webhook subscribers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Services followed; empty: all of the page.
+    pub service_ids: Vec<Uuid>,
+    /// Where it stands.
+    pub state: SubscriberState,
+    /// When it was added.
+    pub created_at: String,
+    /// When it was confirmed (or activated without confirmation).
+    pub confirmed_at: Option<String>,
+}
+
+/// A subscriber with what only the notifier needs.
+#[derive(Clone, Debug)]
+pub struct SubscriberRecord {
+    /// The organization.
+    pub org_id: Uuid,
+    /// The subscriber.
+    pub subscriber: Subscriber,
+    /// A webhook subscriber's signing secret, sealed.
+    pub secret: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriberItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    gsi2pk: String,
+    gsi2sk: String,
+    entity: String,
+    org_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confirmation_sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+    #[serde(flatten)]
+    subscriber: Subscriber,
+}
+
+/// The claim of an email address on a page.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmailClaimItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    page_id: Uuid,
+    subscriber_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+/// What a new subscriber is.
+#[derive(Debug)]
+pub enum Contact {
+    /// An email address.
+    Email(EmailAddress),
+    /// A URL checked by the address guard, with its sealed signing secret.
+    Webhook {
+        /// Where deliveries go.
+        url: String,
+        /// The sealed secret.
+        sealed_secret: String,
+    },
+}
+
+/// A validated new subscriber.
+#[derive(Debug)]
+pub struct NewSubscriber {
+    /// How it is told.
+    pub contact: Contact,
+    /// Services of the page it follows (empty: all).
+    pub service_ids: Vec<Uuid>,
+    /// Active at once (webhooks, `skipConfirmation`) or pending until confirmed.
+    pub confirmed: bool,
+}
+
+/// What a public sign-up led to (the answer is the same either way, so the form reveals
+/// nothing about who is subscribed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignUp {
+    /// A confirmation email is on its way.
+    ConfirmationRequested,
+    /// Already active, or a confirmation was sent moments ago: nothing new.
+    Unchanged,
+}
+
+const EMAIL_TAKEN: &str = "is already a subscriber of this page";
+
+fn subscriber_key(org: Uuid, id: Uuid) -> Item {
+    key(schema::org_pk(org), schema::subscriber_sk(id))
+}
+
+fn claim_key(org: Uuid, page: Uuid, email: &EmailAddress) -> Item {
+    key(schema::org_pk(org), schema::subscriber_email_sk(page, &email.identity_hash()))
+}
+
+impl Store {
+    /// Adds a subscriber to a live page. An email address already on the page is a
+    /// conflict. A pending email subscriber gets its confirmation email asked for in the
+    /// same transaction; unconfirmed, it expires after [`PENDING_SECS`].
+    pub async fn create_subscriber(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        page: Uuid,
+        new: NewSubscriber,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<Subscriber, ApiError> {
+        let id = Uuid::now_v7();
+        let actor = if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
+        let state = if new.confirmed { SubscriberState::Active } else { SubscriberState::Pending };
+        let ttl = (!new.confirmed).then_some(now_epoch + PENDING_SECS);
+        let (email, url, secret) = match &new.contact {
+            Contact::Email(e) => (Some(e.as_str().to_owned()), None, None),
+            Contact::Webhook { url, sealed_secret } => (None, Some(url.clone()), Some(sealed_secret.clone())),
+        };
+        let subscriber = Subscriber {
+            id,
+            page_id: page,
+            kind: if email.is_some() { SubscriberKind::Email } else { SubscriberKind::Webhook },
+            email,
+            url,
+            service_ids: new.service_ids,
+            state,
+            created_at: now.to_owned(),
+            confirmed_at: new.confirmed.then(|| now.to_owned()),
+        };
+        let asks_confirmation = state == SubscriberState::Pending && subscriber.kind == SubscriberKind::Email;
+        let item = SubscriberItem {
+            pk: schema::org_pk(org),
+            sk: schema::subscriber_sk(id),
+            gsi1pk: schema::subscribers_gsi1pk(org, page),
+            gsi1sk: id.to_string(),
+            gsi2pk: schema::subscribers_gsi2pk(org, page, state.as_str()),
+            gsi2sk: id.to_string(),
+            entity: "subscriber".into(),
+            org_id: org,
+            secret,
+            confirmation_sent_at: asks_confirmation.then(|| now.to_owned()),
+            ttl,
+            subscriber,
+        };
+        let mut items = vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?];
+        if let Contact::Email(address) = &new.contact {
+            let claim = EmailClaimItem {
+                pk: schema::org_pk(org),
+                sk: schema::subscriber_email_sk(page, &address.identity_hash()),
+                entity: "subscriberEmail".into(),
+                page_id: page,
+                subscriber_id: id,
+                ttl,
+            };
+            items.push(self.put_new(to_item(&claim)?)?);
+        }
+        let created = Event::new(EventType::SubscriberCreated, Some(page), &actor, now, data_of("subscriber", &item.subscriber));
+        items.push(self.event_put(org, created)?);
+        if asks_confirmation {
+            items.push(self.event_put(org, confirmation_event(&item.subscriber, &actor, now))?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(item.subscriber),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                Err(ApiError::invalid_field("email", EMAIL_TAKEN))
+            }
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// A sign-up through the public page: always double opt-in. A new address becomes a
+    /// pending subscriber; a pending one gets its confirmation again (at most every
+    /// [`RESEND_AFTER_SECS`]); an unsubscribed or quarantined one becomes pending again
+    /// with the services now chosen; an active one is left alone.
+    pub async fn sign_up(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        email: EmailAddress,
+        service_ids: Vec<Uuid>,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<SignUp, ApiError> {
+        for _ in 0..3 {
+            let new = NewSubscriber {
+                contact: Contact::Email(email.clone()),
+                service_ids: service_ids.clone(),
+                confirmed: false,
+            };
+            // The actor becomes the new subscriber's own id.
+            let placeholder = Actor::subscriber(Uuid::nil());
+            match self.create_subscriber(org, &placeholder, page, new, now, now_epoch).await {
+                Ok(_) => return Ok(SignUp::ConfirmationRequested),
+                Err(ApiError::InvalidRequest(m)) if m.ends_with(EMAIL_TAKEN) => {}
+                Err(e) => return Err(e),
+            }
+            let Some(existing) = self.claimed_subscriber(org, page, &email).await? else { continue };
+            let sub = &existing.subscriber;
+            let resend = match sub.state {
+                SubscriberState::Active => false,
+                SubscriberState::Pending => existing.confirmation_sent_at.as_deref().is_none_or(|sent| {
+                    chrono::DateTime::parse_from_rfc3339(sent)
+                        .is_ok_and(|sent| now_epoch - sent.timestamp() >= RESEND_AFTER_SECS)
+                }),
+                SubscriberState::Unsubscribed | SubscriberState::Quarantined => true,
+            };
+            if !resend {
+                return Ok(SignUp::Unchanged);
+            }
+            match self.request_confirmation(org, &existing, &email, service_ids.clone(), now, now_epoch).await {
+                Ok(()) => return Ok(SignUp::ConfirmationRequested),
+                // Changed meanwhile (confirmed, unsubscribed, expired): look again.
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {}
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("the subscription kept changing during the sign-up".into()))
+    }
+
+    async fn claimed_subscriber(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        email: &EmailAddress,
+    ) -> Result<Option<Claimed>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(claim_key(org, page, email)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let Some(claim) = out.item.map(from_item::<EmailClaimItem>).transpose()? else { return Ok(None) };
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(subscriber_key(org, claim.subscriber_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.map(from_item::<SubscriberItem>).transpose()?.map(|item| Claimed {
+            confirmation_sent_at: item.confirmation_sent_at,
+            subscriber: item.subscriber,
+        }))
+    }
+
+    /// Puts a subscriber (back) to pending with a fresh expiry and asks for its
+    /// confirmation email, on the condition that its state is still the one read.
+    async fn request_confirmation(
+        &self,
+        org: Uuid,
+        existing: &Claimed,
+        email: &EmailAddress,
+        service_ids: Vec<Uuid>,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<(), TxError> {
+        let sub = &existing.subscriber;
+        let ttl = now_epoch + PENDING_SECS;
+        let built = (|| {
+            let update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(subscriber_key(org, sub.id)))
+                .update_expression(
+                    "SET #state = :pending, gsi2pk = :gsi2pk, serviceIds = :services, confirmationSentAt = :now, \
+                     confirmedAt = :null, #ttl = :ttl",
+                )
+                .condition_expression("attribute_exists(pk) AND #state = :was")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":was", s(sub.state.as_str()))
+                .expression_attribute_values(":gsi2pk", s(schema::subscribers_gsi2pk(org, sub.page_id, "pending")))
+                .expression_attribute_values(":services", to_list(&service_ids))
+                .expression_attribute_values(":now", s(now))
+                .expression_attribute_values(":null", AttributeValue::Null(true))
+                .expression_attribute_values(":ttl", n(ttl))
+                .build()
+                .map_err(ApiError::internal)?;
+            let claim = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(claim_key(org, sub.page_id, email)))
+                .update_expression("SET #ttl = :ttl")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ttl", n(ttl))
+                .build()
+                .map_err(ApiError::internal)?;
+            let mut after = sub.clone();
+            after.state = SubscriberState::Pending;
+            after.service_ids = service_ids.clone();
+            after.confirmed_at = None;
+            Ok::<_, ApiError>(vec![
+                TransactWriteItem::builder().update(update).build(),
+                TransactWriteItem::builder().update(claim).build(),
+                self.event_put(org, confirmation_event(&after, &Actor::subscriber(sub.id), now))?,
+            ])
+        })();
+        match built {
+            Ok(items) => self.transact(items).await,
+            Err(e) => Err(TxError::Failed(e)),
+        }
+    }
+
+    /// Reads a subscriber.
+    pub async fn get_subscriber(&self, org: Uuid, id: Uuid) -> Result<Option<SubscriberRecord>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(subscriber_key(org, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(|i| from_item::<SubscriberItem>(i).map(|i| record(org, i))).transpose()
+    }
+
+    /// A page's subscribers, oldest first, optionally in one state only.
+    pub async fn list_subscribers(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        state: Option<SubscriberState>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Subscriber>, ApiError> {
+        let (index, pk_name, pk) = match state {
+            Some(state) => (schema::GSI2, schema::GSI2PK, schema::subscribers_gsi2pk(org, page, state.as_str())),
+            None => (schema::GSI1, schema::GSI1PK, schema::subscribers_gsi1pk(org, page)),
+        };
+        let start = cursor.map(|c| cursor::decode(c, pk_name, &pk)).transpose()?;
+        let query = self
+            .client()
+            .query()
+            .index_name(index)
+            .key_condition_expression(format!("{pk_name} = :pk"))
+            .expression_attribute_values(":pk", s(&pk));
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items
+                .into_iter()
+                .map(|i| from_item::<SubscriberItem>(i).map(|i| i.subscriber))
+                .collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+
+    /// Every active subscriber of a page, with secrets: the notifier's fan-out.
+    pub async fn active_subscribers(&self, org: Uuid, page: Uuid) -> Result<Vec<SubscriberRecord>, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", s(schema::subscribers_gsi2pk(org, page, "active")));
+        let items = self.query_all(query).await?;
+        items.into_iter().map(|i| from_item::<SubscriberItem>(i).map(|i| record(org, i))).collect()
+    }
+
+    /// Moves a subscriber to `to` if it is in one of `from`, with the event that says
+    /// so (`subscriber.confirmed`, `.unsubscribed` or `.quarantined`). Confirming ends
+    /// the expiry of a pending sign-up. `None` when it is in none of `from` (or gone).
+    pub async fn set_subscriber_state(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        from: &[SubscriberState],
+        to: SubscriberState,
+        now: &str,
+    ) -> Result<Option<Subscriber>, ApiError> {
+        let kind = match to {
+            SubscriberState::Active => EventType::SubscriberConfirmed,
+            SubscriberState::Unsubscribed => EventType::SubscriberUnsubscribed,
+            SubscriberState::Quarantined => EventType::SubscriberQuarantined,
+            SubscriberState::Pending => return Err(ApiError::internal("subscribers go pending only by sign-up")),
+        };
+        for _ in 0..3 {
+            let Some(current) = self.get_subscriber(org, id).await? else { return Ok(None) };
+            let was = current.subscriber.state;
+            if !from.contains(&was) {
+                return Ok(None);
+            }
+            let mut after = current.subscriber.clone();
+            after.state = to;
+            let mut update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(subscriber_key(org, id)))
+                .condition_expression("attribute_exists(pk) AND #state = :was")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":to", s(to.as_str()))
+                .expression_attribute_values(":was", s(was.as_str()))
+                .expression_attribute_values(":gsi2pk", s(schema::subscribers_gsi2pk(org, after.page_id, to.as_str())));
+            let mut items = Vec::new();
+            if to == SubscriberState::Active && was == SubscriberState::Pending {
+                after.confirmed_at = Some(now.to_owned());
+                update = update
+                    .update_expression("SET #state = :to, gsi2pk = :gsi2pk, confirmedAt = :now REMOVE #ttl")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":now", s(now));
+                if let Some(email) = after.email.as_deref().and_then(|e| EmailAddress::parse("email", e).ok()) {
+                    let claim = Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(claim_key(org, after.page_id, &email)))
+                        .update_expression("REMOVE #ttl")
+                        .expression_attribute_names("#ttl", "ttl")
+                        .build()
+                        .map_err(ApiError::internal)?;
+                    items.push(TransactWriteItem::builder().update(claim).build());
+                }
+            } else {
+                update = update.update_expression("SET #state = :to, gsi2pk = :gsi2pk");
+            }
+            items.insert(0, TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+            let data = data_of("subscriber", &after);
+            items.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
+            match self.transact(items).await {
+                Ok(()) => return Ok(Some(after)),
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("the subscriber kept changing".into()))
+    }
+}
+
+/// A subscriber found by its address, with when its last confirmation was asked for.
+struct Claimed {
+    subscriber: Subscriber,
+    confirmation_sent_at: Option<String>,
+}
+
+fn confirmation_event(subscriber: &Subscriber, actor: &Actor, now: &str) -> Event {
+    Event::new(
+        EventType::SubscriberConfirmationRequested,
+        Some(subscriber.page_id),
+        actor,
+        now,
+        data_of("subscriber", subscriber),
+    )
+}
+
+fn to_list(ids: &[Uuid]) -> AttributeValue {
+    AttributeValue::L(ids.iter().map(|id| s(id.to_string())).collect())
+}
+
+fn record(org: Uuid, item: SubscriberItem) -> SubscriberRecord {
+    SubscriberRecord { org_id: org, subscriber: item.subscriber, secret: item.secret }
+}
