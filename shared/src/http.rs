@@ -266,3 +266,17 @@ where
 pub fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
 }
+
+/// The base of public links for a request: `PUBLIC_BASE_URL` (a custom domain), else the
+/// reader's host as CloudFront passes it on (`X-Forwarded-Host`, set by the
+/// distribution's viewer function), else the request's `Host` (plain `http` for a local
+/// one). No trailing `/`.
+pub fn public_base_url(headers: &axum::http::HeaderMap) -> String {
+    let base = std::env::var("PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| {
+        let header = |name| headers.get(name).and_then(|h: &axum::http::HeaderValue| h.to_str().ok());
+        let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
+        let local = host.starts_with("localhost") || host.starts_with("127.0.0.1") || host.starts_with("[::1]");
+        format!("{}://{host}", if local { "http" } else { "https" })
+    });
+    base.trim_end_matches('/').to_owned()
+}

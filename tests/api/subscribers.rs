@@ -12,7 +12,7 @@ use livestatus_tests::{PUBLIC_URL, TestApp, mail_to, unique_slug};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::webhooks::{Receiver, Reply, reference_verify, stream_new_events, tick};
+use crate::webhooks::{Receiver, Reply, reference_verify, stream_new_events, stream_new_events_to, tick};
 
 /// An address nobody else's test uses.
 fn address(name: &str) -> String {
@@ -430,4 +430,34 @@ async fn deleting_a_page_removes_its_subscribers_and_their_address_claims() {
         .filter(|sk| sk.starts_with("SUBSCRIBER#") || sk.starts_with("SUBEMAIL#"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn an_email_the_mail_service_refused_is_sent_again_by_the_scheduler() {
+    let app = TestApp::isolated().await;
+    let (page, _) = public_page(&app, "Acme").await;
+    let email = address("retry");
+    let sub = subscribe(&app, &page, json!({"type": "email", "email": email, "skipConfirmation": true})).await;
+    let mut seen = HashSet::new();
+    stream_new_events(&app, &mut seen, 1).await;
+    // SES unreachable for the notifier's first attempt.
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url("http://127.0.0.1:9").load().await;
+    let down = livestatus_notifications::mailer::SesMailer::new(aws_sdk_sesv2::Client::new(&config), "x@y.test".into(), None);
+    let broken = livestatus_shared::AppState { mailer: Some(std::sync::Arc::new(down)), ..app.state.clone() };
+
+    open_incident(&app, &page, json!({})).await;
+    stream_new_events_to(&app, &broken, &mut seen, 1).await;
+    let log = app.call("GET", &format!("/api/v1/subscribers/{}/deliveries", sub["id"].as_str().unwrap()), None).await;
+    assert_eq!(log.json["data"][0]["state"], "pending");
+    assert!(log.json["data"][0]["attempts"][0]["error"].is_string());
+    assert!(mail_to(&email).await.is_empty());
+
+    app.clock.advance(Duration::seconds(10));
+    let outcome = tick(&app).await;
+
+    assert_eq!(outcome.delivered, 1);
+    assert_eq!(mail_to(&email).await.len(), 1);
+    let log = app.call("GET", &format!("/api/v1/subscribers/{}/deliveries", sub["id"].as_str().unwrap()), None).await;
+    assert_eq!(log.json["data"][0]["state"], "delivered");
+    assert_eq!(log.json["data"][0]["attempts"].as_array().unwrap().len(), 2);
 }

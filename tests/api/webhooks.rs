@@ -112,6 +112,16 @@ async fn webhook(app: &TestApp, body: Value) -> (String, String) {
 /// Feeds the organization's events not yet fed to the notifier function, as the stream
 /// does: each event item's new image in Lambda's JSON, `copies` times over (a replay).
 pub(crate) async fn stream_new_events(app: &TestApp, seen: &mut HashSet<String>, copies: usize) -> usize {
+    stream_new_events_to(app, &app.state, seen, copies).await
+}
+
+/// The same, handled by a notifier with its own `state` (a broken mailer, say).
+pub(crate) async fn stream_new_events_to(
+    app: &TestApp,
+    state: &AppState,
+    seen: &mut HashSet<String>,
+    copies: usize,
+) -> usize {
     let out = app
         .store
         .client()
@@ -140,7 +150,7 @@ pub(crate) async fn stream_new_events(app: &TestApp, seen: &mut HashSet<String>,
     }
     let n = records.len();
     let event: StreamEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
-    let response = policy::FUNCTION.scope("notifier", stream::handle_records(&app.state, event)).await;
+    let response = policy::FUNCTION.scope("notifier", stream::handle_records(state, event)).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     n
 }

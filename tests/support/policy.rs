@@ -83,7 +83,9 @@ pub struct Policy {
 }
 
 /// Every function's policy in `template.yaml`, by binary, read line by line: a function's
-/// `Binary:` comes before its `Policies:`, whose `Action:` and `Resource:` are lists.
+/// `Binary:` comes before its `Policies:`, whose `Action:` and `Resource:` are lists. A
+/// function's statements are merged: they grant different services' actions on those
+/// services' resources (DynamoDB on the table, SES on identities).
 pub fn policies(template: &str) -> BTreeMap<String, Policy> {
     let mut policies: BTreeMap<String, Policy> = BTreeMap::new();
     let mut function = String::new();
@@ -95,7 +97,7 @@ pub fn policies(template: &str) -> BTreeMap<String, Policy> {
             list = "";
         } else if line == "Action:" || line == "Resource:" {
             list = if line == "Action:" { "actions" } else { "resources" };
-        } else if let Some(item) = line.strip_prefix("- ").filter(|_| !list.is_empty()) {
+        } else if let Some(item) = line.strip_prefix("- ").filter(|i| !list.is_empty() && !i.contains(": ")) {
             let policy = policies.entry(function.clone()).or_default();
             if list == "actions" {
                 policy.actions.insert(item.to_owned());

@@ -168,6 +168,7 @@ pub(crate) async fn delete_subscriber(
 pub(crate) async fn test_subscriber(
     State(state): State<AppState>,
     who: Principal,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = find(&state, who.org_id, &id).await?;
@@ -177,6 +178,9 @@ pub(crate) async fn test_subscriber(
             format_args!("the subscriber is {}; only active subscribers are sent tests", record.subscriber.state.as_str()),
         ));
     }
+    // A test email's links use the host this request came through, unless set otherwise.
+    let public_url = state.public_url.clone().or_else(|| Some(livestatus_shared::http::public_base_url(&headers)));
+    let state = AppState { public_url, ..state };
     let delivery = notify::ping(&state, who.org_id, &notify::Endpoint::Subscriber(record)).await?;
     Ok(data(StatusCode::ACCEPTED, delivery))
 }

@@ -88,13 +88,7 @@ pub struct Links {
 impl Links {
     /// Links for `slug`, based on the environment or the request.
     pub fn new(headers: &HeaderMap, slug: &str) -> Self {
-        let base = std::env::var("PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| {
-            let header = |name| headers.get(name).and_then(|h: &HeaderValue| h.to_str().ok());
-            let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
-            let local = host.starts_with("localhost") || host.starts_with("127.0.0.1") || host.starts_with("[::1]");
-            format!("{}://{host}", if local { "http" } else { "https" })
-        });
-        Self { base: base.trim_end_matches('/').to_owned(), slug: slug.to_owned() }
+        Self { base: livestatus_shared::http::public_base_url(headers), slug: slug.to_owned() }
     }
 
     /// The status page.
