@@ -75,6 +75,17 @@ check "the public page shows the resolved incident" bash -c "grep -q 'Deployment
 indicator=$(curl -s "$base/status/$slug/api/v2/status.json" | json "['status']['indicator']")
 check "its Statuspage status.json says none" test "$indicator" = none
 
+# A visitor signs up by email; the confirmation arrives at the local SES; its link works.
+curl -s -o /dev/null -X POST "$base/status/$slug/subscribe" -d 'email=visitor@example.com'
+mail=""
+for _ in $(seq 1 50); do
+  mail=$(curl -s "http://127.0.0.1:$SES_PORT/store" | python3 -c 'import json,sys; e=[m for m in json.load(sys.stdin)["emails"] if "visitor@example.com" in m["destination"]["to"]]; print(e[-1]["body"]["text"] if e else "")')
+  [ -n "$mail" ] && break; sleep 0.2
+done
+check "a sign-up's confirmation email reaches the local SES" bash -c "grep -q 'subscriptions/confirm?token=' <<<"\$1"" _ "$mail"
+link=$(grep -o 'http://[^ ]*subscriptions/confirm?token=[A-Za-z0-9_-]*' <<<"$mail" | head -n1)
+check "its link confirms the subscription" bash -c "curl -s "\$1" | grep -q 'You are subscribed'" _ "$link"
+
 key_id=$(admin key create --org "$org" --name "temp" | tee "$LIVESTATUS_DATA_DIR/k.json" | json "['id']")
 temp=$(json "['key']" <"$LIVESTATUS_DATA_DIR/k.json")
 admin key revoke --org "$org" --key-id "$key_id" >/dev/null

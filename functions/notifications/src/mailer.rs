@@ -42,6 +42,8 @@ struct Model {
     accent: String,
     status: Option<Pill>,
     headline: String,
+    /// Impact and affected services, under the headline.
+    detail: Option<String>,
     paragraphs: Vec<String>,
     when: Option<String>,
     action: Option<Action>,
@@ -101,6 +103,12 @@ fn service_pill(status: &str) -> Pill {
     Pill { label: label.to_owned(), icon, color }
 }
 
+/// The names of the page's services among `ids` (a JSON array), in the page's order.
+fn names(page: &livestatus_shared::notify::mail::PageInfo, ids: Option<&Value>) -> Vec<String> {
+    let ids: Vec<&str> = ids.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    page.services.iter().filter(|(id, _)| ids.contains(&id.as_str())).map(|(_, name)| name.clone()).collect()
+}
+
 fn text_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
     data.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
@@ -117,6 +125,7 @@ pub fn render(notice: &Notice) -> Rendered {
         accent: page.brand_color.clone(),
         status: None,
         headline: String::new(),
+        detail: None,
         paragraphs: Vec::new(),
         when: None,
         action: page.public.then(|| Action { label: "View status page".into(), url: page.url.clone() }),
@@ -154,6 +163,13 @@ pub fn render(notice: &Notice) -> Rendered {
                     let body = text_at(data, "/update/body").or_else(|| text_at(data, "/incident/updates/0/body"));
                     model.paragraphs = body.map(str::to_owned).into_iter().collect();
                     model.status = Some(pill);
+                    let affected = names(page, data.pointer("/incident/affectedServiceIds"));
+                    let impact = format!("{} impact", title_case(impact));
+                    model.detail = Some(if affected.is_empty() {
+                        impact
+                    } else {
+                        format!("{impact} · Affects {}", affected.join(", "))
+                    });
                     if let (true, Some(id)) = (page.public, text_at(data, "/incident/id")) {
                         model.action = Some(Action { label: "View incident".into(), url: format!("{}/incidents/{id}", page.url) });
                     }

@@ -17,6 +17,8 @@ pub struct PageInfo {
     pub url: String,
     /// Whether the public page is served (links to it are left out when not).
     pub public: bool,
+    /// Its services' ids and names, to name the ones an event touches.
+    pub services: Vec<(String, String)>,
 }
 
 /// What the email says.

@@ -204,12 +204,28 @@ impl Batch {
         if let Some(found) = self.pages.lock().await.get(&(org, page)) {
             return Ok(found.clone());
         }
-        let found = state.store.get_page(org, page).await?.map(|p| PageInfo {
-            url: format!("{}/status/{}", state.public_url(), p.slug),
-            name: p.name,
-            brand_color: p.brand_color.unwrap_or_else(|| crate::domain::DEFAULT_BRAND_COLOR.to_owned()),
-            public: p.is_public,
-        });
+        let found = match state.store.get_page(org, page).await? {
+            Some(p) => {
+                let mut services = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let listing = state.store.list_services(org, page, 100, cursor.as_deref()).await?;
+                    services.extend(listing.items.into_iter().map(|s| (s.id.to_string(), s.name)));
+                    cursor = listing.next_cursor;
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                Some(PageInfo {
+                    url: format!("{}/status/{}", state.public_url(), p.slug),
+                    name: p.name,
+                    brand_color: p.brand_color.unwrap_or_else(|| crate::domain::DEFAULT_BRAND_COLOR.to_owned()),
+                    public: p.is_public,
+                    services,
+                })
+            }
+            None => None,
+        };
         self.pages.lock().await.insert((org, page), found.clone());
         Ok(found)
     }
