@@ -245,7 +245,7 @@ async fn a_link_token_for_one_subscriber_cannot_act_on_another_or_on_another_org
         r.expect(400);
         assert!(html(&r).contains("This link is not valid"));
     }
-    assert_eq!(subscriber(&app, &two["id"].as_str().unwrap()).await["state"], "active");
+    assert_eq!(subscriber(&app, two["id"].as_str().unwrap()).await["state"], "active");
 
     public(&app, "POST", &format!("/status/{slug}/unsubscribe?token={token}"), None, "").await.expect(200);
     assert_eq!(subscriber(&app, one["id"].as_str().unwrap()).await["state"], "unsubscribed");

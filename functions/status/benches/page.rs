@@ -92,13 +92,13 @@ fn bench(c: &mut Criterion) {
     let mut headers = HeaderMap::new();
     headers.insert("host", "status.example.com".parse().unwrap());
     let links = Links::new(&headers, "acme");
-    let html = livestatus_status::html::page(&view, &links).html;
+    let html = livestatus_status::html::page(&view, &links, true).html;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(html.as_bytes()).unwrap();
     let gzipped = gz.finish().unwrap().len();
     println!("html-size 10 services: {} bytes, {} bytes gzipped (level 6)", html.len(), gzipped);
     c.bench_function("render status page (10 services, 90-day bars, 15 days)", |b| {
-        b.iter(|| livestatus_status::html::page(std::hint::black_box(&view), &links))
+        b.iter(|| livestatus_status::html::page(std::hint::black_box(&view), &links, true))
     });
 }
 
