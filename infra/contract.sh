@@ -26,7 +26,7 @@ key=$(./target/debug/livestatus-admin key create --org "$org" --name contract --
 
 # One worker: with two, CPython 3.11's ast module (Hypothesis reads lambda sources with it
 # while rewriting filters) fails from a worker thread with "AST constructor recursion depth
-# mismatch", a crash of the tool, not of the API. One worker costs about 20 s here.
+# mismatch", a crash of the tool, not of the API. One worker is about as fast on 2 cores.
 st run openapi.json --url "http://127.0.0.1:$PORT" \
   -H "Authorization: Bearer $key" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \

@@ -51,7 +51,7 @@ fn the_checker_reads_every_functions_policy_from_the_template() {
         ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         "the public pages read; their subscription links write subscribers, and never delete"
     );
-    assert_eq!(policies["notifier"].resources, ["EmailIdentity", "Table", "Table/index/gsi2"].map(String::from).into());
+    assert_eq!(policies["notifier"].resources, ["EmailIdentity", "Table", "Table/index/gsi1", "Table/index/gsi2"].map(String::from).into());
     assert!(policies["notifier"].actions.contains("ses:SendEmail"));
     assert!(policies["incidents"].resources.contains("Table/index/gsi2"));
     assert!(policies["pages"].actions.contains("dynamodb:BatchWriteItem"));
