@@ -461,3 +461,45 @@ async fn an_email_the_mail_service_refused_is_sent_again_by_the_scheduler() {
     assert_eq!(log.json["data"][0]["state"], "delivered");
     assert_eq!(log.json["data"][0]["attempts"].as_array().unwrap().len(), 2);
 }
+
+async fn idempotent_post(app: &TestApp, path: &str, key: &str, body: &Value) -> livestatus_tests::TestResponse {
+    let req = Request::post(path)
+        .header("authorization", format!("Bearer {}", app.key))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn a_retried_create_with_its_idempotency_key_replays_the_first_answer_secret_included_and_keeps_it_sealed() {
+    let app = TestApp::all().await;
+    let (page, _) = public_page(&app, "Acme").await;
+    let subscribers = format!("/api/v1/pages/{page}/subscribers");
+    let sub_body = json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"});
+    let hook_body = json!({"url": "http://127.0.0.1:9/org"});
+
+    let first = idempotent_post(&app, &subscribers, "sub-1", &sub_body).await;
+    let retry = idempotent_post(&app, &subscribers, "sub-1", &sub_body).await;
+    let other = idempotent_post(&app, &subscribers, "sub-1", &json!({"type": "email", "email": address("x")})).await;
+    let hook = idempotent_post(&app, "/api/v1/webhooks", "hook-1", &hook_body).await;
+    let hook_retry = idempotent_post(&app, "/api/v1/webhooks", "hook-1", &hook_body).await;
+
+    first.expect(201);
+    retry.expect(201);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json, first.json, "the same subscriber and the same secret");
+    assert!(first.json["data"]["secret"].as_str().unwrap().starts_with("whsec_"));
+    other.expect_error(409, "idempotency_conflict");
+    let listed = app.call("GET", &subscribers, None).await;
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 1, "one subscriber");
+    hook.expect(201);
+    assert_eq!(hook_retry.json, hook.json);
+    assert_eq!(app.call("GET", "/api/v1/webhooks", None).await.json["data"].as_array().unwrap().len(), 1);
+    // Neither secret is anywhere in the table in plain text, the replay records included.
+    let items = format!("{:?}", app.org_items(app.org).await);
+    for secret in [&first.json["data"]["secret"], &hook.json["data"]["secret"]] {
+        assert!(!items.contains(secret.as_str().unwrap()));
+    }
+}

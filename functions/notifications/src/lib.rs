@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use livestatus_shared::auth::Principal;
-use livestatus_shared::http::{JsonBody, ListParams, data, list, nullable, path_id};
+use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, data_body, list, nullable, path_id};
+use livestatus_shared::notify::sealing::Sealer;
+use livestatus_shared::store::idempotency::{Idempotent, Outcome};
 use livestatus_shared::notify::{self, signing};
 use livestatus_shared::store::events::{EventFilter, EventType};
 use livestatus_shared::store::webhooks::{NewWebhook, ROTATION_OVERLAP_SECS, Webhook, WebhookPatch};
@@ -184,7 +186,7 @@ async fn list_webhooks(
 async fn create_webhook(
     State(state): State<AppState>,
     who: Principal,
-    JsonBody(body): JsonBody<CreateWebhook>,
+    IdempotentJson { body, key }: IdempotentJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let new = NewWebhook {
         url: webhook_url(&state, body.url).await?,
@@ -193,9 +195,34 @@ async fn create_webhook(
         description: body.description.map(description).transpose()?,
     };
     let secret = signing::new_secret();
-    let webhook =
-        state.store.create_webhook(who.org_id, &who.actor(), new, state.sealer.seal(&secret), &state.now()).await?;
-    Ok(data(StatusCode::CREATED, WithSecret { webhook, secret }))
+    let record = |webhook: &Webhook| sealed_answer(&state.sealer, &WithSecret { webhook: webhook.clone(), secret: secret.clone() });
+    let idem = key.as_ref().map(|key| Idempotent { key, record: &record });
+    let sealed = state.sealer.seal(&secret);
+    let outcome =
+        state.store.create_webhook(who.org_id, &who.actor(), new, sealed, idem, &state.now(), state.now_epoch()).await?;
+    created_or_replayed(&state, outcome, |webhook| WithSecret { webhook, secret: secret.clone() })
+}
+
+/// A create's answer as its `Idempotency-Key` record keeps it: sealed like the secrets,
+/// since it may show one.
+pub(crate) fn sealed_answer(sealer: &Sealer, value: &impl Serialize) -> Vec<u8> {
+    sealer.seal(&String::from_utf8(data_body(value)).expect("JSON is UTF-8")).into_bytes()
+}
+
+/// `201` with the new resource, or the first answer of this `Idempotency-Key`, opened and
+/// replayed byte for byte.
+pub(crate) fn created_or_replayed<T, R: Serialize>(
+    state: &AppState,
+    outcome: Outcome<T>,
+    fresh: impl FnOnce(T) -> R,
+) -> Result<Response, ApiError> {
+    match outcome {
+        Outcome::Created(value) => Ok(data(StatusCode::CREATED, fresh(value))),
+        Outcome::Replayed { status, body } => {
+            let opened = state.sealer.open(std::str::from_utf8(&body).map_err(ApiError::internal)?)?;
+            Ok(created(Outcome::<()>::Replayed { status, body: opened.into_bytes() }))
+        }
+    }
 }
 
 async fn get_webhook(

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::EmailAddress;
-use livestatus_shared::http::{JsonBody, ListParams, data, list, path_id};
+use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
+use livestatus_shared::store::idempotency::Idempotent;
 use livestatus_shared::notify::{self, signing};
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
 use livestatus_shared::store::subscribers::{Contact, NewSubscriber, Subscriber, SubscriberRecord, SubscriberState};
@@ -65,7 +66,7 @@ pub(crate) async fn create_subscriber(
     State(state): State<AppState>,
     who: Principal,
     Path(page): Path<String>,
-    JsonBody(body): JsonBody<CreateSubscriber>,
+    IdempotentJson { body, key }: IdempotentJson<CreateSubscriber>,
 ) -> Result<Response, ApiError> {
     let page = path_id(&page, "Page")?;
     state.store.get_page(who.org_id, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
@@ -102,9 +103,15 @@ pub(crate) async fn create_subscriber(
         service_ids: service_ids(&state, who.org_id, page, body.service_ids.unwrap_or_default()).await?,
         confirmed,
     };
-    let subscriber =
-        state.store.create_subscriber(who.org_id, &who.actor(), page, new, &state.now(), state.now_epoch()).await?;
-    Ok(data(StatusCode::CREATED, WithSecret { subscriber, secret }))
+    let record = |subscriber: &Subscriber| {
+        crate::sealed_answer(&state.sealer, &WithSecret { subscriber: subscriber.clone(), secret: secret.clone() })
+    };
+    let idem = key.as_ref().map(|key| Idempotent { key, record: &record });
+    let outcome = state
+        .store
+        .create_subscriber(who.org_id, &who.actor(), page, new, idem, &state.now(), state.now_epoch())
+        .await?;
+    crate::created_or_replayed(&state, outcome, |subscriber| WithSecret { subscriber, secret: secret.clone() })
 }
 
 pub(crate) async fn list_subscribers(

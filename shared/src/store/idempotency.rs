@@ -44,6 +44,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A create's `Idempotency-Key` with how to write its record: the response's bytes as
+/// they are to be stored for the new resource (sealed, when the response holds a secret).
+pub struct Idempotent<'a, T> {
+    /// The key and request fingerprint.
+    pub key: &'a IdempotencyKey,
+    /// The bytes to keep for a resource: what a replay answers with (after opening).
+    pub record: &'a (dyn Fn(&T) -> Vec<u8> + Send + Sync),
+}
+
+impl<T> std::fmt::Debug for Idempotent<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotent").field("key", self.key).finish_non_exhaustive()
+    }
+}
+
 /// What a create did: made the resource, or replayed the stored first response.
 #[derive(Debug)]
 pub enum Outcome<T> {

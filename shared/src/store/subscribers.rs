@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
+use super::idempotency::{Idempotent, Outcome};
 use super::pages::Listing;
 use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
 use crate::domain::EmailAddress;
@@ -183,15 +184,18 @@ impl Store {
     /// Adds a subscriber to a live page. An email address already on the page is a
     /// conflict. A pending email subscriber gets its confirmation email asked for in the
     /// same transaction; unconfirmed, it expires after [`PENDING_SECS`].
+    /// With an `Idempotency-Key`, its record goes in the same transaction (a retry replays).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_subscriber(
         &self,
         org: Uuid,
         actor: &Actor,
         page: Uuid,
         new: NewSubscriber,
+        idem: Option<Idempotent<'_, Subscriber>>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Subscriber, ApiError> {
+    ) -> Result<Outcome<Subscriber>, ApiError> {
         let id = Uuid::now_v7();
         let actor = if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
         let state = if new.confirmed { SubscriberState::Active } else { SubscriberState::Pending };
@@ -243,8 +247,17 @@ impl Store {
         if asks_confirmation {
             items.push(self.event_put(org, confirmation_event(&item.subscriber, &actor, now))?);
         }
+        let idem_at = items.len();
+        if let Some(idem) = &idem {
+            let record = (idem.record)(&item.subscriber);
+            items.push(self.idempotency_put(org, idem.key, page, id, 201, record, now_epoch)?);
+        }
         match self.transact(items).await {
-            Ok(()) => Ok(item.subscriber),
+            Ok(()) => Ok(Outcome::Created(item.subscriber)),
+            // The key's record exists: a retry, whose address is of course already claimed.
+            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_at).is_some() => {
+                self.replay(org, idem.expect("checked").key, now_epoch).await
+            }
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
                 Err(ApiError::invalid_field("email", EMAIL_TAKEN))
@@ -274,7 +287,7 @@ impl Store {
             };
             // The actor becomes the new subscriber's own id.
             let placeholder = Actor::subscriber(Uuid::nil());
-            match self.create_subscriber(org, &placeholder, page, new, now, now_epoch).await {
+            match self.create_subscriber(org, &placeholder, page, new, None, now, now_epoch).await {
                 Ok(_) => return Ok(SignUp::ConfirmationRequested),
                 Err(ApiError::InvalidRequest(m)) if m.ends_with(EMAIL_TAKEN) => {}
                 Err(e) => return Err(e),

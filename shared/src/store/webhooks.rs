@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
+use super::idempotency::{Idempotent, Outcome};
 use super::pages::Listing;
 use super::{Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
@@ -117,15 +118,19 @@ pub fn webhook_sk(id: Uuid) -> String {
 }
 
 impl Store {
-    /// Creates a webhook with its first (sealed) secret, counting it on the organization.
+    /// Creates a webhook with its first (sealed) secret, counting it on the organization;
+    /// with an `Idempotency-Key`, its record in the same transaction (a retry replays).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_webhook(
         &self,
         org: Uuid,
         actor: &Actor,
         new: NewWebhook,
         sealed_secret: String,
+        idem: Option<Idempotent<'_, Webhook>>,
         now: &str,
-    ) -> Result<Webhook, ApiError> {
+        now_epoch: i64,
+    ) -> Result<Outcome<Webhook>, ApiError> {
         let webhook = Webhook {
             id: Uuid::now_v7(),
             url: new.url,
@@ -158,13 +163,21 @@ impl Store {
             .build()
             .map_err(ApiError::internal)?;
         let event = Event::new(EventType::WebhookCreated, None, actor, now, data_of("webhook", &item.webhook));
-        let items = vec![
+        let mut items = vec![
             self.put_new(to_item(&item)?)?,
             TransactWriteItem::builder().update(count).build(),
             self.event_put(org, event)?,
         ];
+        if let Some(idem) = &idem {
+            let record = (idem.record)(&item.webhook);
+            items.push(self.idempotency_put(org, idem.key, Uuid::nil(), item.webhook.id, 201, record, now_epoch)?);
+        }
         match self.transact(items).await {
-            Ok(()) => Ok(item.webhook),
+            Ok(()) => Ok(Outcome::Created(item.webhook)),
+            // The key's record exists: a retry (checked first: the retry may also be over the limit).
+            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
+                self.replay(org, idem.expect("checked").key, now_epoch).await
+            }
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => Err(ApiError::PlanLimit(format!(
                 "An organization can have at most {WEBHOOKS_MAX} webhooks. Delete one to add another."
             ))),
