@@ -186,7 +186,10 @@ impl EmailAddress {
         let (local, domain) = value.rsplit_once('@').ok_or_else(bad)?;
         let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c);
         let labels_ok = domain.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
         if local.is_empty()
@@ -246,11 +249,15 @@ pub enum Scope {
     SubscribersRead,
     /// Add, test and unsubscribe subscribers.
     SubscribersWrite,
+    /// Read maintenance windows.
+    MaintenancesRead,
+    /// Schedule, change, update and cancel maintenance windows.
+    MaintenancesWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 14] = [
+    pub const ALL: [Scope; 16] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -265,6 +272,8 @@ impl Scope {
         Scope::WebhooksWrite,
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
+        Scope::MaintenancesRead,
+        Scope::MaintenancesWrite,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -284,6 +293,8 @@ impl Scope {
             Scope::WebhooksWrite => "webhooks:write",
             Scope::SubscribersRead => "subscribers:read",
             Scope::SubscribersWrite => "subscribers:write",
+            Scope::MaintenancesRead => "maintenances:read",
+            Scope::MaintenancesWrite => "maintenances:write",
         }
     }
 
@@ -453,6 +464,53 @@ impl IncidentStatus {
     }
 }
 
+/// Where a maintenance window stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceStatus {
+    /// Announced, not started.
+    Scheduled,
+    /// Under way: its services are under maintenance.
+    InProgress,
+    /// Work done, being checked; its services are still under maintenance.
+    Verifying,
+    /// Over: its services are back.
+    Completed,
+    /// Called off (`DELETE`); it stays listed.
+    Cancelled,
+}
+
+impl MaintenanceStatus {
+    /// Every status.
+    pub const ALL: [Self; 5] = [Self::Scheduled, Self::InProgress, Self::Verifying, Self::Completed, Self::Cancelled];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::InProgress => "in_progress",
+            Self::Verifying => "verifying",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Whether its services are held under maintenance.
+    pub const fn is_active(self) -> bool {
+        matches!(self, Self::InProgress | Self::Verifying)
+    }
+
+    /// Whether it is over (completed or cancelled): no more transitions.
+    pub const fn is_over(self) -> bool {
+        matches!(self, Self::Completed | Self::Cancelled)
+    }
+}
+
 /// An absolute `http` or `https` URL of at most 2048 characters.
 pub fn monitor_url(raw: String) -> Result<String, ApiError> {
     let field = "monitorUrl";
@@ -466,6 +524,15 @@ pub fn monitor_url(raw: String) -> Result<String, ApiError> {
         return Err(ApiError::invalid_field(field, "must not contain whitespace"));
     }
     Ok(raw)
+}
+
+/// An RFC 3339 time with an offset (`2026-12-01T02:00:00Z`), to the millisecond.
+#[cfg(feature = "store")]
+pub fn instant(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let at = chrono::DateTime::parse_from_rfc3339(raw)
+        .map_err(|_| ApiError::invalid_field(field, "must be an RFC 3339 time such as 2027-01-01T02:00:00Z"))?
+        .to_utc();
+    Ok(chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at))
 }
 
 /// `Idempotency-Key`: 1–255 printable ASCII characters.

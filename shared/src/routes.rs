@@ -21,6 +21,8 @@ pub enum Group {
     Status,
     /// `functions/notifications`.
     Notifications,
+    /// `functions/maintenances`.
+    Maintenances,
 }
 
 impl Group {
@@ -34,6 +36,7 @@ impl Group {
             Self::OgAd => "og-ad",
             Self::Status => "status",
             Self::Notifications => "notifications",
+            Self::Maintenances => "maintenances",
         }
     }
 }
@@ -99,6 +102,12 @@ pub const ROUTES: &[Route] = &[
     route(Group::Notifications, "DELETE", "/api/v1/subscribers/{subscriberId}", Scope::SubscribersWrite),
     route(Group::Notifications, "POST", "/api/v1/subscribers/{subscriberId}/test", Scope::SubscribersWrite),
     route(Group::Notifications, "GET", "/api/v1/subscribers/{subscriberId}/deliveries", Scope::SubscribersRead),
+    route(Group::Maintenances, "GET", "/api/v1/pages/{pageId}/maintenances", Scope::MaintenancesRead),
+    route(Group::Maintenances, "POST", "/api/v1/pages/{pageId}/maintenances", Scope::MaintenancesWrite),
+    route(Group::Maintenances, "GET", "/api/v1/maintenances/{maintenanceId}", Scope::MaintenancesRead),
+    route(Group::Maintenances, "PATCH", "/api/v1/maintenances/{maintenanceId}", Scope::MaintenancesWrite),
+    route(Group::Maintenances, "DELETE", "/api/v1/maintenances/{maintenanceId}", Scope::MaintenancesWrite),
+    route(Group::Maintenances, "POST", "/api/v1/maintenances/{maintenanceId}/updates", Scope::MaintenancesWrite),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
     public(Group::Status, "GET", "/status/{slug}"),

@@ -148,6 +148,17 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .as_str()
         .unwrap()
         .to_owned();
+    let maintenance = app
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/maintenances"),
+            Some(json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"})),
+        )
+        .await
+        .json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let subscriber = app
         .call(
             "POST",
@@ -163,6 +174,7 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .replace("{webhookId}", &webhook)
         .replace("{deliveryId}", &delivery)
         .replace("{subscriberId}", &subscriber)
+        .replace("{maintenanceId}", &maintenance)
         .replace("{pageId}", &page)
         .replace("{serviceId}", &service)
         .replace("{incidentId}", &incident)
@@ -173,7 +185,12 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         ("POST", "/api/v1/webhooks") => Some(json!({"url": "http://127.0.0.1:9/hook"})),
         ("PATCH", p) if p.starts_with("/api/v1/webhooks/") => Some(json!({"description": "x"})),
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/subscribers") => Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
+        ("POST", p) if p.ends_with("/maintenances") => Some(
+            json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
+        ),
+        ("POST", p) if p.ends_with("/subscribers") => {
+            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
+        }
         ("POST", p) if p.ends_with("/incidents") => {
             Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
         }

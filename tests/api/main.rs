@@ -10,6 +10,7 @@ mod incident_delete;
 mod incidents;
 mod key_usage;
 mod keys;
+mod maintenances;
 mod og_ad;
 mod org_incidents;
 mod pages;

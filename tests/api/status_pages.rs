@@ -614,7 +614,8 @@ async fn a_page_view_costs_the_same_few_dynamodb_calls_for_2_services_as_for_40_
     let (small, large) = counts.split_at(4);
     for ((route, a), (_, b)) in small.iter().zip(large) {
         assert_eq!(a, b, "{route}: the same calls whatever the size");
-        assert!(a.len() <= 5, "{route}: {a:?}");
+        assert!(a.len() <= 6, "{route}: {a:?}");
     }
-    assert_eq!(small[0].1, ["GetItem", "GetItem", "Query", "Query", "Query"]);
+    // Slug, page; services with history, incidents, maintenance windows, open timelines.
+    assert_eq!(small[0].1, ["GetItem", "GetItem", "Query", "Query", "Query", "Query"]);
 }

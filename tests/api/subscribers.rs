@@ -66,7 +66,13 @@ fn header<'a>(mail: &'a Value, name: &str) -> Option<&'a str> {
     mail["headers"].as_array()?.iter().find(|h| h["name"] == name).and_then(|h| h["value"].as_str())
 }
 
-async fn public(app: &TestApp, method: &str, path: &str, content_type: Option<&str>, body: &str) -> livestatus_tests::TestResponse {
+async fn public(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> livestatus_tests::TestResponse {
     let mut req = Request::builder().method(method).uri(path).header("host", "status.test");
     if let Some(t) = content_type {
         req = req.header("content-type", t);
@@ -111,7 +117,8 @@ async fn an_email_subscriber_added_by_api_is_pending_until_the_link_in_its_confi
     let again = public(&app, "GET", &path_of(&link), None, "").await;
     assert!(html(&again).contains("already subscribed"));
     let events = app.call("GET", "/api/v1/events?type=subscriber.*", None).await;
-    let types: Vec<&str> = events.json["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> =
+        events.json["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["subscriber.confirmed", "subscriber.confirmation_requested", "subscriber.created"]);
     assert_eq!(events.json["data"][0]["actor"]["type"], "subscriber");
 }
@@ -150,7 +157,8 @@ async fn an_incident_email_has_text_and_html_parts_and_one_click_unsubscribe_hea
     assert!(html(&shown).contains("Unsubscribe from Acme &#60;Cloud&#62;?"), "{}", html(&shown));
     assert_eq!(subscriber(&app, sub["id"].as_str().unwrap()).await["state"], "active");
     let done =
-        public(&app, "POST", &path_of(url), Some("application/x-www-form-urlencoded"), "List-Unsubscribe=One-Click").await;
+        public(&app, "POST", &path_of(url), Some("application/x-www-form-urlencoded"), "List-Unsubscribe=One-Click")
+            .await;
     done.expect(200);
     assert!(html(&done).contains("You are unsubscribed"));
     assert_eq!(subscriber(&app, sub["id"].as_str().unwrap()).await["state"], "unsubscribed");
@@ -201,7 +209,10 @@ async fn per_service_filters_and_notify_subscribers_false_decide_which_subscribe
     assert_eq!(got("api"), ["incident.created", "incident.created"], "its service, and the incident naming none");
     assert_eq!(got("web"), ["incident.created", "service.updated"]);
     assert!(got("gone").is_empty(), "unsubscribed");
-    assert!(mail_to(&pending).await.iter().all(|m| m["subject"].as_str().unwrap().starts_with("Confirm")), "pending: only its confirmation");
+    assert!(
+        mail_to(&pending).await.iter().all(|m| m["subject"].as_str().unwrap().starts_with("Confirm")),
+        "pending: only its confirmation"
+    );
     assert_eq!(
         got("org").iter().filter(|t| *t == "incident.created").count(),
         3,
@@ -271,10 +282,16 @@ async fn a_public_sign_up_is_always_double_opt_in_and_repeating_it_reveals_nothi
     let page_html = public(&app, "GET", &format!("/status/{slug}"), None, "").await;
     let shown = html(&page_html);
     let markup = &shown[shown.find("<form").expect("a sign-up form")..];
-    assert!(markup.starts_with(&format!("<form method=\"post\" action=\"https://status.test/status/{slug}/subscribe\"")));
+    assert!(
+        markup.starts_with(&format!("<form method=\"post\" action=\"https://status.test/status/{slug}/subscribe\""))
+    );
     assert!(markup.contains(&format!("value=\"{api}\"> API")), "a box per service");
-    let first = public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form).await;
-    let second = public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form).await;
+    let first =
+        public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form)
+            .await;
+    let second =
+        public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form)
+            .await;
     stream_new_events(&app, &mut seen, 1).await;
 
     first.expect(202);
@@ -286,7 +303,14 @@ async fn a_public_sign_up_is_always_double_opt_in_and_repeating_it_reveals_nothi
     assert_eq!(listed.json["data"][0]["serviceIds"], json!([api]));
 
     app.clock.advance(Duration::minutes(16));
-    let json_sign_up = public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/json"), &json!({"email": email}).to_string()).await;
+    let json_sign_up = public(
+        &app,
+        "POST",
+        &format!("/status/{slug}/subscribe"),
+        Some("application/json"),
+        &json!({"email": email}).to_string(),
+    )
+    .await;
     stream_new_events(&app, &mut seen, 1).await;
     json_sign_up.expect(202);
     assert_eq!(json_sign_up.json["data"]["state"], "pending");
@@ -294,21 +318,40 @@ async fn a_public_sign_up_is_always_double_opt_in_and_repeating_it_reveals_nothi
     assert_eq!(mail.len(), 2, "sent again after 15 minutes");
     let link = link_in(mail[1]["body"]["text"].as_str().unwrap(), "/subscriptions/confirm?token=");
     public(&app, "GET", &path_of(&link), None, "").await.expect(200);
-    assert_eq!(app.call("GET", &format!("/api/v1/pages/{page}/subscribers?state=active"), None).await.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.call("GET", &format!("/api/v1/pages/{page}/subscribers?state=active"), None).await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Already active: the same answer, no email.
     app.clock.advance(Duration::minutes(16));
-    public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form).await.expect(202);
+    public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form)
+        .await
+        .expect(202);
     stream_new_events(&app, &mut seen, 1).await;
     assert_eq!(mail_to(&email).await.len(), 2);
 
-    let bad = public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), "email=not-an-address").await;
+    let bad = public(
+        &app,
+        "POST",
+        &format!("/status/{slug}/subscribe"),
+        Some("application/x-www-form-urlencoded"),
+        "email=not-an-address",
+    )
+    .await;
     bad.expect(400);
     assert!(html(&bad).contains("email address"));
-    let bad_json = public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/json"), r#"{"email": "a@b"}"#).await;
+    let bad_json =
+        public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/json"), r#"{"email": "a@b"}"#)
+            .await;
     bad_json.expect_error(400, "invalid_request");
     app.call("PATCH", &format!("/api/v1/pages/{page}"), Some(json!({"isPublic": false}))).await.expect(200);
-    public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form).await.expect(404);
+    public(&app, "POST", &format!("/status/{slug}/subscribe"), Some("application/x-www-form-urlencoded"), &form)
+        .await
+        .expect(404);
 }
 
 #[tokio::test]
@@ -369,7 +412,8 @@ async fn a_test_ping_reaches_an_active_subscriber_and_is_logged_but_a_pending_on
 
     let pinged = app.call("POST", &format!("/api/v1/subscribers/{}/test", hook["id"].as_str().unwrap()), None).await;
     let mailed = app.call("POST", &format!("/api/v1/subscribers/{}/test", mail["id"].as_str().unwrap()), None).await;
-    let refused = app.call("POST", &format!("/api/v1/subscribers/{}/test", pending["id"].as_str().unwrap()), None).await;
+    let refused =
+        app.call("POST", &format!("/api/v1/subscribers/{}/test", pending["id"].as_str().unwrap()), None).await;
 
     pinged.expect(202);
     assert_eq!(pinged.json["data"]["state"], "delivered");
@@ -410,7 +454,9 @@ async fn subscribers_are_validated_and_an_address_is_subscribed_once_per_page() 
         assert!(r.json["error"]["message"].as_str().unwrap().contains('`'), "names the field: {body} → {}", r.json);
     }
     subscribe(&app, &other_page, json!({"type": "email", "email": email})).await;
-    app.call("GET", &format!("/api/v1/pages/{page}/subscribers?state=gone"), None).await.expect_error(400, "invalid_request");
+    app.call("GET", &format!("/api/v1/pages/{page}/subscribers?state=gone"), None)
+        .await
+        .expect_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -441,8 +487,10 @@ async fn an_email_the_mail_service_refused_is_sent_again_by_the_scheduler() {
     let mut seen = HashSet::new();
     stream_new_events(&app, &mut seen, 1).await;
     // SES unreachable for the notifier's first attempt.
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url("http://127.0.0.1:9").load().await;
-    let down = livestatus_notifications::mailer::SesMailer::new(aws_sdk_sesv2::Client::new(&config), "x@y.test".into(), None);
+    let config =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url("http://127.0.0.1:9").load().await;
+    let down =
+        livestatus_notifications::mailer::SesMailer::new(aws_sdk_sesv2::Client::new(&config), "x@y.test".into(), None);
     let broken = livestatus_shared::AppState { mailer: Some(std::sync::Arc::new(down)), ..app.state.clone() };
 
     open_incident(&app, &page, json!({})).await;

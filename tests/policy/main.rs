@@ -43,15 +43,35 @@ fn the_checker_reads_every_functions_policy_from_the_template() {
 
     assert_eq!(
         policies.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["incidents", "keys", "notifications", "notifier", "og-ad", "pages", "scheduler", "services", "status"]
+        [
+            "incidents",
+            "keys",
+            "maintenances",
+            "notifications",
+            "notifier",
+            "og-ad",
+            "pages",
+            "scheduler",
+            "services",
+            "status"
+        ]
     );
     assert!(policies["og-ad"].actions.is_empty(), "the generator touches no AWS service");
     assert_eq!(
         policies["status"].actions.iter().map(String::as_str).collect::<Vec<_>>(),
-        ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        [
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem"
+        ],
         "the public pages read; their subscription links write subscribers, and never delete"
     );
-    assert_eq!(policies["notifier"].resources, ["EmailIdentity", "Table", "Table/index/gsi1", "Table/index/gsi2"].map(String::from).into());
+    assert_eq!(
+        policies["notifier"].resources,
+        ["EmailIdentity", "Table", "Table/index/gsi1", "Table/index/gsi2"].map(String::from).into()
+    );
     assert!(policies["notifier"].actions.contains("ses:SendEmail"));
     assert!(policies["incidents"].resources.contains("Table/index/gsi2"));
     assert!(policies["pages"].actions.contains("dynamodb:BatchWriteItem"));
@@ -120,7 +140,7 @@ fn every_functions_policy_grants_exactly_what_its_code_did_during_the_suite() {
     let functions: BTreeSet<&str> = used.iter().map(|u| u.0.as_str()).collect();
     assert_eq!(
         functions.into_iter().collect::<Vec<_>>(),
-        ["incidents", "keys", "notifications", "notifier", "pages", "scheduler", "services", "status"]
+        ["incidents", "keys", "maintenances", "notifications", "notifier", "pages", "scheduler", "services", "status"]
     );
 
     let problems = policy::check(&template(), &used);

@@ -10,11 +10,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use livestatus_shared::auth::Principal;
-use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, data_body, list, nullable, path_id};
+use livestatus_shared::http::{
+    IdempotentJson, JsonBody, ListParams, created, data, data_body, list, nullable, path_id,
+};
 use livestatus_shared::notify::sealing::Sealer;
-use livestatus_shared::store::idempotency::{Idempotent, Outcome};
 use livestatus_shared::notify::{self, signing};
 use livestatus_shared::store::events::{EventFilter, EventType};
+use livestatus_shared::store::idempotency::{Idempotent, Outcome};
 use livestatus_shared::store::webhooks::{NewWebhook, ROTATION_OVERLAP_SECS, Webhook, WebhookPatch};
 use livestatus_shared::{ApiError, AppState, domain};
 use serde::{Deserialize, Serialize};
@@ -24,7 +26,9 @@ pub mod mailer;
 pub mod stream;
 pub mod subscribers;
 
-use subscribers::{create_subscriber, delete_subscriber, get_subscriber, list_subscriber_deliveries, list_subscribers, test_subscriber};
+use subscribers::{
+    create_subscriber, delete_subscriber, get_subscriber, list_subscriber_deliveries, list_subscribers, test_subscriber,
+};
 
 /// This group's routes, unfinished, for merging into the local server.
 pub fn routes() -> Router<AppState> {
@@ -195,11 +199,15 @@ async fn create_webhook(
         description: body.description.map(description).transpose()?,
     };
     let secret = signing::new_secret();
-    let record = |webhook: &Webhook| sealed_answer(&state.sealer, &WithSecret { webhook: webhook.clone(), secret: secret.clone() });
+    let record = |webhook: &Webhook| {
+        sealed_answer(&state.sealer, &WithSecret { webhook: webhook.clone(), secret: secret.clone() })
+    };
     let idem = key.as_ref().map(|key| Idempotent { key, record: &record });
     let sealed = state.sealer.seal(&secret);
-    let outcome =
-        state.store.create_webhook(who.org_id, &who.actor(), new, sealed, idem, &state.now(), state.now_epoch()).await?;
+    let outcome = state
+        .store
+        .create_webhook(who.org_id, &who.actor(), new, sealed, idem, &state.now(), state.now_epoch())
+        .await?;
     created_or_replayed(&state, outcome, |webhook| WithSecret { webhook, secret: secret.clone() })
 }
 

@@ -76,6 +76,18 @@ fn title_case(word: &str) -> String {
 }
 
 /// "22 Nov 2026, 14:05 UTC" from an RFC 3339 time.
+/// A window's times: `Nov 24, 2026, 10:00 – 12:00 UTC`.
+fn window(from: &str, until: &str) -> String {
+    let parse = |raw: &str| chrono::DateTime::parse_from_rfc3339(raw).map(|t| t.to_utc()).ok();
+    let (Some(a), Some(b)) = (parse(from), parse(until)) else { return format!("{from} – {until}") };
+    let end = if a.date_naive() == b.date_naive() {
+        b.format("%H:%M").to_string()
+    } else {
+        b.format("%b %-d, %Y, %H:%M").to_string()
+    };
+    format!("{} – {end} UTC", a.format("%b %-d, %Y, %H:%M"))
+}
+
 fn when(at: &str) -> Option<String> {
     let at = chrono::DateTime::parse_from_rfc3339(at).ok()?;
     Some(at.to_utc().format("%-d %b %Y, %H:%M UTC").to_string())
@@ -105,7 +117,8 @@ fn service_pill(status: &str) -> Pill {
 
 /// The names of the page's services among `ids` (a JSON array), in the page's order.
 fn names(page: &livestatus_shared::notify::mail::PageInfo, ids: Option<&Value>) -> Vec<String> {
-    let ids: Vec<&str> = ids.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let ids: Vec<&str> =
+        ids.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     page.services.iter().filter(|(id, _)| ids.contains(&id.as_str())).map(|(_, name)| name.clone()).collect()
 }
 
@@ -137,8 +150,11 @@ pub fn render(notice: &Notice) -> Rendered {
             model.subject = format!("Confirm your subscription to {name}");
             model.headline = "Confirm your subscription".into();
             model.paragraphs = vec![
-                format!("Someone, hopefully you, asked to receive email from {name} about incidents, maintenance and status changes."),
-                "If that was not you, ignore this email: nothing will be sent unless the subscription is confirmed.".into(),
+                format!(
+                    "Someone, hopefully you, asked to receive email from {name} about incidents, maintenance and status changes."
+                ),
+                "If that was not you, ignore this email: nothing will be sent unless the subscription is confirmed."
+                    .into(),
             ];
             model.action = Some(Action { label: "Confirm subscription".into(), url: confirm_url.clone() });
             model.reason = "This link works for 7 days.".into();
@@ -146,8 +162,9 @@ pub fn render(notice: &Notice) -> Rendered {
         NoticeKind::Ping => {
             model.subject = format!("[{name}] Test notification");
             model.headline = "Test notification".into();
-            model.paragraphs =
-                vec![format!("This is a test sent from {name}. Your subscription works: updates will arrive like this one.")];
+            model.paragraphs = vec![format!(
+                "This is a test sent from {name}. Your subscription works: updates will arrive like this one."
+            )];
         }
         NoticeKind::Event { event_type, timestamp, data } => {
             model.when = when(timestamp);
@@ -155,7 +172,9 @@ pub fn render(notice: &Notice) -> Rendered {
             match family {
                 "incident" => {
                     let title = text_at(data, "/incident/title").unwrap_or("Incident");
-                    let status = text_at(data, "/update/status").or(text_at(data, "/incident/status")).unwrap_or("investigating");
+                    let status = text_at(data, "/update/status")
+                        .or(text_at(data, "/incident/status"))
+                        .unwrap_or("investigating");
                     let impact = text_at(data, "/incident/impact").unwrap_or("minor");
                     let pill = incident_pill(status, impact);
                     model.subject = format!("[{name}] {}: {title}", pill.label);
@@ -171,7 +190,8 @@ pub fn render(notice: &Notice) -> Rendered {
                         format!("{impact} · Affects {}", affected.join(", "))
                     });
                     if let (true, Some(id)) = (page.public, text_at(data, "/incident/id")) {
-                        model.action = Some(Action { label: "View incident".into(), url: format!("{}/incidents/{id}", page.url) });
+                        model.action =
+                            Some(Action { label: "View incident".into(), url: format!("{}/incidents/{id}", page.url) });
                     }
                 }
                 "service" => {
@@ -180,21 +200,67 @@ pub fn render(notice: &Notice) -> Rendered {
                     let old = service_pill(text_at(data, "/oldStatus").unwrap_or_default());
                     model.subject = format!("[{name}] {service}: {}", new.label);
                     model.headline = format!("{service} is now {}", new.label.to_lowercase());
-                    model.paragraphs = vec![format!("Its status changed from {} to {}.", old.label.to_lowercase(), new.label.to_lowercase())];
+                    model.paragraphs = vec![format!(
+                        "Its status changed from {} to {}.",
+                        old.label.to_lowercase(),
+                        new.label.to_lowercase()
+                    )];
                     model.status = Some(new);
                 }
                 _ => {
                     let title = text_at(data, "/maintenance/title").unwrap_or("Scheduled maintenance");
-                    let stage = event_type.rsplit('.').next().unwrap_or_default();
-                    model.subject = format!("[{name}] Maintenance {stage}: {title}");
+                    let cancelled = text_at(data, "/maintenance/status") == Some("cancelled");
+                    let stage = match event_type.rsplit('.').next().unwrap_or_default() {
+                        _ if cancelled => "cancelled",
+                        "reminder" => "reminder",
+                        other => other,
+                    };
+                    let (subject, label) = match stage {
+                        "scheduled" => ("Maintenance scheduled", "Scheduled"),
+                        "reminder" => ("Maintenance reminder", "Upcoming"),
+                        "started" => ("Maintenance in progress", "In progress"),
+                        "completed" => ("Maintenance completed", "Completed"),
+                        "cancelled" => ("Maintenance cancelled", "Cancelled"),
+                        _ => ("Maintenance update", "Update"),
+                    };
+                    model.subject = format!("[{name}] {subject}: {title}");
                     model.headline = title.to_owned();
-                    model.paragraphs = text_at(data, "/update/body").or(text_at(data, "/maintenance/body")).map(str::to_owned).into_iter().collect();
-                    model.status = Some(Pill { label: title_case(stage), icon: "⚙", color: BLUE });
+                    model.paragraphs = text_at(data, "/update/body").map(str::to_owned).into_iter().collect();
+                    if stage == "reminder" {
+                        model.paragraphs.insert(0, "A reminder: this maintenance starts soon.".to_owned());
+                    }
+                    let color = if matches!(stage, "completed") {
+                        GREEN
+                    } else if cancelled {
+                        GREY
+                    } else {
+                        BLUE
+                    };
+                    model.status = Some(Pill { label: label.to_owned(), icon: "⚙", color });
+                    let mut detail = match (
+                        text_at(data, "/maintenance/scheduledFor"),
+                        text_at(data, "/maintenance/scheduledUntil"),
+                    ) {
+                        (Some(from), Some(until)) => vec![window(from, until)],
+                        _ => Vec::new(),
+                    };
+                    let affected = names(page, data.pointer("/maintenance/serviceIds"));
+                    if !affected.is_empty() {
+                        detail.push(format!("Affects {}", affected.join(", ")));
+                    }
+                    model.detail = (!detail.is_empty()).then(|| detail.join(" · "));
+                    if let (true, Some(id)) = (page.public, text_at(data, "/maintenance/id")) {
+                        model.action = Some(Action {
+                            label: "View maintenance".into(),
+                            url: format!("{}/incidents/{id}", page.url),
+                        });
+                    }
                 }
             }
         }
     }
-    model.preheader = model.paragraphs.first().map_or_else(|| model.headline.clone(), |p| p.chars().take(140).collect());
+    model.preheader =
+        model.paragraphs.first().map_or_else(|| model.headline.clone(), |p| p.chars().take(140).collect());
     let html = Html { m: &model }.render().expect("the email template renders");
     let text = Text { m: &model }.render().expect("the email template renders");
     let mut headers = Vec::new();

@@ -1,7 +1,7 @@
 //! The handlers of the two functions without routes. `notifier`: a batch of the table's
 //! stream records (event items only on AWS, by the event source mapping's filter), each
 //! fanned out by [`notify::handle_event`], answering with the partial batch failures
-//! Lambda retries. `scheduler`: the minute tick, [`notify::run_due`].
+//! Lambda retries. `scheduler`: the minute tick, [`notify::tick`].
 
 use futures::StreamExt;
 use livestatus_shared::AppState;
@@ -91,7 +91,12 @@ pub const RECORDS_AT_ONCE: usize = 4;
 
 /// The scheduler's tick.
 pub async fn tick(state: &AppState) -> Result<Outcome, livestatus_shared::ApiError> {
-    let outcome = notify::run_due(state).await?;
-    tracing::info!(deliveries = outcome.deliveries, delivered = outcome.delivered, "tick");
+    let outcome = notify::tick(state).await?;
+    tracing::info!(
+        deliveries = outcome.deliveries,
+        delivered = outcome.delivered,
+        transitions = outcome.transitions,
+        "tick"
+    );
     Ok(outcome)
 }

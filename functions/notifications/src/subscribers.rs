@@ -7,8 +7,8 @@ use axum::response::Response;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
-use livestatus_shared::store::idempotency::Idempotent;
 use livestatus_shared::notify::{self, signing};
+use livestatus_shared::store::idempotency::Idempotent;
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
 use livestatus_shared::store::subscribers::{Contact, NewSubscriber, Subscriber, SubscriberRecord, SubscriberState};
 use livestatus_shared::{ApiError, AppState};
@@ -76,7 +76,8 @@ pub(crate) async fn create_subscriber(
             if body.url.is_some() {
                 return Err(ApiError::invalid_field("url", "is for webhook subscribers; email ones take `email`"));
             }
-            let raw = body.email.ok_or_else(|| ApiError::invalid_field("email", "is required for email subscribers"))?;
+            let raw =
+                body.email.ok_or_else(|| ApiError::invalid_field("email", "is required for email subscribers"))?;
             (Contact::Email(EmailAddress::parse("email", &raw)?), body.skip_confirmation.unwrap_or(false))
         }
         "webhook" => {
@@ -182,7 +183,10 @@ pub(crate) async fn test_subscriber(
     if record.subscriber.state != SubscriberState::Active {
         return Err(ApiError::invalid_field(
             "state",
-            format_args!("the subscriber is {}; only active subscribers are sent tests", record.subscriber.state.as_str()),
+            format_args!(
+                "the subscriber is {}; only active subscribers are sent tests",
+                record.subscriber.state.as_str()
+            ),
         ));
     }
     // A test email's links use the host this request came through, unless set otherwise.
@@ -200,9 +204,7 @@ pub(crate) async fn list_subscriber_deliveries(
 ) -> Result<Response, ApiError> {
     params.only(&[])?;
     let record = find(&state, who.org_id, &id).await?;
-    let listing = state
-        .store
-        .list_deliveries(who.org_id, record.subscriber.id, params.limit, params.cursor.as_deref())
-        .await?;
+    let listing =
+        state.store.list_deliveries(who.org_id, record.subscriber.id, params.limit, params.cursor.as_deref()).await?;
     Ok(list(listing.items, listing.next_cursor))
 }

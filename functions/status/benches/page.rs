@@ -84,7 +84,7 @@ fn busy_page() -> View {
             updates: Some(updates),
         });
     }
-    View { page, services, changes, incidents, now }
+    View { page, services, changes, incidents, maintenances: Vec::new(), now }
 }
 
 fn bench(c: &mut Criterion) {

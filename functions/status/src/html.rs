@@ -3,10 +3,12 @@
 
 use askama::Template;
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
-use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
+use livestatus_shared::domain::{Impact, IncidentStatus, MaintenanceStatus, ServiceStatus};
 use livestatus_shared::store::incidents::Incident;
+use livestatus_shared::store::maintenances::Maintenance;
 use livestatus_shared::store::services::Service;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::Links;
 use crate::view::{HISTORY_DAYS, Indicator, View, parse_time};
@@ -126,6 +128,29 @@ pub fn status_label(status: IncidentStatus) -> &'static str {
     }
 }
 
+/// The label of a maintenance status.
+pub fn maintenance_label(status: MaintenanceStatus) -> &'static str {
+    match status {
+        MaintenanceStatus::Scheduled => "Scheduled",
+        MaintenanceStatus::InProgress => "In progress",
+        MaintenanceStatus::Verifying => "Verifying",
+        MaintenanceStatus::Completed => "Completed",
+        MaintenanceStatus::Cancelled => "Cancelled",
+    }
+}
+
+/// A window's times: `Nov 24, 2026, 10:00 – 12:00 UTC`, with the end's day when it is
+/// another.
+pub fn window(from: &str, until: &str) -> String {
+    let (a, b) = (parse_time(from), parse_time(until));
+    let end = if a.date_naive() == b.date_naive() {
+        format!("{:02}:{:02}", b.hour(), b.minute())
+    } else {
+        format!("{}, {:02}:{:02}", day(b.date_naive()), b.hour(), b.minute())
+    };
+    format!("{}, {:02}:{:02} – {end} UTC", day(a.date_naive()), a.hour(), a.minute())
+}
+
 fn service_state(status: ServiceStatus) -> (&'static str, &'static str, &'static str) {
     match status {
         ServiceStatus::Operational => ("operational", "✓", "Operational"),
@@ -148,6 +173,8 @@ struct IncidentHtml {
     impact: &'static str,
     impact_label: &'static str,
     affected: String,
+    /// A maintenance window's planned times.
+    window: Option<String>,
     updates: Vec<UpdateHtml>,
 }
 
@@ -165,6 +192,7 @@ fn incident_html(view: &View, incident: &Incident, links: &Links) -> IncidentHtm
         impact: class,
         impact_label: label,
         affected: affected.join(", "),
+        window: None,
         updates: incident
             .updates
             .as_deref()
@@ -178,6 +206,54 @@ fn incident_html(view: &View, incident: &Incident, links: &Links) -> IncidentHtm
                 lines: u.body.lines().map(str::to_owned).collect(),
             })
             .collect(),
+    }
+}
+
+/// A maintenance window in the shape of an incident: its status as the tag, its times,
+/// its services and its timeline.
+fn maintenance_html(view: &View, m: &Maintenance, links: &Links) -> IncidentHtml {
+    IncidentHtml {
+        url: links.incident(m.id),
+        title: m.title.clone(),
+        impact: "maintenance",
+        impact_label: maintenance_label(m.status),
+        affected: view.service_names(&m.service_ids).join(", "),
+        window: Some(window(&m.scheduled_for, &m.scheduled_until)),
+        updates: m
+            .updates
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .map(|u| UpdateHtml {
+                status: maintenance_label(u.status),
+                when: when(&u.created_at),
+                iso: u.created_at.clone(),
+                lines: u.body.lines().map(str::to_owned).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// An announced window: title, times, services and the announcement.
+struct UpcomingHtml {
+    url: String,
+    title: String,
+    window: String,
+    iso: String,
+    affected: String,
+    lines: Vec<String>,
+}
+
+fn upcoming_html(view: &View, m: &Maintenance, links: &Links) -> UpcomingHtml {
+    let latest = m.updates.as_deref().unwrap_or_default().last();
+    UpcomingHtml {
+        url: links.incident(m.id),
+        title: m.title.clone(),
+        window: window(&m.scheduled_for, &m.scheduled_until),
+        iso: m.scheduled_for.clone(),
+        affected: view.service_names(&m.service_ids).join(", "),
+        lines: latest.map(|u| u.body.lines().map(str::to_owned).collect()).unwrap_or_default(),
     }
 }
 
@@ -299,6 +375,65 @@ fn past_item(incident: &Incident, links: &Links) -> PastItem {
     }
 }
 
+fn past_maintenance(m: &Maintenance, links: &Links) -> PastItem {
+    let summary = match &m.completed_at {
+        Some(at) => format!("{} – completed {}", window(&m.scheduled_for, &m.scheduled_until), when(at)),
+        None => format!("{} – {}", window(&m.scheduled_for, &m.scheduled_until), maintenance_label(m.status)),
+    };
+    PastItem {
+        url: links.incident(m.id),
+        title: m.title.clone(),
+        impact: "maintenance",
+        impact_label: "Maintenance",
+        summary,
+    }
+}
+
+/// What the history lists, newest first by id (both kinds are UUID v7): every incident
+/// and every completed maintenance window.
+pub fn past(view: &View) -> Vec<Past<'_>> {
+    let mut all: Vec<Past<'_>> = view
+        .incidents
+        .iter()
+        .map(Past::Incident)
+        .chain(
+            view.maintenances
+                .iter()
+                .map(|r| &r.maintenance)
+                .filter(|m| m.status == MaintenanceStatus::Completed)
+                .map(Past::Maintenance),
+        )
+        .collect();
+    all.sort_by_key(|p| std::cmp::Reverse(p.id()));
+    all
+}
+
+/// One entry of the history.
+#[derive(Clone, Copy, Debug)]
+pub enum Past<'a> {
+    /// An incident.
+    Incident(&'a Incident),
+    /// A completed maintenance window.
+    Maintenance(&'a Maintenance),
+}
+
+impl Past<'_> {
+    /// Its id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Incident(i) => i.id,
+            Self::Maintenance(m) => m.id,
+        }
+    }
+
+    fn item(&self, links: &Links) -> PastItem {
+        match self {
+            Self::Incident(i) => past_item(i, links),
+            Self::Maintenance(m) => past_maintenance(m, links),
+        }
+    }
+}
+
 struct DayHtml {
     label: String,
     incidents: Vec<PastItem>,
@@ -314,6 +449,8 @@ struct PageTemplate {
     updated: String,
     updated_iso: String,
     active: Vec<IncidentHtml>,
+    in_maintenance: Vec<IncidentHtml>,
+    upcoming: Vec<UpcomingHtml>,
     services: Vec<ServiceHtml>,
     days: Vec<DayHtml>,
     subscribe: Option<SubscribeForm>,
@@ -347,6 +484,14 @@ pub fn page(view: &View, links: &Links, subscribe: bool) -> Document {
                     .iter()
                     .filter(|i| parse_time(&i.created_at).date_naive() == date)
                     .map(|i| past_item(i, links))
+                    .chain(
+                        view.maintenances
+                            .iter()
+                            .map(|r| &r.maintenance)
+                            .filter(|m| m.status == MaintenanceStatus::Completed)
+                            .filter(|m| parse_time(&m.scheduled_for).date_naive() == date)
+                            .map(|m| past_maintenance(m, links)),
+                    )
                     .collect(),
             }
         })
@@ -359,6 +504,8 @@ pub fn page(view: &View, links: &Links, subscribe: bool) -> Document {
         updated: when(view.updated_at()),
         updated_iso: view.updated_at().to_owned(),
         active: view.open_incidents().map(|i| incident_html(view, i, links)).collect(),
+        in_maintenance: view.active_maintenances().map(|m| maintenance_html(view, m, links)).collect(),
+        upcoming: view.upcoming_maintenances().map(|m| upcoming_html(view, m, links)).collect(),
         services: view.services.iter().map(|s| service_html(view, s)).collect(),
         days,
         subscribe: subscribe.then(|| SubscribeForm {
@@ -398,11 +545,25 @@ struct HistoryTemplate {
     next: Option<String>,
 }
 
-/// One page of the incident history; `next` links to the older ones.
-pub fn history(view: &View, links: &Links, shown: &[&Incident], next: Option<String>) -> Document {
-    let head = head(view, links, format!("Incident history · {} Status", view.page.name), links.history());
+/// A maintenance window's permalink page (the same route as incidents', as Statuspage's
+/// shortlinks are).
+pub fn maintenance(view: &View, m: &Maintenance, links: &Links) -> Document {
+    let head = head(view, links, format!("{} · {} Status", m.title, view.page.name), links.incident(m.id));
+    let state = match (m.status, &m.started_at, &m.completed_at) {
+        (MaintenanceStatus::Completed, _, Some(at)) => format!("Completed {}", when(at)),
+        (MaintenanceStatus::InProgress | MaintenanceStatus::Verifying, Some(at), _) => format!("Since {}", when(at)),
+        _ => "Scheduled maintenance".to_owned(),
+    };
     let css = head.css.clone();
-    let template = HistoryTemplate { items: shown.iter().map(|i| past_item(i, links)).collect(), next, head };
+    let template = IncidentTemplate { incident: maintenance_html(view, m, links), state, head };
+    document(template.render(), &css)
+}
+
+/// One page of the history (incidents and maintenance); `next` links to older ones.
+pub fn history(view: &View, links: &Links, shown: &[Past<'_>], next: Option<String>) -> Document {
+    let head = head(view, links, format!("History · {} Status", view.page.name), links.history());
+    let css = head.css.clone();
+    let template = HistoryTemplate { items: shown.iter().map(|p| p.item(links)).collect(), next, head };
     document(template.render(), &css)
 }
 

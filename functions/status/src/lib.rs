@@ -38,7 +38,7 @@ pub const HEALTH_CACHE_CONTROL: &str = "public, max-age=10, s-maxage=10";
 /// Incidents per page of the history and entries of the feeds.
 const PER_PAGE: usize = 20;
 /// Entries of the feeds and of `incidents.json`.
-const RECENT: usize = 50;
+pub(crate) const RECENT: usize = 50;
 /// Longest `?label=` of a badge.
 const LABEL_MAX: usize = 40;
 
@@ -54,8 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/status/{slug}/api/v2/incidents.json", get(get_incidents))
         .route("/status/{slug}/api/v2/incidents/unresolved.json", get(get_unresolved))
         .route("/status/{slug}/api/v2/scheduled-maintenances.json", get(get_maintenances))
-        .route("/status/{slug}/api/v2/scheduled-maintenances/upcoming.json", get(get_maintenances))
-        .route("/status/{slug}/api/v2/scheduled-maintenances/active.json", get(get_maintenances))
+        .route("/status/{slug}/api/v2/scheduled-maintenances/upcoming.json", get(get_upcoming_maintenances))
+        .route("/status/{slug}/api/v2/scheduled-maintenances/active.json", get(get_active_maintenances))
         .route("/status/{slug}/history.atom", get(get_atom))
         .route("/status/{slug}/history.rss", get(get_rss))
         .route("/status/{slug}/maintenance.ics", get(get_ics))
@@ -189,8 +189,13 @@ async fn get_incident(
 ) -> Answer {
     let id = Uuid::parse_str(&id).map_err(|_| Response::from(Missing::Html))?;
     let view = load(&state, &slug, false, Timelines::Only(id), Missing::Html).await?;
-    let incident = view.incidents.iter().find(|i| i.id == id).ok_or_else(|| Response::from(Missing::Html))?;
-    Ok(html_response(StatusCode::OK, html::incident(&view, incident, &Links::new(&headers, &slug))))
+    let links = Links::new(&headers, &slug);
+    if let Some(incident) = view.incidents.iter().find(|i| i.id == id) {
+        return Ok(html_response(StatusCode::OK, html::incident(&view, incident, &links)));
+    }
+    // A maintenance window's permalink: the same route, as Statuspage's shortlinks.
+    let maintenance = view.maintenance(id).ok_or_else(|| Response::from(Missing::Html))?;
+    Ok(html_response(StatusCode::OK, html::maintenance(&view, maintenance, &links)))
 }
 
 async fn get_history(
@@ -208,9 +213,9 @@ async fn get_history(
     };
     let view = load(&state, &slug, false, Timelines::None, Missing::Html).await?;
     let links = Links::new(&headers, &slug);
-    let older: Vec<_> = view.incidents.iter().filter(|i| before.is_none_or(|b| i.id < b)).collect();
+    let older: Vec<_> = html::past(&view).into_iter().filter(|p| before.is_none_or(|b| p.id() < b)).collect();
     let shown = &older[..older.len().min(PER_PAGE)];
-    let next = (older.len() > PER_PAGE).then(|| format!("{}?cursor={}", links.history(), shown[PER_PAGE - 1].id));
+    let next = (older.len() > PER_PAGE).then(|| format!("{}?cursor={}", links.history(), shown[PER_PAGE - 1].id()));
     Ok(html_response(StatusCode::OK, html::history(&view, &links, shown, next)))
 }
 
@@ -247,11 +252,29 @@ async fn get_unresolved(State(state): State<AppState>, headers: HeaderMap, Path(
     Ok(json(statuspage::incidents(&view, &links, view.open_incidents())))
 }
 
+async fn maintenances(state: &AppState, headers: &HeaderMap, slug: &str, which: statuspage::Maintenances) -> Answer {
+    let view = load(state, slug, false, Timelines::None, PAGE).await?;
+    Ok(json(statuspage::maintenances(&view, &Links::new(headers, slug), which)))
+}
+
 async fn get_maintenances(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
-    let links = Links::new(&headers, &slug);
-    // Maintenance windows are not built yet: every list is empty, in Statuspage's shape.
-    Ok(json(serde_json::json!({ "page": statuspage::page(&view, &links), "scheduled_maintenances": [] })))
+    maintenances(&state, &headers, &slug, statuspage::Maintenances::All).await
+}
+
+async fn get_upcoming_maintenances(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Answer {
+    maintenances(&state, &headers, &slug, statuspage::Maintenances::Upcoming).await
+}
+
+async fn get_active_maintenances(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Answer {
+    maintenances(&state, &headers, &slug, statuspage::Maintenances::Active).await
 }
 
 /// `?service=<id>` of the feeds.

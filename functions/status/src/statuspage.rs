@@ -1,8 +1,9 @@
 //! The Statuspage-compatible `/api/v2/*.json` family, field for field, so Statuspage
 //! clients, widgets and exporters work unchanged when pointed at `/status/{slug}`.
 
-use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
+use livestatus_shared::domain::{Impact, IncidentStatus, MaintenanceStatus, ServiceStatus};
 use livestatus_shared::store::incidents::{Incident, IncidentUpdate};
+use livestatus_shared::store::maintenances::Maintenance;
 use livestatus_shared::store::services::Service;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -140,7 +141,11 @@ pub fn summary(view: &View, links: &Links) -> Value {
         "page": page(view, links),
         "components": components(view),
         "incidents": view.open_incidents().map(|i| incident(view, i, links)).collect::<Vec<_>>(),
-        "scheduled_maintenances": [],
+        "scheduled_maintenances": view
+            .active_maintenances()
+            .chain(view.upcoming_maintenances())
+            .map(|m| maintenance(view, m, links))
+            .collect::<Vec<_>>(),
         "status": status(view),
     })
 }
@@ -150,5 +155,86 @@ pub fn incidents<'a>(view: &View, links: &Links, chosen: impl Iterator<Item = &'
     json!({
         "page": page(view, links),
         "incidents": chosen.map(|i| incident(view, i, links)).collect::<Vec<_>>(),
+    })
+}
+
+/// Which windows a `scheduled-maintenances` route lists.
+#[derive(Clone, Copy, Debug)]
+pub enum Maintenances {
+    /// The 50 most recent by start, any status but cancelled (`scheduled-maintenances.json`).
+    All,
+    /// Announced, not started (`…/upcoming.json`).
+    Upcoming,
+    /// In progress or verifying (`…/active.json`).
+    Active,
+}
+
+/// Statuspage's scheduled maintenance: an incident with `impact: maintenance`,
+/// `scheduled_for` and `scheduled_until`. Cancelled windows are not shown (Statuspage
+/// has no such status).
+pub fn maintenance(view: &View, m: &Maintenance, links: &Links) -> Value {
+    let affected: Vec<Component<'_>> = view
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| m.service_ids.contains(&s.id))
+        .map(|(i, s)| component(s, i + 1))
+        .collect();
+    let affected_json = json!(
+        affected
+            .iter()
+            .map(|c| json!({"code": c.id, "name": c.name, "old_status": c.status, "new_status": c.status}))
+            .collect::<Vec<_>>()
+    );
+    let updates = m.updates.as_deref().unwrap_or_default();
+    json!({
+        "id": m.id,
+        "name": m.title,
+        "status": m.status.as_str(),
+        "impact": "maintenance",
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "monitoring_at": null,
+        "resolved_at": m.completed_at,
+        "started_at": m.started_at.as_deref().unwrap_or(&m.scheduled_for),
+        "shortlink": links.incident(m.id),
+        "page_id": m.page_id,
+        "scheduled_for": m.scheduled_for,
+        "scheduled_until": m.scheduled_until,
+        "incident_updates": updates.iter().rev().map(|u| json!({
+            "id": u.id,
+            "status": u.status.as_str(),
+            "body": u.body,
+            "incident_id": m.id,
+            "created_at": u.created_at,
+            "updated_at": u.created_at,
+            "display_at": u.created_at,
+            "affected_components": affected_json,
+            "deliver_notifications": m.notify_subscribers,
+        })).collect::<Vec<_>>(),
+        "components": affected,
+    })
+}
+
+/// `scheduled-maintenances.json` and its `upcoming` and `active` lists.
+pub fn maintenances(view: &View, links: &Links, which: Maintenances) -> Value {
+    let chosen: Vec<&Maintenance> = match which {
+        Maintenances::Upcoming => view.upcoming_maintenances().collect(),
+        Maintenances::Active => view.active_maintenances().collect(),
+        Maintenances::All => {
+            let mut all: Vec<&Maintenance> = view
+                .maintenances
+                .iter()
+                .map(|r| &r.maintenance)
+                .filter(|m| m.status != MaintenanceStatus::Cancelled)
+                .collect();
+            all.sort_by(|a, b| b.scheduled_for.cmp(&a.scheduled_for));
+            all.truncate(50);
+            all
+        }
+    };
+    json!({
+        "page": page(view, links),
+        "scheduled_maintenances": chosen.into_iter().map(|m| maintenance(view, m, links)).collect::<Vec<_>>(),
     })
 }

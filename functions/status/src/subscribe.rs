@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{ListParams, read_body};
 use livestatus_shared::notify::sealing::TokenPurpose;
+use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::pages::Page;
 use livestatus_shared::store::subscribers::{PENDING_SECS, SubscriberState};
-use livestatus_shared::store::events::Actor;
 use livestatus_shared::{ApiError, AppState};
 use uuid::Uuid;
 
@@ -210,14 +210,25 @@ pub async fn get_confirm(
             None,
         );
     };
-    let subscribed = [format!("You will receive an email from {name} when an incident starts, changes or ends. Every email has a link to unsubscribe.")];
+    let subscribed = [format!(
+        "You will receive an email from {name} when an incident starts, changes or ends. Every email has a link to unsubscribe."
+    )];
     match current.subscriber.state {
-        SubscriberState::Active => page_message(StatusCode::OK, &page, &links, "You are already subscribed", &subscribed, None),
+        SubscriberState::Active => {
+            page_message(StatusCode::OK, &page, &links, "You are already subscribed", &subscribed, None)
+        }
         SubscriberState::Pending => {
             let actor = Actor::subscriber(id);
             let done = state
                 .store
-                .set_subscriber_state(org, &actor, id, &[SubscriberState::Pending], SubscriberState::Active, &state.now())
+                .set_subscriber_state(
+                    org,
+                    &actor,
+                    id,
+                    &[SubscriberState::Pending],
+                    SubscriberState::Active,
+                    &state.now(),
+                )
                 .await;
             match done {
                 Ok(_) => page_message(StatusCode::OK, &page, &links, "You are subscribed", &subscribed, None),
@@ -276,7 +287,10 @@ fn unsubscribed(page: &Page, links: &Links) -> Response {
         page,
         links,
         "You are unsubscribed",
-        &[format!("You will receive no more email from {}. Changed your mind? Sign up again on the status page.", page.name)],
+        &[format!(
+            "You will receive no more email from {}. Changed your mind? Sign up again on the status page.",
+            page.name
+        )],
         None,
     )
 }

@@ -1,13 +1,14 @@
 //! What a public route shows, read in a bounded number of calls whatever the size of the
 //! page: the slug's claim and the page (2), the services with their recent status
-//! history (1), every incident of the page (1) and the updates of those whose timelines
-//! are shown (1).
+//! history (1), every incident of the page (1), every maintenance window with its
+//! updates (1) and the updates of the incidents whose timelines are shown (1).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
+use livestatus_shared::domain::{Impact, IncidentStatus, MaintenanceStatus, ServiceStatus};
 use livestatus_shared::store::incidents::Incident;
+use livestatus_shared::store::maintenances::{Maintenance, MaintenanceRecord};
 use livestatus_shared::store::pages::Page;
 use livestatus_shared::store::services::Service;
 use livestatus_shared::uptime::{self, Change};
@@ -44,6 +45,8 @@ pub struct View {
     pub changes: HashMap<Uuid, Vec<Change>>,
     /// Every incident, newest first; `updates` filled for those asked for.
     pub incidents: Vec<Incident>,
+    /// Every maintenance window with its updates, soonest first.
+    pub maintenances: Vec<MaintenanceRecord>,
     /// When the view was read.
     pub now: DateTime<Utc>,
 }
@@ -123,9 +126,10 @@ impl View {
         // A day before the bars: the badges' 90-day window starts at this hour 90 days ago.
         let since = if history { bars_start(now) - Duration::days(1) } else { now };
         let since = livestatus_shared::clock::timestamp(since);
-        let (services, mut incidents) = tokio::try_join!(
+        let (services, mut incidents, maintenances) = tokio::try_join!(
             state.store.services_with_history(org, page.id, &since),
-            state.store.page_incidents(org, page.id)
+            state.store.page_incidents(org, page.id),
+            state.store.page_maintenances(org, page.id)
         )?;
         let wanted: Vec<Uuid> = match timelines {
             Timelines::None => Vec::new(),
@@ -144,7 +148,27 @@ impl View {
                 incident.updates = Some(updates.remove(&incident.id).unwrap_or_default());
             }
         }
-        Ok(Some(Self { page, services: services.services, changes: services.changes, incidents, now }))
+        Ok(Some(Self { page, services: services.services, changes: services.changes, incidents, maintenances, now }))
+    }
+
+    /// The maintenance windows under way (in progress or verifying), soonest first.
+    pub fn active_maintenances(&self) -> impl Iterator<Item = &Maintenance> {
+        self.maintenances.iter().map(|r| &r.maintenance).filter(|m| m.status.is_active())
+    }
+
+    /// The maintenance windows announced and not yet started, soonest first.
+    pub fn upcoming_maintenances(&self) -> impl Iterator<Item = &Maintenance> {
+        self.maintenances.iter().map(|r| &r.maintenance).filter(|m| m.status == MaintenanceStatus::Scheduled)
+    }
+
+    /// A window by id.
+    pub fn maintenance(&self, id: Uuid) -> Option<&Maintenance> {
+        self.maintenances.iter().map(|r| &r.maintenance).find(|m| m.id == id)
+    }
+
+    /// The names of the page's services among `ids`, in display order.
+    pub fn service_names(&self, ids: &[Uuid]) -> Vec<&str> {
+        self.services.iter().filter(|s| ids.contains(&s.id)).map(|s| s.name.as_str()).collect()
     }
 
     /// The open incidents, newest first.
@@ -164,7 +188,13 @@ impl View {
     pub fn updated_at(&self) -> &str {
         let services = self.services.iter().map(|s| s.updated_at.as_str());
         let incidents = self.incidents.iter().map(|i| i.updated_at.as_str());
-        services.chain(incidents).chain([self.page.updated_at.as_str()]).max().unwrap_or(&self.page.updated_at)
+        let maintenances = self.maintenances.iter().map(|m| m.maintenance.updated_at.as_str());
+        services
+            .chain(incidents)
+            .chain(maintenances)
+            .chain([self.page.updated_at.as_str()])
+            .max()
+            .unwrap_or(&self.page.updated_at)
     }
 
     /// A service's numbers for the last `days` UTC days up to today.

@@ -109,9 +109,14 @@ pub async fn tick_forever(state: AppState, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match notify::run_due(&state).await {
-            Ok(outcome) if outcome.deliveries > 0 => {
-                tracing::info!(deliveries = outcome.deliveries, delivered = outcome.delivered, "scheduler tick");
+        match notify::tick(&state).await {
+            Ok(outcome) if outcome.deliveries > 0 || outcome.transitions > 0 => {
+                tracing::info!(
+                    deliveries = outcome.deliveries,
+                    delivered = outcome.delivered,
+                    transitions = outcome.transitions,
+                    "scheduler tick"
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "scheduler tick failed"),

@@ -15,4 +15,5 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_og_ad::routes())
         .merge(livestatus_status::routes())
         .merge(livestatus_notifications::routes())
+        .merge(livestatus_maintenances::routes())
 }

@@ -65,7 +65,8 @@ pub fn wants(webhook: &WebhookRecord, event: &Event) -> bool {
 }
 
 /// Whether an event is for a page's subscribers at all: incidents and maintenance whose
-/// write did not say `notifySubscribers: false`, and changes of a service's status.
+/// write did not say `notifySubscribers: false`, and changes of a service's status not
+/// made by a maintenance window.
 pub fn for_subscribers(event: &Event) -> bool {
     let kind = event.kind.as_str();
     let family = kind.split('.').next().unwrap_or_default();
@@ -75,7 +76,12 @@ pub fn for_subscribers(event: &Event) -> bool {
             let nested = event.data.get(family).and_then(flag);
             flag(&event.data).or(nested) != Some(false)
         }
-        "service" => event.kind == EventType::ServiceUpdated && event.data.get("newStatus").is_some(),
+        // A window's own notice tells of the services it puts under maintenance.
+        "service" => {
+            event.kind == EventType::ServiceUpdated
+                && event.data.get("newStatus").is_some()
+                && event.data.get("source").and_then(serde_json::Value::as_str) != Some("maintenance")
+        }
         _ => false,
     }
 }
@@ -177,6 +183,8 @@ pub struct Outcome {
     pub deliveries: usize,
     /// Of those, delivered by this batch.
     pub delivered: usize,
+    /// Maintenance transitions made (tick).
+    pub transitions: usize,
 }
 
 /// Endpoints and pages read once per batch of work (a fan-out or a tick).
@@ -187,7 +195,12 @@ struct Batch {
 }
 
 impl Batch {
-    async fn endpoint(&self, state: &AppState, org: Uuid, record: &DeliveryRecord) -> Result<Option<Endpoint>, ApiError> {
+    async fn endpoint(
+        &self,
+        state: &AppState,
+        org: Uuid,
+        record: &DeliveryRecord,
+    ) -> Result<Option<Endpoint>, ApiError> {
         let id = record.delivery.endpoint_id;
         if let Some(found) = self.endpoints.lock().await.get(&(org, id)) {
             return Ok(found.clone());
@@ -321,7 +334,9 @@ pub async fn ping(state: &AppState, org: Uuid, endpoint: &Endpoint) -> Result<De
     let at = timestamp(now);
     let data = match endpoint {
         Endpoint::Webhook(w) => serde_json::json!({ "webhookId": w.webhook.id }),
-        Endpoint::Subscriber(s) => serde_json::json!({ "subscriberId": s.subscriber.id, "pageId": s.subscriber.page_id }),
+        Endpoint::Subscriber(s) => {
+            serde_json::json!({ "subscriberId": s.subscriber.id, "pageId": s.subscriber.page_id })
+        }
     };
     let body = serde_json::to_string(&Payload { kind: "ping", timestamp: &at, data }).expect("a JSON value serializes");
     let lease = now + Duration::seconds(LEASE_SECS);
@@ -363,7 +378,27 @@ pub async fn retry_now(state: &AppState, org: Uuid, id: Uuid) -> Result<Option<D
     attempt(state, &batch, &endpoint, &claimed).await.map(Some)
 }
 
-/// The scheduler's tick: every delivery due now, claimed and attempted, concurrently
+/// The scheduler's whole tick: the maintenance windows' due transitions (reminders,
+/// starts, completions), whose events reach the notifier through the stream, then the
+/// due deliveries. One failing part does not stop the other.
+pub async fn tick(state: &AppState) -> Result<Outcome, ApiError> {
+    let transitions = state.store.run_due_maintenances(state.clock.now()).await;
+    let deliveries = run_due(state).await;
+    match (transitions, deliveries) {
+        (Ok(transitions), Ok(outcome)) => Ok(Outcome { transitions, ..outcome }),
+        (Err(e), Ok(outcome)) => {
+            tracing::error!(error = ?e, "maintenance transitions failed; they stay due");
+            if outcome.deliveries == 0 { Err(e) } else { Ok(outcome) }
+        }
+        (Ok(transitions), Err(e)) => {
+            tracing::error!(error = ?e, "due deliveries failed; they stay due");
+            if transitions == 0 { Err(e) } else { Ok(Outcome { transitions, ..Outcome::default() }) }
+        }
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// The scheduler's tick for deliveries: every delivery due now, claimed and attempted, concurrently
 /// with a bound. Endpoints and pages are read once per tick.
 pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
     let now = state.clock.now();
@@ -465,10 +500,7 @@ async fn post_signed<'a>(
     let msg_id = record.delivery.id.to_string();
     let signatures = sealed
         .map(|s| {
-            state
-                .sealer
-                .open(s)
-                .map(|secret| signing::sign(&secret, &msg_id, at.timestamp(), record.body.as_bytes()))
+            state.sealer.open(s).map(|secret| signing::sign(&secret, &msg_id, at.timestamp(), record.body.as_bytes()))
         })
         .collect::<Result<Vec<_>, _>>()?
         .join(" ");
@@ -489,7 +521,14 @@ async fn send_email(
     record: &DeliveryRecord,
     at: DateTime<Utc>,
 ) -> Result<Sent, ApiError> {
-    let failed = |error: String| Sent { ok: false, gone: false, status: None, latency_ms: 0, error: Some(error), retry_after: None };
+    let failed = |error: String| Sent {
+        ok: false,
+        gone: false,
+        status: None,
+        latency_ms: 0,
+        error: Some(error),
+        retry_after: None,
+    };
     let Some(mailer) = state.mailer.as_deref() else {
         return Ok(failed("email is not configured on this deployment (EMAIL_FROM)".into()));
     };
@@ -527,7 +566,13 @@ async fn send_email(
 
 /// Stops an endpoint for a reason of the system's: disables a webhook, quarantines a
 /// subscriber; each with its event.
-async fn stop_endpoint(state: &AppState, org: Uuid, endpoint: &Endpoint, reason: &str, at: &str) -> Result<(), ApiError> {
+async fn stop_endpoint(
+    state: &AppState,
+    org: Uuid,
+    endpoint: &Endpoint,
+    reason: &str,
+    at: &str,
+) -> Result<(), ApiError> {
     match endpoint {
         Endpoint::Webhook(w) => {
             state.store.disable_webhook(org, w.webhook.id, reason, at).await?;
@@ -575,7 +620,9 @@ async fn attempt(
             post_signed(state, &w.webhook.url, secrets, record, started).await?
         }
         Endpoint::Subscriber(s) => match (&s.subscriber.url, &s.subscriber.email, &s.secret) {
-            (Some(url), _, Some(secret)) => post_signed(state, url, std::iter::once(secret.as_str()), record, started).await?,
+            (Some(url), _, Some(secret)) => {
+                post_signed(state, url, std::iter::once(secret.as_str()), record, started).await?
+            }
             (_, Some(email), _) => send_email(state, batch, s, email, record, started).await?,
             _ => return Err(ApiError::internal("a subscriber with neither a signed URL nor an email address")),
         },

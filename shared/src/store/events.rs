@@ -115,6 +115,11 @@ event_types! {
     WebhookDeleted => "webhook.deleted", false;
     WebhookSecretRotated => "webhook.secret_rotated", false;
     WebhookDisabled => "webhook.disabled", false;
+    MaintenanceScheduled => "maintenance.scheduled", true;
+    MaintenanceStarted => "maintenance.started", true;
+    MaintenanceUpdated => "maintenance.updated", true;
+    MaintenanceCompleted => "maintenance.completed", true;
+    MaintenanceReminder => "maintenance.reminder", true;
 }
 
 impl EventType {

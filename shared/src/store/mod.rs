@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
+pub mod maintenances;
 pub mod orgs;
 pub mod pages;
 pub mod schema;
@@ -303,6 +304,7 @@ pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, ApiError> 
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
     sets: Vec<String>,
+    removes: Vec<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
@@ -325,6 +327,13 @@ impl Changes {
         self
     }
 
+    /// `REMOVE #attr`.
+    pub(crate) fn remove(&mut self, attr: &str) -> &mut Self {
+        self.removes.push(format!("#{attr}"));
+        self.names.insert(format!("#{attr}"), attr.to_owned());
+        self
+    }
+
     /// A placeholder used by the condition.
     pub(crate) fn value(&mut self, placeholder: &str, value: AttributeValue) -> &mut Self {
         self.values.insert(placeholder.to_owned(), value);
@@ -332,7 +341,11 @@ impl Changes {
     }
 
     fn expression(&self) -> String {
-        format!("SET {}", self.sets.join(", "))
+        match (self.sets.is_empty(), self.removes.is_empty()) {
+            (_, true) => format!("SET {}", self.sets.join(", ")),
+            (true, false) => format!("REMOVE {}", self.removes.join(", ")),
+            (false, false) => format!("SET {} REMOVE {}", self.sets.join(", "), self.removes.join(", ")),
+        }
     }
 
     /// Applies the changes to a transaction's `Update`.

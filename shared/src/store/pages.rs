@@ -225,9 +225,7 @@ impl Store {
             .await
             .map_err(sdk_error)?;
         let item = out.item.map(from_item::<PageItem>).transpose()?;
-        Ok(item
-            .filter(|i| i.deleting.is_none() && i.page.slug == slug.as_str())
-            .map(|i| (org, i.page)))
+        Ok(item.filter(|i| i.deleting.is_none() && i.page.slug == slug.as_str()).map(|i| (org, i.page)))
     }
 
     /// Lists the pages of `org`, oldest first.

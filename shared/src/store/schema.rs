@@ -21,6 +21,13 @@
 //! | delivery      | `ORG#<org>`        | `DELIVERY#<id>`      | `ORG#<org>#ENDPOINT#<endpoint>#DELIVERIES` | `<id>` |
 //! | subscriber    | `ORG#<org>`        | `SUBSCRIBER#<id>`    | `ORG#<org>#PAGE#<page>#SUBSCRIBERS` | `<id>` |
 //! | email claim   | `ORG#<org>`        | `SUBEMAIL#<page>#<sha256(email)>` |          |          |
+//! | maintenance   | `ORG#<org>`        | `MAINTENANCE#<id>`   | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `<id>` |
+//! | maint. update | `ORG#<org>`        | `MAINTENANCE#<id>#UPDATE#<upd>` | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `!U#<id>#<upd>` |
+//!
+//! A maintenance window with a transition ahead (reminder, start, completion) also
+//! carries `gsi2pk = DUE#MAINTENANCE`, `gsi2sk = <when>#<org>#<id>`, removed once nothing
+//! is left for the scheduler to do: the tick reads the due windows in one query. One
+//! partition: a window makes at most three transitions in its life.
 //!
 //! Subscribers also carry `gsi2pk = ORG#<org>#PAGE#<page>#SUBSCRIBERS#<state>`, `gsi2sk =
 //! <id>`: the notifier reads a page's active subscribers, and `?state=` lists, in one
@@ -179,6 +186,21 @@ pub fn subscribers_gsi2pk(org: Uuid, page: Uuid, state: &str) -> String {
 pub fn subscriber_email_sk(page: Uuid, email_hash: &str) -> String {
     format!("SUBEMAIL#{page}#{email_hash}")
 }
+
+/// `MAINTENANCE#<id>`; also the prefix of its updates, so one query reads it whole.
+pub fn maintenance_sk(maintenance: Uuid) -> String {
+    format!("MAINTENANCE#{maintenance}")
+}
+/// `MAINTENANCE#<id>#UPDATE#<upd>`: updates sort after their window, oldest first.
+pub fn maintenance_update_sk(maintenance: Uuid, update: Uuid) -> String {
+    format!("MAINTENANCE#{maintenance}#UPDATE#{update}")
+}
+/// GSI1 partition of a page's maintenance windows and their updates.
+pub fn maintenances_gsi1pk(org: Uuid, page: Uuid) -> String {
+    format!("ORG#{org}#PAGE#{page}#MAINTENANCES")
+}
+/// GSI2 partition of the maintenance windows with a transition ahead.
+pub const MAINTENANCE_DUE_GSI2PK: &str = "DUE#MAINTENANCE";
 
 /// The lowest GSI1 sort key of incidents and services (UUIDs and zero-padded orders
 /// start with a digit or `a`–`f`): lists start here and so skip updates and status changes.

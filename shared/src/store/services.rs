@@ -47,8 +47,71 @@ struct ServiceItem {
     gsi1sk: String,
     entity: String,
     org_id: Uuid,
+    /// The maintenance windows in progress that hold it under maintenance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    maintenance_holds: Vec<Uuid>,
+    /// The status it returns to when the last of them ends; absent when it was set by
+    /// hand meanwhile (then it is left as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restore_status: Option<ServiceStatus>,
     #[serde(flatten)]
     service: Service,
+}
+
+/// How maintenance windows hold a service: its status, the windows in progress on it, and
+/// the status it returns to when the last of them ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hold {
+    /// Its current status.
+    pub status: ServiceStatus,
+    /// Windows in progress on it, in the order they started.
+    pub windows: Vec<Uuid>,
+    /// The status from before the first of them; `None` once someone set one by hand.
+    pub restore: Option<ServiceStatus>,
+}
+
+impl Hold {
+    /// Window `window` starts: the service goes under maintenance, remembering the
+    /// status it had if no other window holds it already.
+    pub fn hold(&self, window: Uuid) -> Self {
+        let mut after = self.clone();
+        if after.windows.contains(&window) {
+            return after;
+        }
+        if after.windows.is_empty() || after.status != ServiceStatus::Maintenance {
+            after.restore = Some(after.status);
+        }
+        after.status = ServiceStatus::Maintenance;
+        after.windows.push(window);
+        after
+    }
+
+    /// Window `window` ends: when it was the last one, the service gets back the status
+    /// from before the first, unless that was overridden by hand meanwhile.
+    pub fn release(&self, window: Uuid) -> Self {
+        let mut after = self.clone();
+        if !after.windows.contains(&window) {
+            return after;
+        }
+        after.windows.retain(|w| *w != window);
+        if after.windows.is_empty() {
+            if let Some(status) = after.restore.take() {
+                if after.status == ServiceStatus::Maintenance {
+                    after.status = status;
+                }
+            }
+        }
+        after
+    }
+}
+
+/// A service with its maintenance hold, as maintenance windows read it.
+#[derive(Clone, Debug)]
+pub struct HeldService {
+    /// The service.
+    pub service: Service,
+    /// Its hold.
+    pub hold: Hold,
 }
 
 /// What changed a service's status.
@@ -153,6 +216,8 @@ impl Store {
             gsi1sk: schema::service_gsi1sk(service.display_order, service.id),
             entity: "service".into(),
             org_id: org,
+            maintenance_holds: Vec::new(),
+            restore_status: None,
             service,
         };
         let event = Event::new(EventType::ServiceCreated, Some(page), actor, now, data_of("service", &item.service));
@@ -247,6 +312,10 @@ impl Store {
             if let Some(status) = patch.current_status {
                 changes.set("currentStatus", s(status.as_str()));
             }
+            if changed.is_some() && source == StatusSource::Api {
+                // Set by hand: maintenance windows ending later leave it as it is.
+                changes.remove("maintenanceHolds").remove("restoreStatus");
+            }
             if let Some(order) = patch.display_order {
                 changes.set("displayOrder", n(order));
                 changes.set(schema::GSI1SK, s(schema::service_gsi1sk(order, id)));
@@ -335,6 +404,105 @@ impl Store {
             .consistent_read(true);
         let history = self.query_all(history).await?;
         self.delete_keys(history).await
+    }
+
+    /// A service with its maintenance hold, read consistently.
+    pub(crate) async fn held_service(&self, org: Uuid, id: Uuid) -> Result<Option<HeldService>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.map(from_item::<ServiceItem>).transpose()?.map(|i| HeldService {
+            hold: Hold { status: i.service.current_status, windows: i.maintenance_holds, restore: i.restore_status },
+            service: i.service,
+        }))
+    }
+
+    /// The writes that move a service of `page` from its hold to `after`, conditioned on
+    /// the hold read (and the page): its update and, when its status changes, the entry
+    /// in its history and its `service.updated` event, both saying `maintenance`.
+    /// Nothing when nothing changes.
+    pub(crate) fn hold_writes(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        before: &HeldService,
+        after: &Hold,
+        now: &str,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        if *after == before.hold {
+            return Ok(Vec::new());
+        }
+        let service = &before.service;
+        let changed = after.status != before.hold.status;
+        let mut changes = Changes::default();
+        if changed {
+            changes.set("currentStatus", s(after.status.as_str())).set("updatedAt", s(now));
+        }
+        if after.windows.is_empty() {
+            changes.remove("maintenanceHolds");
+        } else {
+            changes
+                .set("maintenanceHolds", serde_dynamo::to_attribute_value(&after.windows).map_err(ApiError::internal)?);
+        }
+        match after.restore {
+            Some(status) => changes.set("restoreStatus", s(status.as_str())),
+            None => changes.remove("restoreStatus"),
+        };
+        let mut condition = "attribute_exists(pk) AND pageId = :page AND currentStatus = :old".to_owned();
+        changes.value(":page", s(service.page_id.to_string())).value(":old", s(before.hold.status.as_str()));
+        if before.hold.windows.is_empty() {
+            condition.push_str(" AND attribute_not_exists(maintenanceHolds)");
+        } else {
+            condition.push_str(" AND maintenanceHolds = :oldHolds");
+            changes.value(
+                ":oldHolds",
+                serde_dynamo::to_attribute_value(&before.hold.windows).map_err(ApiError::internal)?,
+            );
+        }
+        let update = changes
+            .apply_tx(
+                Update::builder()
+                    .table_name(self.table())
+                    .set_key(Some(key(schema::org_pk(org), schema::service_sk(service.id)))),
+            )
+            .condition_expression(condition)
+            .build()
+            .map_err(ApiError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if changed {
+            let item = StatusChangeItem {
+                pk: schema::org_pk(org),
+                sk: schema::status_change_sk(service.id, now, Uuid::now_v7()),
+                gsi1pk: schema::services_gsi1pk(org, service.page_id),
+                gsi1sk: schema::status_change_gsi1sk(now, service.id),
+                entity: "statusChange".into(),
+                org_id: org,
+                page_id: service.page_id,
+                service_id: service.id,
+                at: now.to_owned(),
+                from: before.hold.status,
+                to: after.status,
+                source: StatusSource::Maintenance,
+            };
+            items.push(self.put_new(to_item(&item)?)?);
+            let mut shown = service.clone();
+            shown.current_status = after.status;
+            shown.updated_at = now.to_owned();
+            let mut data = data_of("service", &shown);
+            data["oldStatus"] = serde_json::to_value(before.hold.status).map_err(ApiError::internal)?;
+            data["newStatus"] = serde_json::to_value(after.status).map_err(ApiError::internal)?;
+            data["source"] = serde_json::Value::from("maintenance");
+            items.push(
+                self.event_put(org, Event::new(EventType::ServiceUpdated, Some(service.page_id), actor, now, data))?,
+            );
+        }
+        Ok(items)
     }
 
     /// A service's status changes at or after `since` (an API timestamp), oldest first.

@@ -197,7 +197,8 @@ impl Store {
         now_epoch: i64,
     ) -> Result<Outcome<Subscriber>, ApiError> {
         let id = Uuid::now_v7();
-        let actor = if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
+        let actor =
+            if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
         let state = if new.confirmed { SubscriberState::Active } else { SubscriberState::Pending };
         let ttl = (!new.confirmed).then_some(now_epoch + PENDING_SECS);
         let (email, url, secret) = match &new.contact {
@@ -242,7 +243,8 @@ impl Store {
             };
             items.push(self.put_new(to_item(&claim)?)?);
         }
-        let created = Event::new(EventType::SubscriberCreated, Some(page), &actor, now, data_of("subscriber", &item.subscriber));
+        let created =
+            Event::new(EventType::SubscriberCreated, Some(page), &actor, now, data_of("subscriber", &item.subscriber));
         items.push(self.event_put(org, created)?);
         if asks_confirmation {
             items.push(self.event_put(org, confirmation_event(&item.subscriber, &actor, now))?);
@@ -340,10 +342,11 @@ impl Store {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(out.item.map(from_item::<SubscriberItem>).transpose()?.map(|item| Claimed {
-            confirmation_sent_at: item.confirmation_sent_at,
-            subscriber: item.subscriber,
-        }))
+        Ok(out
+            .item
+            .map(from_item::<SubscriberItem>)
+            .transpose()?
+            .map(|item| Claimed { confirmation_sent_at: item.confirmation_sent_at, subscriber: item.subscriber }))
     }
 
     /// Puts a subscriber (back) to pending with a fresh expiry and asks for its

@@ -17,6 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Ok::<_, lambda_http::Error>(serde_json::json!({
             "deliveries": outcome.deliveries,
             "delivered": outcome.delivered,
+            "transitions": outcome.transitions,
         }))
     }))
     .await

@@ -1,0 +1,993 @@
+//! Maintenance windows and their updates. A window sorts in the org partition with its
+//! updates after it (`MAINTENANCE#<id>#UPDATE#<v7>`), so one query reads it whole; a
+//! page's windows are listed soonest first through GSI1 (`<scheduledFor>#<id>`), where
+//! their updates sort first (`!U#…`) so the public page reads everything in one query.
+//! Every write replaces the window's item conditioned on its `sequence`, which it
+//! increments: an optimistic lock between the API and the scheduler, and the calendar's
+//! `SEQUENCE`. Starting and ending a window moves its services' status and maintenance
+//! hold ([`Hold`]) in the same transaction.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::{Actor, Event, EventType};
+use super::idempotency::{IdempotencyKey, Outcome};
+use super::pages::Listing;
+use super::services::{HeldService, Hold};
+use super::{Item, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, to_item};
+use crate::domain::MaintenanceStatus;
+use crate::error::ApiError;
+
+/// Most services one window may name: each may change status in the transaction that
+/// starts or ends the window (an update, a history entry and an event each), and
+/// DynamoDB takes at most 100 writes in one transaction.
+pub const MAX_SERVICES: usize = 30;
+/// Longest window.
+pub const MAX_LENGTH: Duration = Duration::days(14);
+/// Longest reminder lead: a week.
+pub const MAX_REMIND_MINUTES: u32 = 7 * 24 * 60;
+/// The timeline entry of a window the scheduler starts.
+pub const STARTED_TEXT: &str = "Scheduled maintenance is currently in progress. We will provide updates as necessary.";
+/// The timeline entry of a window the scheduler completes.
+pub const COMPLETED_TEXT: &str = "The scheduled maintenance has been completed.";
+/// The timeline entry of a cancelled window.
+pub const CANCELLED_TEXT: &str = "This scheduled maintenance has been cancelled.";
+/// Windows one tick takes.
+pub const TICK_LIMIT: u32 = 500;
+
+/// One update of a window's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MaintenanceUpdate {
+    /// Update id (UUID v7).
+    pub id: Uuid,
+    /// Text.
+    pub body: String,
+    /// The window's status as of this update.
+    pub status: MaintenanceStatus,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// A maintenance window as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Maintenance {
+    /// Window id (UUID v7).
+    pub id: Uuid,
+    /// The page it is on.
+    pub page_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Where it stands.
+    pub status: MaintenanceStatus,
+    /// Planned start.
+    pub scheduled_for: String,
+    /// Planned end.
+    pub scheduled_until: String,
+    /// Services of the same page it puts under maintenance.
+    pub service_ids: Vec<Uuid>,
+    /// Whether the scheduler starts it at `scheduledFor`.
+    pub auto_start: bool,
+    /// Whether the scheduler completes it at `scheduledUntil`.
+    pub auto_complete: bool,
+    /// Whether subscribers hear of its transitions (integrations always do).
+    pub notify_subscribers: bool,
+    /// Minutes before `scheduledFor` that a reminder goes out; `null`: none.
+    pub remind_before_minutes: Option<u32>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// When it went in progress.
+    pub started_at: Option<String>,
+    /// When it completed.
+    pub completed_at: Option<String>,
+    /// Updates, oldest first; absent in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<Vec<MaintenanceUpdate>>,
+}
+
+/// A window with its revision, as the public calendar needs it.
+#[derive(Clone, Debug)]
+pub struct MaintenanceRecord {
+    /// The window, with its updates.
+    pub maintenance: Maintenance,
+    /// Its revision: 0 when created, one more at every change.
+    pub sequence: u32,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MaintenanceItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    entity: String,
+    org_id: Uuid,
+    sequence: u32,
+    /// When the reminder is due; absent when none is (sent, not asked for, or too late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remind_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    idempotency_keys: Vec<String>,
+    #[serde(flatten)]
+    maintenance: Maintenance,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    entity: String,
+    page_id: Uuid,
+    maintenance_id: Uuid,
+    #[serde(flatten)]
+    update: MaintenanceUpdate,
+}
+
+/// A validated new window.
+#[derive(Debug)]
+pub struct NewMaintenance {
+    /// Its id: a fresh UUID v7 from the API.
+    pub id: Uuid,
+    /// Title, 1–200 characters.
+    pub title: String,
+    /// The announcement: the first update.
+    pub body: String,
+    /// Planned start.
+    pub scheduled_for: DateTime<Utc>,
+    /// Planned end.
+    pub scheduled_until: DateTime<Utc>,
+    /// Services, without duplicates.
+    pub service_ids: Vec<Uuid>,
+    /// Start by schedule.
+    pub auto_start: bool,
+    /// Complete by schedule.
+    pub auto_complete: bool,
+    /// Tell subscribers.
+    pub notify_subscribers: bool,
+    /// Reminder lead.
+    pub remind_before_minutes: Option<u32>,
+}
+
+/// A validated change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct MaintenancePatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New start.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// New end.
+    pub scheduled_until: Option<DateTime<Utc>>,
+    /// New set of services.
+    pub service_ids: Option<Vec<Uuid>>,
+    /// New `autoStart`.
+    pub auto_start: Option<bool>,
+    /// New `autoComplete`.
+    pub auto_complete: Option<bool>,
+    /// New reminder lead, or none.
+    pub remind_before_minutes: Option<Option<u32>>,
+}
+
+/// A validated new update: text and, optionally, a move to `in_progress`, `verifying`
+/// or `completed`.
+#[derive(Debug)]
+pub struct NewMaintenanceUpdate {
+    /// Text, 1–10000 characters.
+    pub body: String,
+    /// New status; `None` keeps the window's.
+    pub status: Option<MaintenanceStatus>,
+}
+
+/// What is asked of a window.
+enum Change {
+    Patch(MaintenancePatch),
+    Update(NewMaintenanceUpdate),
+    Cancel,
+    /// Whatever the schedule says is due at the time of the write.
+    Due,
+}
+
+/// What a change comes to: the window after it, an update for its timeline, the event,
+/// and the services it starts or stops holding.
+struct Plan {
+    after: MaintenanceItem,
+    update: Option<MaintenanceUpdate>,
+    event: EventType,
+    hold: Vec<Uuid>,
+    release: Vec<Uuid>,
+}
+
+fn time(raw: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw).map(|t| t.to_utc()).unwrap_or_default()
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    crate::clock::timestamp(at)
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::InvalidRequest(message.into())
+}
+
+/// Checks a window's times: the end after the start, at most 14 days later, and (for a
+/// window not yet over) not already past.
+fn check_times(from: DateTime<Utc>, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if until <= from {
+        return Err(ApiError::invalid_field("scheduledUntil", "must be after scheduledFor"));
+    }
+    if until - from > MAX_LENGTH {
+        return Err(ApiError::invalid_field("scheduledUntil", "must be at most 14 days after scheduledFor"));
+    }
+    if until <= now {
+        return Err(ApiError::invalid_field("scheduledUntil", "is in the past: the window would already be over"));
+    }
+    Ok(())
+}
+
+/// When the reminder of a scheduled window falls due: its lead before the start, if
+/// that is still ahead (a window announced closer to its start than the lead gets none).
+fn remind_at(m: &Maintenance, now: DateTime<Utc>) -> Option<String> {
+    let minutes = m.remind_before_minutes?;
+    let at = time(&m.scheduled_for) - Duration::minutes(i64::from(minutes));
+    (m.status == MaintenanceStatus::Scheduled && at > now).then(|| stamp(at))
+}
+
+/// The next time the scheduler has something to do for a window, if ever.
+fn next_due(item: &MaintenanceItem) -> Option<String> {
+    let m = &item.maintenance;
+    match m.status {
+        MaintenanceStatus::Scheduled => {
+            let start = m.auto_start.then(|| m.scheduled_for.clone());
+            [item.remind_at.clone(), start].into_iter().flatten().min()
+        }
+        MaintenanceStatus::InProgress | MaintenanceStatus::Verifying => {
+            m.auto_complete.then(|| m.scheduled_until.clone())
+        }
+        MaintenanceStatus::Completed | MaintenanceStatus::Cancelled => None,
+    }
+}
+
+/// Sets the due index keys of an item from its state.
+fn index(mut item: MaintenanceItem, org: Uuid) -> MaintenanceItem {
+    let due = next_due(&item);
+    item.gsi2pk = due.as_ref().map(|_| schema::MAINTENANCE_DUE_GSI2PK.to_owned());
+    item.gsi2sk = due.map(|at| schema::due_gsi2sk(&at, org, item.maintenance.id));
+    item.gsi1sk = format!("{}#{}", item.maintenance.scheduled_for, item.maintenance.id);
+    item
+}
+
+fn new_update(body: String, status: MaintenanceStatus, now: &str) -> MaintenanceUpdate {
+    MaintenanceUpdate { id: Uuid::now_v7(), body, status, created_at: now.to_owned() }
+}
+
+/// Works out what `change` does to a window at `now`; `None` when there is nothing to do
+/// (a scheduler's visit before anything is due, a second cancel).
+fn plan(before: &MaintenanceItem, change: &Change, now: DateTime<Utc>) -> Result<Option<Plan>, ApiError> {
+    use MaintenanceStatus::*;
+    let now_s = stamp(now);
+    let mut after = before.clone();
+    after.sequence += 1;
+    let m = &mut after.maintenance;
+    m.updated_at.clone_from(&now_s);
+    let mut hold = Vec::new();
+    let mut release = Vec::new();
+    let status = before.maintenance.status;
+    let (update, event) = match change {
+        Change::Patch(patch) => {
+            if status.is_over() {
+                return Err(invalid(format!("A {} maintenance cannot be changed.", status.as_str())));
+            }
+            if let Some(title) = &patch.title {
+                m.title.clone_from(title);
+            }
+            let from = patch.scheduled_for.unwrap_or_else(|| time(&m.scheduled_for));
+            let until = patch.scheduled_until.unwrap_or_else(|| time(&m.scheduled_until));
+            if status.is_active() && patch.scheduled_for.is_some_and(|f| stamp(f) != m.scheduled_for) {
+                return Err(ApiError::invalid_field("scheduledFor", "cannot move: the maintenance has started"));
+            }
+            if patch.scheduled_for.is_some() || patch.scheduled_until.is_some() {
+                check_times(from, until, now)?;
+            }
+            let moved = stamp(from) != m.scheduled_for;
+            m.scheduled_for = stamp(from);
+            m.scheduled_until = stamp(until);
+            if let Some(ids) = &patch.service_ids {
+                if status.is_active() {
+                    hold = ids.iter().filter(|s| !m.service_ids.contains(s)).copied().collect();
+                    release = m.service_ids.iter().filter(|s| !ids.contains(s)).copied().collect();
+                }
+                m.service_ids.clone_from(ids);
+            }
+            if let Some(v) = patch.auto_start {
+                m.auto_start = v;
+            }
+            if let Some(v) = patch.auto_complete {
+                m.auto_complete = v;
+            }
+            let lead_changed = patch.remind_before_minutes.is_some_and(|r| r != m.remind_before_minutes);
+            if let Some(r) = patch.remind_before_minutes {
+                m.remind_before_minutes = r;
+            }
+            if moved || lead_changed {
+                // A rescheduled window is reminded of again at its new time.
+                after.remind_at = remind_at(&after.maintenance, now);
+            }
+            (None, EventType::MaintenanceUpdated)
+        }
+        Change::Update(new) => {
+            let to = new.status.unwrap_or(status);
+            let update = Some(new_update(new.body.clone(), to, &now_s));
+            match (status, to) {
+                (a, b) if a == b => (update, EventType::MaintenanceUpdated),
+                (Scheduled, InProgress) => {
+                    start(&mut after, &now_s, &mut hold);
+                    (update, EventType::MaintenanceStarted)
+                }
+                (InProgress, Verifying) | (Verifying, InProgress) => {
+                    after.maintenance.status = to;
+                    (update, EventType::MaintenanceUpdated)
+                }
+                (InProgress | Verifying, Completed) => {
+                    complete(&mut after, &now_s, &mut release);
+                    (update, EventType::MaintenanceCompleted)
+                }
+                (Scheduled, _) => {
+                    return Err(ApiError::invalid_field(
+                        "status",
+                        "a scheduled maintenance first goes in_progress (to call it off, DELETE it)",
+                    ));
+                }
+                (Completed | Cancelled, _) => {
+                    return Err(ApiError::invalid_field(
+                        "status",
+                        format_args!("the maintenance is {}; its status cannot change", status.as_str()),
+                    ));
+                }
+                (_, _) => return Err(ApiError::invalid_field("status", "must be in_progress, verifying or completed")),
+            }
+        }
+        Change::Cancel => match status {
+            Cancelled => return Ok(None),
+            Completed => return Err(invalid("A completed maintenance cannot be cancelled.")),
+            _ => {
+                if status.is_active() {
+                    release.clone_from(&after.maintenance.service_ids);
+                }
+                after.maintenance.status = Cancelled;
+                after.remind_at = None;
+                (Some(new_update(CANCELLED_TEXT.to_owned(), Cancelled, &now_s)), EventType::MaintenanceUpdated)
+            }
+        },
+        Change::Due => {
+            let due = |at: &str| time(at) <= now;
+            match status {
+                Scheduled if m.auto_start && due(&m.scheduled_for) => {
+                    start(&mut after, &now_s, &mut hold);
+                    (Some(new_update(STARTED_TEXT.to_owned(), InProgress, &now_s)), EventType::MaintenanceStarted)
+                }
+                Scheduled if before.remind_at.as_deref().is_some_and(due) => {
+                    after.remind_at = None;
+                    after.maintenance.updated_at.clone_from(&before.maintenance.updated_at);
+                    (None, EventType::MaintenanceReminder)
+                }
+                InProgress | Verifying if m.auto_complete && due(&m.scheduled_until) => {
+                    complete(&mut after, &now_s, &mut release);
+                    (Some(new_update(COMPLETED_TEXT.to_owned(), Completed, &now_s)), EventType::MaintenanceCompleted)
+                }
+                _ => return Ok(None),
+            }
+        }
+    };
+    if hold.len() + release.len() > MAX_SERVICES {
+        return Err(ApiError::invalid_field(
+            "serviceIds",
+            format_args!("a maintenance in progress can take on or give back at most {MAX_SERVICES} services at once"),
+        ));
+    }
+    if after.maintenance.status != Scheduled {
+        after.remind_at = None;
+    }
+    Ok(Some(Plan { after, update, event, hold, release }))
+}
+
+fn start(item: &mut MaintenanceItem, now: &str, hold: &mut Vec<Uuid>) {
+    item.maintenance.status = MaintenanceStatus::InProgress;
+    item.maintenance.started_at = Some(now.to_owned());
+    hold.clone_from(&item.maintenance.service_ids);
+}
+
+fn complete(item: &mut MaintenanceItem, now: &str, release: &mut Vec<Uuid>) {
+    item.maintenance.status = MaintenanceStatus::Completed;
+    item.maintenance.completed_at = Some(now.to_owned());
+    release.clone_from(&item.maintenance.service_ids);
+}
+
+/// The answer of a change through the API.
+enum Answer {
+    Maintenance(Maintenance),
+    Update(Outcome<MaintenanceUpdate>),
+    Nothing,
+}
+
+impl Store {
+    /// Schedules a window on a live page: the window, its first update, the checks that
+    /// its services are on the page, its `maintenance.scheduled` event and the
+    /// idempotency record, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_maintenance(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        page: Uuid,
+        new: NewMaintenance,
+        idem: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+        now_epoch: i64,
+    ) -> Result<Outcome<Maintenance>, ApiError> {
+        check_times(new.scheduled_for, new.scheduled_until, now)?;
+        let now_s = stamp(now);
+        let first = new_update(new.body, MaintenanceStatus::Scheduled, &now_s);
+        let maintenance = Maintenance {
+            id: new.id,
+            page_id: page,
+            title: new.title,
+            status: MaintenanceStatus::Scheduled,
+            scheduled_for: stamp(new.scheduled_for),
+            scheduled_until: stamp(new.scheduled_until),
+            service_ids: new.service_ids,
+            auto_start: new.auto_start,
+            auto_complete: new.auto_complete,
+            notify_subscribers: new.notify_subscribers,
+            remind_before_minutes: new.remind_before_minutes,
+            created_at: now_s.clone(),
+            updated_at: now_s.clone(),
+            started_at: None,
+            completed_at: None,
+            updates: None,
+        };
+        let item = index(
+            MaintenanceItem {
+                pk: schema::org_pk(org),
+                sk: schema::maintenance_sk(new.id),
+                gsi1pk: schema::maintenances_gsi1pk(org, page),
+                gsi1sk: String::new(),
+                gsi2pk: None,
+                gsi2sk: None,
+                entity: "maintenance".into(),
+                org_id: org,
+                sequence: 0,
+                remind_at: remind_at(&maintenance, now),
+                idempotency_keys: idem.map(|i| vec![i.record_sk()]).unwrap_or_default(),
+                maintenance,
+            },
+            org,
+        );
+        let mut items = vec![
+            self.page_is_live(org, page)?,
+            self.put_new(to_item(&item)?)?,
+            self.put_new(to_item(&update_item(org, page, new.id, first.clone()))?)?,
+        ];
+        let services = item.maintenance.service_ids.clone();
+        for service in &services {
+            items.push(self.service_check(org, page, *service)?);
+        }
+        let mut shown = item.maintenance;
+        items.push(self.event_put(org, event(EventType::MaintenanceScheduled, &shown, Some(&first), actor, &now_s)?)?);
+        shown.updates = Some(vec![first]);
+        let idem_index = items.len();
+        if let Some(idem) = idem {
+            items.push(self.idempotency_put(
+                org,
+                idem,
+                page,
+                new.id,
+                201,
+                crate::http::data_body(&shown),
+                now_epoch,
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Outcome::Created(shown)),
+            Err(TxError::Cancelled(reasons)) => {
+                if failed_at(&reasons, 0).is_some() {
+                    return Err(ApiError::not_found("Page"));
+                }
+                if let Some(i) = (0..services.len()).find(|i| failed_at(&reasons, 3 + i).is_some()) {
+                    return Err(not_on_page(services[i]));
+                }
+                match idem {
+                    Some(idem) if failed_at(&reasons, idem_index).is_some() => self.replay(org, idem, now_epoch).await,
+                    _ => Err(TxError::Cancelled(reasons).into_api_error()),
+                }
+            }
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Reads a window of `org` with its updates, oldest first.
+    pub async fn get_maintenance(&self, org: Uuid, id: Uuid) -> Result<Option<Maintenance>, ApiError> {
+        Ok(self.read_maintenance(org, id).await?.map(|(item, updates)| {
+            let mut m = item.maintenance;
+            m.updates = Some(updates);
+            m
+        }))
+    }
+
+    async fn read_maintenance(
+        &self,
+        org: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(MaintenanceItem, Vec<MaintenanceUpdate>)>, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(schema::maintenance_sk(id)))
+            .consistent_read(true);
+        let mut items = self.query_all(query).await?.into_iter();
+        let Some(head) = items.next().filter(|i| get_s(i, schema::SK) == Some(schema::maintenance_sk(id).as_str()))
+        else {
+            return Ok(None);
+        };
+        let head = from_item::<MaintenanceItem>(head)?;
+        let updates = items.map(|i| from_item::<UpdateItem>(i).map(|u| u.update)).collect::<Result<_, _>>()?;
+        Ok(Some((head, updates)))
+    }
+
+    /// Lists a page's windows soonest first (without updates), of one status when given.
+    /// The page must exist.
+    pub async fn list_maintenances(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        status: Option<MaintenanceStatus>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Maintenance>, ApiError> {
+        self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+        let pk = schema::maintenances_gsi1pk(org, page);
+        let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
+        let mut query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :first")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":first", s(schema::FIRST_ENTITY_SK));
+        if let Some(status) = status {
+            query = query
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items
+                .into_iter()
+                .map(|i| from_item::<MaintenanceItem>(i).map(|i| i.maintenance))
+                .collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+
+    /// Every window of a page with its updates, soonest first: one query of the page's
+    /// GSI1 partition (more only past 1 MB).
+    pub async fn page_maintenances(&self, org: Uuid, page: Uuid) -> Result<Vec<MaintenanceRecord>, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(schema::maintenances_gsi1pk(org, page)));
+        let mut updates: HashMap<Uuid, Vec<MaintenanceUpdate>> = HashMap::new();
+        let mut out = Vec::new();
+        for item in self.query_all(query).await? {
+            match get_s(&item, "entity") {
+                Some("maintenance") => {
+                    let item = from_item::<MaintenanceItem>(item)?;
+                    out.push(MaintenanceRecord { maintenance: item.maintenance, sequence: item.sequence });
+                }
+                Some("maintenanceUpdate") => {
+                    let item = from_item::<UpdateItem>(item)?;
+                    updates.entry(item.maintenance_id).or_default().push(item.update);
+                }
+                _ => {}
+            }
+        }
+        for record in &mut out {
+            let mut mine = updates.remove(&record.maintenance.id).unwrap_or_default();
+            mine.sort_by_key(|u| u.id);
+            record.maintenance.updates = Some(mine);
+        }
+        Ok(out)
+    }
+
+    /// Changes a window's title, times, services, automation or reminder. Services added
+    /// to or removed from a window in progress go under or come out of maintenance.
+    pub async fn update_maintenance(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        patch: MaintenancePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Maintenance, ApiError> {
+        match self.change(org, actor, id, Change::Patch(patch), None, now, 0).await? {
+            Answer::Maintenance(m) => Ok(m),
+            _ => Err(ApiError::internal("a patch answers with the maintenance")),
+        }
+    }
+
+    /// Appends an update, moving the window to `in_progress`, `verifying` or `completed`
+    /// when asked (and its services with it).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_maintenance_update(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        new: NewMaintenanceUpdate,
+        idem: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+        now_epoch: i64,
+    ) -> Result<Outcome<MaintenanceUpdate>, ApiError> {
+        match self.change(org, actor, id, Change::Update(new), idem, now, now_epoch).await? {
+            Answer::Update(outcome) => Ok(outcome),
+            _ => Err(ApiError::internal("an update answers with the update")),
+        }
+    }
+
+    /// Cancels a window not yet completed; one in progress gives its services back. A
+    /// cancelled window stays listed; cancelling it again changes nothing.
+    pub async fn cancel_maintenance(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        self.change(org, actor, id, Change::Cancel, None, now, 0).await.map(|_| ())
+    }
+
+    /// The scheduler's work for one window at `now`: its reminder, start or completion,
+    /// as many as are due. Returns how many transitions it made.
+    pub async fn advance_maintenance(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<usize, ApiError> {
+        let mut made = 0;
+        // A window whose start was missed by more than its length starts and completes
+        // in one visit; three steps cover reminder, start and completion.
+        for _ in 0..3 {
+            match self.change(org, &Actor::schedule(), id, Change::Due, None, now, 0).await {
+                Ok(Answer::Nothing) | Err(ApiError::NotFound(_)) => break,
+                Ok(_) => made += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(made)
+    }
+
+    /// The scheduler's tick for maintenance: every window with a transition due at `now`,
+    /// a few at a time. Returns how many transitions were made; a window that fails stays
+    /// due for the next tick.
+    pub async fn run_due_maintenances(&self, now: DateTime<Utc>) -> Result<usize, ApiError> {
+        use futures::StreamExt;
+        let due = self.due_maintenances(now).await?;
+        let results: Vec<Result<usize, ApiError>> = futures::stream::iter(due)
+            .map(|(org, id)| self.advance_maintenance(org, id, now))
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut made = 0;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(n) => made += n,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if made == 0 => Err(e),
+            Some(e) => {
+                tracing::warn!(error = %e, "some maintenance transitions failed; they stay due");
+                Ok(made)
+            }
+            None => Ok(made),
+        }
+    }
+
+    /// The windows with a transition due at `now` (org, id), earliest first.
+    pub async fn due_maintenances(&self, now: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>, ApiError> {
+        // Every key due at `now` inclusive sorts before `now` + "$" ('#' < '$').
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :upto")
+            .expression_attribute_values(":pk", s(schema::MAINTENANCE_DUE_GSI2PK))
+            .expression_attribute_values(":upto", s(format!("{}$", stamp(now))))
+            .projection_expression("orgId, id");
+        let (items, _) = self.query_up_to(query, TICK_LIMIT, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let id = |name| get_s(item, name).and_then(|v| Uuid::parse_str(v).ok());
+                Some((id("orgId")?, id("id")?))
+            })
+            .collect())
+    }
+
+    /// Reads a window, plans `change`, and writes the window, its update, its services'
+    /// holds and the events in one transaction conditioned on what was read; read again
+    /// and replanned when something changed in between.
+    #[allow(clippy::too_many_arguments)]
+    async fn change(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        change: Change,
+        idem: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+        now_epoch: i64,
+    ) -> Result<Answer, ApiError> {
+        let now_s = stamp(now);
+        for _ in 0..5 {
+            let (before, mut updates) =
+                self.read_maintenance(org, id).await?.ok_or_else(|| ApiError::not_found("Maintenance"))?;
+            let Some(mut plan) = plan(&before, &change, now)? else { return Ok(Answer::Nothing) };
+            if let Some(idem) = idem {
+                plan.after.idempotency_keys.push(idem.record_sk());
+            }
+            let page = before.maintenance.page_id;
+            let after = index(plan.after, org);
+            let mut items = vec![self.put_if_sequence(to_item(&after)?, before.sequence)?];
+            if let Some(update) = &plan.update {
+                items.push(self.put_new(to_item(&update_item(org, page, id, update.clone()))?)?);
+            }
+            // Services named by a patch must be of the page; those whose hold changes
+            // are checked by their own write's condition.
+            let moving: Vec<Uuid> = plan.hold.iter().chain(&plan.release).copied().collect();
+            let named = match &change {
+                Change::Patch(p) => p.service_ids.clone().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let checked: Vec<Uuid> = named.iter().filter(|s| !moving.contains(s)).copied().collect();
+            let check_from = items.len();
+            for service in &checked {
+                items.push(self.service_check(org, page, *service)?);
+            }
+            let held = futures::future::try_join_all(moving.iter().map(|s| self.held_service(org, *s))).await?;
+            let mut hold_ranges = Vec::new();
+            let mut changed_services = Vec::new();
+            for (service, read) in moving.iter().zip(held) {
+                let Some(read) = read.filter(|r| r.service.page_id == page) else {
+                    if named.contains(service) {
+                        return Err(not_on_page(*service));
+                    }
+                    // Deleted since the window named it: nothing to hold or give back.
+                    continue;
+                };
+                let next = if plan.hold.contains(service) { read.hold.hold(id) } else { read.hold.release(id) };
+                let writes = self.hold_writes(org, actor, &read, &next, &now_s)?;
+                if next.status != read.hold.status {
+                    changed_services.push(service_change(&read, &next));
+                }
+                hold_ranges.push(items.len()..items.len() + writes.len());
+                items.extend(writes);
+            }
+            let mut shown = after.maintenance.clone();
+            let mut data = event_data(&shown, plan.update.as_ref())?;
+            if !changed_services.is_empty() {
+                data["services"] = serde_json::Value::Array(changed_services);
+            }
+            items.push(self.event_put(org, Event::new(plan.event, Some(page), actor, &now_s, data))?);
+            let idem_index = items.len();
+            if let (Some(idem), Some(update)) = (idem, &plan.update) {
+                let body = crate::http::data_body(update);
+                items.push(self.idempotency_put(org, idem, page, id, 201, body, now_epoch)?);
+            }
+            match self.transact(items).await {
+                Ok(()) => {}
+                // The window or one of its services changed since it was read: again.
+                Err(TxError::Cancelled(reasons))
+                    if failed_at(&reasons, 0).is_some()
+                        || hold_ranges.iter().flat_map(Clone::clone).any(|i| failed_at(&reasons, i).is_some()) =>
+                {
+                    continue;
+                }
+                Err(TxError::Cancelled(reasons)) => {
+                    if let Some(i) = (0..checked.len()).find(|i| failed_at(&reasons, check_from + i).is_some()) {
+                        return Err(not_on_page(checked[i]));
+                    }
+                    return match idem {
+                        Some(idem) if failed_at(&reasons, idem_index).is_some() => {
+                            self.replay(org, idem, now_epoch).await.map(Answer::Update)
+                        }
+                        _ => Err(TxError::Cancelled(reasons).into_api_error()),
+                    };
+                }
+                Err(e) => return Err(e.into_api_error()),
+            }
+            return Ok(match change {
+                Change::Patch(_) => {
+                    if let Some(update) = plan.update {
+                        updates.push(update);
+                    }
+                    shown.updates = Some(updates);
+                    Answer::Maintenance(shown)
+                }
+                Change::Update(_) => match plan.update {
+                    Some(update) => Answer::Update(Outcome::Created(update)),
+                    None => Answer::Nothing,
+                },
+                Change::Cancel | Change::Due => Answer::Maintenance(shown),
+            });
+        }
+        Err(ApiError::ServiceUnavailable("maintenance kept changing during the update".into()))
+    }
+
+    /// A put that replaces a window only if it is still at revision `sequence`.
+    fn put_if_sequence(&self, item: Item, sequence: u32) -> Result<TransactWriteItem, ApiError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk) AND #sequence = :sequence")
+            .expression_attribute_names("#sequence", "sequence")
+            .expression_attribute_values(":sequence", n(sequence))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A condition that a service exists in `org` and is on `page`.
+    fn service_check(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
+            .condition_expression("attribute_exists(pk) AND pageId = :page")
+            .expression_attribute_values(":page", s(page.to_string()))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+/// `{id, name, oldStatus, newStatus}` of a service a transition moves.
+fn service_change(read: &HeldService, next: &Hold) -> serde_json::Value {
+    serde_json::json!({
+        "id": read.service.id,
+        "name": read.service.name,
+        "oldStatus": read.hold.status,
+        "newStatus": next.status,
+    })
+}
+
+/// An event's data: the window (without updates), the update, and whether subscribers
+/// hear of it.
+fn event_data(m: &Maintenance, update: Option<&MaintenanceUpdate>) -> Result<serde_json::Value, ApiError> {
+    let mut shown = m.clone();
+    shown.updates = None;
+    let mut data = serde_json::json!({
+        "maintenance": shown,
+        "notifySubscribers": m.notify_subscribers,
+    });
+    if let Some(update) = update {
+        data["update"] = serde_json::to_value(update).map_err(ApiError::internal)?;
+    }
+    Ok(data)
+}
+
+fn event(
+    kind: EventType,
+    m: &Maintenance,
+    update: Option<&MaintenanceUpdate>,
+    actor: &Actor,
+    now: &str,
+) -> Result<Event, ApiError> {
+    Ok(Event::new(kind, Some(m.page_id), actor, now, event_data(m, update)?))
+}
+
+fn update_item(org: Uuid, page: Uuid, maintenance: Uuid, update: MaintenanceUpdate) -> UpdateItem {
+    UpdateItem {
+        pk: schema::org_pk(org),
+        sk: schema::maintenance_update_sk(maintenance, update.id),
+        gsi1pk: schema::maintenances_gsi1pk(org, page),
+        gsi1sk: schema::update_gsi1sk(maintenance, update.id),
+        entity: "maintenanceUpdate".into(),
+        page_id: page,
+        maintenance_id: maintenance,
+        update,
+    }
+}
+
+fn not_on_page(service: Uuid) -> ApiError {
+    ApiError::invalid_field("serviceIds", format_args!("{service} is not a service of this page"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ServiceStatus::{Degraded, Maintenance as UnderMaintenance, Outage};
+
+    #[test]
+    fn overlapping_windows_hold_a_service_until_the_last_ends_then_restore_the_first_status() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let start = Hold { status: Degraded, windows: vec![], restore: None };
+        let held = start.hold(a).hold(b);
+        assert_eq!((held.status, held.restore), (UnderMaintenance, Some(Degraded)));
+        let one_left = held.release(a);
+        assert_eq!(one_left.status, UnderMaintenance);
+        assert_eq!(one_left.release(b), Hold { status: Degraded, windows: vec![], restore: None });
+    }
+
+    #[test]
+    fn a_service_set_by_hand_during_a_window_is_left_as_it_is() {
+        let a = Uuid::now_v7();
+        // A hand change clears the hold (services.rs): what the window then finds.
+        let by_hand = Hold { status: Outage, windows: vec![], restore: None };
+        assert_eq!(by_hand.release(a), by_hand);
+    }
+
+    #[test]
+    fn the_next_due_time_is_the_reminder_then_the_start_then_the_end() {
+        let now = Utc::now();
+        let m = Maintenance {
+            id: Uuid::now_v7(),
+            page_id: Uuid::now_v7(),
+            title: "t".into(),
+            status: MaintenanceStatus::Scheduled,
+            scheduled_for: stamp(now + Duration::hours(2)),
+            scheduled_until: stamp(now + Duration::hours(3)),
+            service_ids: vec![],
+            auto_start: true,
+            auto_complete: true,
+            notify_subscribers: true,
+            remind_before_minutes: Some(60),
+            created_at: stamp(now),
+            updated_at: stamp(now),
+            started_at: None,
+            completed_at: None,
+            updates: None,
+        };
+        let mut item = MaintenanceItem {
+            pk: String::new(),
+            sk: String::new(),
+            gsi1pk: String::new(),
+            gsi1sk: String::new(),
+            gsi2pk: None,
+            gsi2sk: None,
+            entity: "maintenance".into(),
+            org_id: Uuid::nil(),
+            sequence: 0,
+            remind_at: remind_at(&m, now),
+            idempotency_keys: vec![],
+            maintenance: m,
+        };
+        assert_eq!(next_due(&item), Some(stamp(now + Duration::hours(1))));
+        item.remind_at = None;
+        assert_eq!(next_due(&item).as_deref(), Some(item.maintenance.scheduled_for.as_str()));
+        item.maintenance.auto_start = false;
+        assert_eq!(next_due(&item), None);
+        item.maintenance.status = MaintenanceStatus::Verifying;
+        assert_eq!(next_due(&item).as_deref(), Some(item.maintenance.scheduled_until.as_str()));
+        // Too late for a reminder: none.
+        item.maintenance.status = MaintenanceStatus::Scheduled;
+        assert_eq!(remind_at(&item.maintenance, now + Duration::minutes(90)), None);
+    }
+}
