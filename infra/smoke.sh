@@ -86,6 +86,23 @@ check "a sign-up's confirmation email reaches the local SES" bash -c "grep -q 's
 link=$(grep -o 'http://[^ ]*subscriptions/confirm?token=[A-Za-z0-9_-]*' <<<"$mail" | head -n1)
 check "its link confirms the subscription" bash -c "curl -s "\$1" | grep -q 'You are subscribed'" _ "$link"
 
+# A maintenance window starting now: the local server's own scheduler starts it and puts
+# its service under maintenance; the public calendar lists it.
+service=$(curl -s -X POST "$base/api/v1/pages/$page/services" -H "Authorization: Bearer $key" \
+  -H "Content-Type: application/json" -d '{"name": "Database"}' | json "['data']['id']")
+from=$(date -u +%Y-%m-%dT%H:%M:%SZ); until=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+window=$(curl -s -X POST "$base/api/v1/pages/$page/maintenances" -H "Authorization: Bearer $key" \
+  -H "Content-Type: application/json" \
+  -d "{\"title\": \"Database upgrade\", \"body\": \"Upgrading.\", \"scheduledFor\": \"$from\", \"scheduledUntil\": \"$until\", \"serviceIds\": [\"$service\"]}" \
+  | json "['data']['id']")
+state=""
+for _ in $(seq 1 60); do
+  state=$(curl -s "$base/api/v1/services/$service" -H "Authorization: Bearer $key" | json "['data']['currentStatus']")
+  [ "$state" = maintenance ] && break; sleep 0.5
+done
+check "the local scheduler starts a maintenance window and its service goes under maintenance" test "$state" = maintenance
+check "the public calendar lists the window" bash -c "curl -s \"\$1\" | grep -q \"UID:\$2@livestatus\"" _ "$base/status/$slug/maintenance.ics" "$window"
+
 key_id=$(admin key create --org "$org" --name "temp" | tee "$LIVESTATUS_DATA_DIR/k.json" | json "['id']")
 temp=$(json "['key']" <"$LIVESTATUS_DATA_DIR/k.json")
 admin key revoke --org "$org" --key-id "$key_id" >/dev/null

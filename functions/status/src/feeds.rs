@@ -235,8 +235,13 @@ pub fn ics(view: &View, links: &Links) -> String {
         if !services.is_empty() {
             description.push(format!("Affects {}.", services.join(", ")));
         }
-        if let Some(latest) = m.updates.as_deref().unwrap_or_default().last() {
-            description.push(latest.body.clone());
+        // The announcement, then where the window stands if not just announced.
+        let updates = m.updates.as_deref().unwrap_or_default();
+        if let Some(first) = updates.first() {
+            description.push(first.body.clone());
+        }
+        if m.status != MaintenanceStatus::Scheduled {
+            description.push(format!("Status: {}.", maintenance_label(m.status)));
         }
         description.push(links.incident(m.id));
         let status = if m.status == MaintenanceStatus::Cancelled { "CANCELLED" } else { "CONFIRMED" };

@@ -552,7 +552,8 @@ pub fn maintenance(view: &View, m: &Maintenance, links: &Links) -> Document {
     let state = match (m.status, &m.started_at, &m.completed_at) {
         (MaintenanceStatus::Completed, _, Some(at)) => format!("Completed {}", when(at)),
         (MaintenanceStatus::InProgress | MaintenanceStatus::Verifying, Some(at), _) => format!("Since {}", when(at)),
-        _ => "Scheduled maintenance".to_owned(),
+        (MaintenanceStatus::Cancelled, _, _) => "Called off".to_owned(),
+        _ => "Planned maintenance".to_owned(),
     };
     let css = head.css.clone();
     let template = IncidentTemplate { incident: maintenance_html(view, m, links), state, head };

@@ -7,6 +7,7 @@ use livestatus_shared::domain::{Impact, IncidentStatus, Plan, ServiceStatus, Slu
 use livestatus_shared::store::Store;
 use livestatus_shared::store::api_keys::NewKey;
 use livestatus_shared::store::incidents::{NewIncident, NewUpdate};
+use livestatus_shared::store::maintenances::NewMaintenance;
 use livestatus_shared::store::pages::NewPage;
 use livestatus_shared::store::services::{NewService, ServicePatch, StatusSource};
 use serde_json::json;
@@ -226,6 +227,55 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         )
         .await
         .map_err(api)?;
+    // Maintenance: one done last week, one under way, one ahead.
+    let windows = [
+        (
+            day(11, 9),
+            day(9, 2),
+            120,
+            "Search index rebuild",
+            vec![services[5]],
+            "We are rebuilding the search index; results may be incomplete.",
+        ),
+        (
+            now - Duration::days(2),
+            now - Duration::minutes(25),
+            120,
+            "Email delivery cluster migration",
+            vec![services[4]],
+            "We are moving email delivery to a new cluster. Some emails may arrive a few minutes late.",
+        ),
+        (
+            now - Duration::hours(3),
+            (now.date_naive() + Duration::days(2)).and_hms_opt(2, 0, 0).expect("valid time").and_utc(),
+            90,
+            "Dashboard and API database upgrade",
+            vec![services[1], services[2]],
+            "We are upgrading the database behind the dashboard and the API. Both stay readable; changes may fail for up to 10 minutes.",
+        ),
+    ];
+    for (announced, from, minutes, title, affected, body) in windows {
+        let new = NewMaintenance {
+            id: v7_at(announced),
+            title: title.into(),
+            body: body.into(),
+            scheduled_for: from,
+            scheduled_until: from + Duration::minutes(minutes),
+            service_ids: affected,
+            auto_start: true,
+            auto_complete: true,
+            notify_subscribers: true,
+            remind_before_minutes: Some(60),
+        };
+        let id = new.id;
+        let operator = livestatus_shared::store::events::Actor::operator();
+        store.create_maintenance(org, &operator, page, new, None, announced, 0).await.map_err(api)?;
+        for step in [from, from + Duration::minutes(minutes)] {
+            if step <= now {
+                store.advance_maintenance(org, id, step).await.map_err(api)?;
+            }
+        }
+    }
     Ok(json!({ "org": org, "key": key.expose(), "page": page, "slug": slug, "url": format!("/status/{slug}") }))
 }
 
