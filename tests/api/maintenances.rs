@@ -623,3 +623,44 @@ async fn the_calendar_parses_with_a_real_icalendar_library_survives_hostile_text
     assert_eq!((cancelled[0]["uid"].clone(), cancelled[0]["sequence"].clone()), (e["uid"].clone(), json!(2)));
     assert_eq!(cancelled[0]["status"], "CANCELLED");
 }
+
+#[tokio::test]
+async fn a_reschedule_is_emailed_to_subscribers_but_a_change_they_cannot_see_is_not() {
+    // Arrange
+    let app = TestApp::all().await;
+    let (page, _) = public_page(&app, "Quiet").await;
+    let email = format!("quiet-{}@example.test", &Uuid::new_v4().simple().to_string()[..10]);
+    app.call(
+        "POST",
+        &format!("/api/v1/pages/{page}/subscribers"),
+        Some(json!({"type": "email", "email": email, "skipConfirmation": true})),
+    )
+    .await
+    .expect(201);
+    let w = schedule(&app, &page, 60, 120, json!({})).await;
+    let id = w["id"].as_str().unwrap();
+    let mut seen = HashSet::new();
+
+    // Act
+    app.call(
+        "PATCH",
+        &format!("/api/v1/maintenances/{id}"),
+        Some(json!({"autoComplete": false, "remindBeforeMinutes": 15})),
+    )
+    .await
+    .expect(200);
+    app.call("PATCH", &format!("/api/v1/maintenances/{id}"), Some(json!({"scheduledUntil": at(&app, 150)})))
+        .await
+        .expect(200);
+    stream_new_events(&app, &mut seen, 1).await;
+
+    // Assert: the announcement and the reschedule; both changes are in the audit log.
+    let subjects: Vec<String> =
+        mail_to(&email).await.iter().map(|m| m["subject"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        subjects,
+        ["[Quiet] Maintenance scheduled: Database upgrade", "[Quiet] Maintenance update: Database upgrade"]
+    );
+    let updated = event_types(&app).await.iter().filter(|t| *t == "maintenance.updated").count();
+    assert_eq!(updated, 2);
+}

@@ -229,6 +229,12 @@ pub fn render(notice: &Notice) -> Rendered {
                     if stage == "reminder" {
                         model.paragraphs.insert(0, "A reminder: this maintenance starts soon.".to_owned());
                     }
+                    if model.paragraphs.is_empty() && stage == "updated" {
+                        model.paragraphs.push(
+                            "This maintenance was changed: its title, times and services above are the current ones."
+                                .to_owned(),
+                        );
+                    }
                     let color = if matches!(stage, "completed") {
                         GREEN
                     } else if cancelled {

@@ -209,6 +209,9 @@ struct Plan {
     event: EventType,
     hold: Vec<Uuid>,
     release: Vec<Uuid>,
+    /// Whether subscribers hear of it: not of a change they cannot see (automation,
+    /// reminder lead).
+    visible: bool,
 }
 
 fn time(raw: &str) -> DateTime<Utc> {
@@ -285,6 +288,7 @@ fn plan(before: &MaintenanceItem, change: &Change, now: DateTime<Utc>) -> Result
     m.updated_at.clone_from(&now_s);
     let mut hold = Vec::new();
     let mut release = Vec::new();
+    let mut visible = true;
     let status = before.maintenance.status;
     let (update, event) = match change {
         Change::Patch(patch) => {
@@ -326,6 +330,12 @@ fn plan(before: &MaintenanceItem, change: &Change, now: DateTime<Utc>) -> Result
                 // A rescheduled window is reminded of again at its new time.
                 after.remind_at = remind_at(&after.maintenance, now);
             }
+            let seen = &before.maintenance;
+            let m = &after.maintenance;
+            visible = m.title != seen.title
+                || m.scheduled_for != seen.scheduled_for
+                || m.scheduled_until != seen.scheduled_until
+                || m.service_ids != seen.service_ids;
             (None, EventType::MaintenanceUpdated)
         }
         Change::Update(new) => {
@@ -401,7 +411,7 @@ fn plan(before: &MaintenanceItem, change: &Change, now: DateTime<Utc>) -> Result
     if after.maintenance.status != Scheduled {
         after.remind_at = None;
     }
-    Ok(Some(Plan { after, update, event, hold, release }))
+    Ok(Some(Plan { after, update, event, hold, release, visible }))
 }
 
 fn start(item: &mut MaintenanceItem, now: &str, hold: &mut Vec<Uuid>) {
@@ -793,6 +803,7 @@ impl Store {
             }
             let mut shown = after.maintenance.clone();
             let mut data = event_data(&shown, plan.update.as_ref())?;
+            data["notifySubscribers"] = serde_json::Value::Bool(shown.notify_subscribers && plan.visible);
             if !changed_services.is_empty() {
                 data["services"] = serde_json::Value::Array(changed_services);
             }
