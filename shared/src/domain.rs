@@ -116,6 +116,37 @@ pub fn name(field: &str, value: String, max: usize) -> Result<String, ApiError> 
     Ok(value)
 }
 
+/// The text of an update (incident or maintenance): 1–10000 characters, not blank;
+/// several lines allowed.
+pub fn update_body(raw: String) -> Result<String, ApiError> {
+    if raw.trim().is_empty() {
+        return Err(ApiError::invalid_field("body", "must not be empty"));
+    }
+    text("body", raw, 1, UPDATE_BODY_MAX)
+}
+
+/// Longest update text.
+pub const UPDATE_BODY_MAX: usize = 10_000;
+
+/// Parses a list of service ids of at most `max`, dropping duplicates and keeping the
+/// caller's order.
+pub fn service_ids(field: &str, raw: Vec<String>, max: usize) -> Result<Vec<uuid::Uuid>, ApiError> {
+    if raw.len() > max {
+        return Err(ApiError::invalid_field(field, format_args!("may name at most {max} services")));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for s in raw {
+        let id = uuid::Uuid::parse_str(&s).map_err(|_| {
+            let shown: String = s.chars().take(64).collect();
+            ApiError::invalid_field(field, format_args!("`{shown}` is not a service id"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// An organization's plan. Its limits live in [`Plan::limits`], the one table of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

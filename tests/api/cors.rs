@@ -125,7 +125,7 @@ async fn the_generator_function_answers_every_preflight_as_it_does_on_aws() {
     // On AWS every OPTIONS goes to og-ad (PREFLIGHT_ROUTE): its router must answer a
     // keyed path's preflight like the local server does, though it serves none of them.
     let router = livestatus_og_ad::router();
-    let app = TestApp::from_parts(router, TestApp::all().await.store, uuid::Uuid::nil(), "");
+    let app = TestApp::from_parts(router, TestApp::all().await.store.clone(), uuid::Uuid::nil(), "");
 
     let keyed = app.send(preflight("/api/v1/incidents", "https://evil.example", None)).await;
     let public = app.send(preflight("/api/og/ad", "https://evil.example", None)).await;

@@ -225,6 +225,25 @@ pub struct TestApp {
     pub key: String,
     /// The router's state, for driving the notifier and the scheduler.
     pub state: AppState,
+    /// A table of this test's own, deleted when the app is dropped.
+    own_table: Option<String>,
+}
+
+impl Drop for TestApp {
+    /// Deletes a table of the test's own: DynamoDB Local in memory fails to add an index
+    /// to a table (`no column named indexKey_2`) once some ten tables exist, which the
+    /// migration test does.
+    fn drop(&mut self) {
+        let Some(table) = self.own_table.take() else { return };
+        // Its own thread and runtime: `drop` cannot await, and may run inside a runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async {
+                let _ = client(None).await.delete_table().table_name(&table).send().await;
+            });
+        })
+        .join();
+    }
 }
 
 impl TestApp {
@@ -243,7 +262,9 @@ impl TestApp {
     pub async fn isolated() -> Self {
         let name = format!("livestatus-test-{}", Uuid::new_v4().simple());
         Store::new(client(None).await, &name).ensure_table().await.expect("create a table on DynamoDB Local");
-        Self::build(all_routes, Plan::Business, &name).await
+        let mut app = Self::build(all_routes, Plan::Business, &name).await;
+        app.own_table = Some(name);
+        app
     }
 
     async fn build(router: fn(AppState) -> Router, plan: Plan, table: &str) -> Self {
@@ -263,7 +284,16 @@ impl TestApp {
             email_from: Some(EMAIL_FROM.to_owned()),
         };
         let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
-        let mut app = Self { router: router(state.clone()), store, clock, calls, org, key: String::new(), state };
+        let mut app = Self {
+            router: router(state.clone()),
+            store,
+            clock,
+            calls,
+            org,
+            key: String::new(),
+            state,
+            own_table: None,
+        };
         app.key = app.new_key(app.org, &[]).await;
         app.calls.reset();
         app
@@ -274,7 +304,7 @@ impl TestApp {
     pub fn from_parts(router: Router, store: Store, org: Uuid, key: &str) -> Self {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let state = AppState { clock: clock.clone(), ..AppState::new(store.clone()) };
-        Self { router, store, clock, calls: CallCounter::default(), org, key: key.to_owned(), state }
+        Self { router, store, clock, calls: CallCounter::default(), org, key: key.to_owned(), state, own_table: None }
     }
 
     /// A new key of `org` with `scopes` (empty: full access); returns the plaintext.

@@ -31,7 +31,6 @@ pub fn router(state: AppState) -> Router {
 }
 
 const TITLE_MAX: usize = 200;
-const BODY_MAX: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -69,30 +68,8 @@ struct CreateUpdate {
     notify_subscribers: Option<bool>,
 }
 
-/// Parses service ids, dropping duplicates and keeping the caller's order.
 fn service_ids(raw: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
-    let field = "affectedServiceIds";
-    if raw.len() > MAX_AFFECTED_SERVICES {
-        return Err(ApiError::invalid_field(field, format_args!("may name at most {MAX_AFFECTED_SERVICES} services")));
-    }
-    let mut ids = Vec::with_capacity(raw.len());
-    for s in raw {
-        let id = Uuid::parse_str(&s).map_err(|_| {
-            let shown: String = s.chars().take(64).collect();
-            ApiError::invalid_field(field, format_args!("`{shown}` is not a service id"))
-        })?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
-fn body_text(raw: String) -> Result<String, ApiError> {
-    if raw.trim().is_empty() {
-        return Err(ApiError::invalid_field("body", "must not be empty"));
-    }
-    domain::text("body", raw, 1, BODY_MAX)
+    domain::service_ids("affectedServiceIds", raw, MAX_AFFECTED_SERVICES)
 }
 
 /// The `status` and `open` filters of both incident lists.
@@ -159,7 +136,7 @@ async fn create_incident(
         title: domain::name("title", body.title, TITLE_MAX)?,
         impact: body.impact,
         status: body.status,
-        body: body_text(body.body)?,
+        body: domain::update_body(body.body)?,
         affected_service_ids: service_ids(body.affected_service_ids.unwrap_or_default())?,
         notify_subscribers: body.notify_subscribers.unwrap_or(true),
     };
@@ -204,7 +181,7 @@ async fn create_incident_update(
     request: IdempotentJson<CreateUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "Incident")?;
-    let body = body_text(request.body.body)?;
+    let body = domain::update_body(request.body.body)?;
     let notify_subscribers = request.body.notify_subscribers.unwrap_or(true);
     let outcome = state
         .store

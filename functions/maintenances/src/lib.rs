@@ -34,7 +34,6 @@ pub fn router(state: AppState) -> Router {
 }
 
 const TITLE_MAX: usize = 200;
-const BODY_MAX: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -82,30 +81,8 @@ struct CreateUpdate {
     status: Option<String>,
 }
 
-/// Parses service ids, dropping duplicates and keeping the caller's order.
 fn service_ids(raw: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
-    let field = "serviceIds";
-    if raw.len() > MAX_SERVICES {
-        return Err(ApiError::invalid_field(field, format_args!("may name at most {MAX_SERVICES} services")));
-    }
-    let mut ids = Vec::with_capacity(raw.len());
-    for s in raw {
-        let id = Uuid::parse_str(&s).map_err(|_| {
-            let shown: String = s.chars().take(64).collect();
-            ApiError::invalid_field(field, format_args!("`{shown}` is not a service id"))
-        })?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
-fn body_text(raw: String) -> Result<String, ApiError> {
-    if raw.trim().is_empty() {
-        return Err(ApiError::invalid_field("body", "must not be empty"));
-    }
-    domain::text("body", raw, 1, BODY_MAX)
+    domain::service_ids("serviceIds", raw, MAX_SERVICES)
 }
 
 fn remind(minutes: u32) -> Result<u32, ApiError> {
@@ -147,7 +124,7 @@ async fn create_maintenance(
     let new = NewMaintenance {
         id: Uuid::now_v7(),
         title: domain::name("title", body.title, TITLE_MAX)?,
-        body: body_text(body.body)?,
+        body: domain::update_body(body.body)?,
         scheduled_for: domain::instant("scheduledFor", &body.scheduled_for)?,
         scheduled_until: domain::instant("scheduledUntil", &body.scheduled_until)?,
         service_ids: service_ids(body.service_ids.unwrap_or_default())?,
@@ -208,7 +185,7 @@ async fn create_maintenance_update(
     request: IdempotentJson<CreateUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "Maintenance")?;
-    let body = body_text(request.body.body)?;
+    let body = domain::update_body(request.body.body)?;
     let status = match request.body.status.as_deref() {
         None => None,
         Some(raw @ ("in_progress" | "verifying" | "completed")) => MaintenanceStatus::parse(raw),

@@ -167,6 +167,10 @@ struct UpdateHtml {
     lines: Vec<String>,
 }
 
+fn update_html(status: &'static str, at: &str, body: &str) -> UpdateHtml {
+    UpdateHtml { status, when: when(at), iso: at.to_owned(), lines: body.lines().map(str::to_owned).collect() }
+}
+
 struct IncidentHtml {
     url: String,
     title: String,
@@ -199,12 +203,7 @@ fn incident_html(view: &View, incident: &Incident, links: &Links) -> IncidentHtm
             .unwrap_or_default()
             .iter()
             .rev()
-            .map(|u| UpdateHtml {
-                status: status_label(u.status),
-                when: when(&u.created_at),
-                iso: u.created_at.clone(),
-                lines: u.body.lines().map(str::to_owned).collect(),
-            })
+            .map(|u| update_html(status_label(u.status), &u.created_at, &u.body))
             .collect(),
     }
 }
@@ -225,12 +224,7 @@ fn maintenance_html(view: &View, m: &Maintenance, links: &Links) -> IncidentHtml
             .unwrap_or_default()
             .iter()
             .rev()
-            .map(|u| UpdateHtml {
-                status: maintenance_label(u.status),
-                when: when(&u.created_at),
-                iso: u.created_at.clone(),
-                lines: u.body.lines().map(str::to_owned).collect(),
-            })
+            .map(|u| update_html(maintenance_label(u.status), &u.created_at, &u.body))
             .collect(),
     }
 }

@@ -73,6 +73,24 @@ pub fn components(view: &View) -> Value {
     json!(view.services.iter().enumerate().map(|(i, s)| component(s, i + 1)).collect::<Vec<_>>())
 }
 
+/// The components among `ids`, and the same as an update's `affected_components`.
+fn affected<'a>(view: &'a View, ids: &[Uuid]) -> (Vec<Component<'a>>, Value) {
+    let components: Vec<Component<'_>> = view
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| ids.contains(&s.id))
+        .map(|(i, s)| component(s, i + 1))
+        .collect();
+    let json = json!(
+        components
+            .iter()
+            .map(|c| json!({"code": c.id, "name": c.name, "old_status": c.status, "new_status": c.status}))
+            .collect::<Vec<_>>()
+    );
+    (components, json)
+}
+
 fn impact(impact: Impact) -> &'static str {
     match impact {
         Impact::Minor => "minor",
@@ -97,19 +115,7 @@ fn update(incident: &Incident, update: &IncidentUpdate, affected: &Value) -> Val
 
 /// Statuspage's incident object, updates newest first as Statuspage lists them.
 pub fn incident(view: &View, incident: &Incident, links: &Links) -> Value {
-    let affected: Vec<Component<'_>> = view
-        .services
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| incident.affected_service_ids.contains(&s.id))
-        .map(|(i, s)| component(s, i + 1))
-        .collect();
-    let affected_json = json!(
-        affected
-            .iter()
-            .map(|c| json!({"code": c.id, "name": c.name, "old_status": c.status, "new_status": c.status}))
-            .collect::<Vec<_>>()
-    );
+    let (affected, affected_json) = affected(view, &incident.affected_service_ids);
     let updates = incident.updates.as_deref().unwrap_or_default();
     let monitoring_at = updates.iter().rev().find(|u| u.status == IncidentStatus::Monitoring).map(|u| &u.created_at);
     json!({
@@ -173,19 +179,7 @@ pub enum Maintenances {
 /// `scheduled_for` and `scheduled_until`. Cancelled windows are not shown (Statuspage
 /// has no such status).
 pub fn maintenance(view: &View, m: &Maintenance, links: &Links) -> Value {
-    let affected: Vec<Component<'_>> = view
-        .services
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| m.service_ids.contains(&s.id))
-        .map(|(i, s)| component(s, i + 1))
-        .collect();
-    let affected_json = json!(
-        affected
-            .iter()
-            .map(|c| json!({"code": c.id, "name": c.name, "old_status": c.status, "new_status": c.status}))
-            .collect::<Vec<_>>()
-    );
+    let (affected, affected_json) = affected(view, &m.service_ids);
     let updates = m.updates.as_deref().unwrap_or_default();
     json!({
         "id": m.id,

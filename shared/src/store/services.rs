@@ -339,21 +339,7 @@ impl Store {
             let event = Event::new(EventType::ServiceUpdated, Some(current.page_id), actor, now, data);
             let mut items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
             if let Some(to) = changed {
-                let item = StatusChangeItem {
-                    pk: schema::org_pk(org),
-                    sk: schema::status_change_sk(id, now, Uuid::now_v7()),
-                    gsi1pk: schema::services_gsi1pk(org, current.page_id),
-                    gsi1sk: schema::status_change_gsi1sk(now, id),
-                    entity: "statusChange".into(),
-                    org_id: org,
-                    page_id: current.page_id,
-                    service_id: id,
-                    at: now.to_owned(),
-                    from: current.current_status,
-                    to,
-                    source,
-                };
-                items.push(self.put_new(to_item(&item)?)?);
+                items.push(self.status_change_put(org, &current, now, to, source)?);
                 // No history written under a page whose delete has begun.
                 items.push(self.page_is_live(org, current.page_id)?);
             }
@@ -404,6 +390,32 @@ impl Store {
             .consistent_read(true);
         let history = self.query_all(history).await?;
         self.delete_keys(history).await
+    }
+
+    /// The put of a status history entry: `service` (as it was) changing to `to` at `now`.
+    fn status_change_put(
+        &self,
+        org: Uuid,
+        service: &Service,
+        now: &str,
+        to: ServiceStatus,
+        source: StatusSource,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let item = StatusChangeItem {
+            pk: schema::org_pk(org),
+            sk: schema::status_change_sk(service.id, now, Uuid::now_v7()),
+            gsi1pk: schema::services_gsi1pk(org, service.page_id),
+            gsi1sk: schema::status_change_gsi1sk(now, service.id),
+            entity: "statusChange".into(),
+            org_id: org,
+            page_id: service.page_id,
+            service_id: service.id,
+            at: now.to_owned(),
+            from: service.current_status,
+            to,
+            source,
+        };
+        self.put_new(to_item(&item)?)
     }
 
     /// A service with its maintenance hold, read consistently.
@@ -476,21 +488,7 @@ impl Store {
             .map_err(ApiError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         if changed {
-            let item = StatusChangeItem {
-                pk: schema::org_pk(org),
-                sk: schema::status_change_sk(service.id, now, Uuid::now_v7()),
-                gsi1pk: schema::services_gsi1pk(org, service.page_id),
-                gsi1sk: schema::status_change_gsi1sk(now, service.id),
-                entity: "statusChange".into(),
-                org_id: org,
-                page_id: service.page_id,
-                service_id: service.id,
-                at: now.to_owned(),
-                from: before.hold.status,
-                to: after.status,
-                source: StatusSource::Maintenance,
-            };
-            items.push(self.put_new(to_item(&item)?)?);
+            items.push(self.status_change_put(org, service, now, after.status, StatusSource::Maintenance)?);
             let mut shown = service.clone();
             shown.current_status = after.status;
             shown.updated_at = now.to_owned();
