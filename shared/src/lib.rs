@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cors;
 pub mod domain;
 pub mod error;
+pub mod monitor;
 pub mod http;
 #[cfg(feature = "store")]
 pub mod notify;
