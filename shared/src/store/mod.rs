@@ -8,6 +8,7 @@ pub mod events;
 pub mod idempotency;
 pub mod incidents;
 pub mod maintenances;
+pub mod monitors;
 pub mod orgs;
 pub mod pages;
 pub mod schema;

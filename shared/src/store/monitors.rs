@@ -1,0 +1,133 @@
+//! Monitors, their recent checks and their daily rollups. A monitor sits in the org
+//! partition (`MONITOR#<id>`), listed through GSI1 (`ORG#<org>#MONITORS`); while not
+//! paused it carries its next check time on a sharded, sparse GSI2 partition
+//! (`DUE#MONITOR#<shard>`), which the scheduler's tick reads whole items from, so a
+//! check costs no read. Each check is one conditional update of the monitor (state,
+//! runs, next check, today's counters) and one put of a check record with a 7-day TTL,
+//! batched; the day's counters move into a rollup item (`MONITOR#<id>#DAY#<date>`) when
+//! the day changes. Nothing is kept per check for longer than a week.
+//!
+//! A service's linked monitor has the service's id, so creating, changing and removing
+//! it goes with the service's own writes.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::monitor::{MonitorStatus, Runs};
+
+/// How long check records are kept.
+pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
+/// Shards of the monitors' due index.
+pub const DUE_SHARDS: u8 = 4;
+
+/// A monitor as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    /// Monitor id (UUID v7; a linked monitor has its service's id).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Checked URL (`http` or `https`).
+    pub url: String,
+    /// The service it drives, if any.
+    pub service_id: Option<Uuid>,
+    /// That service's page.
+    pub page_id: Option<Uuid>,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds a check may take.
+    pub timeout_seconds: u32,
+    /// Expected status codes and ranges.
+    pub expected_status: String,
+    /// Text the body must contain.
+    pub keyword: Option<String>,
+    /// Slower than this (ms) is degraded.
+    pub degraded_after_ms: Option<u32>,
+    /// Failures in a row before `down`.
+    pub failure_threshold: u32,
+    /// Successes in a row before `up` again.
+    pub success_threshold: u32,
+    /// Not checked while paused.
+    pub paused: bool,
+    /// Where it stands.
+    pub status: MonitorStatus,
+    /// Last check.
+    pub last_checked_at: Option<String>,
+    /// Last check's latency.
+    pub last_latency_ms: Option<u64>,
+    /// Since when it has had its status.
+    pub since: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change of its settings.
+    pub updated_at: String,
+}
+
+/// One check as the check log shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// When.
+    pub at: String,
+    /// Whether it passed (up or degraded).
+    pub ok: bool,
+    /// Response status.
+    pub status_code: Option<u16>,
+    /// Time to the response headers.
+    pub latency_ms: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The stored monitor: the API's fields and the scheduler's state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MonitorItem {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) gsi1pk: String,
+    pub(crate) gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gsi2sk: Option<String>,
+    pub(crate) entity: String,
+    pub(crate) org_id: Uuid,
+    /// Revision: every write increments it and is conditioned on it.
+    pub(crate) sequence: u64,
+    /// Failures and successes in a row.
+    #[serde(default)]
+    pub(crate) runs: Runs,
+    /// When its recent automatic incidents opened (epoch seconds, the last hour's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) auto_incidents: Vec<i64>,
+    /// Its open automatic incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) open_incident: Option<Uuid>,
+    /// Today's counters: the day, checks, passed, degraded, latency sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) day: Option<DayCounters>,
+    #[serde(flatten)]
+    pub(crate) monitor: Monitor,
+}
+
+/// One UTC day of a monitor's checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCounters {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Checks made.
+    pub checks: u32,
+    /// Of those, up or degraded.
+    pub passed: u32,
+    /// Of those, degraded.
+    pub degraded: u32,
+    /// Sum of the latencies of the checks that got an answer.
+    pub latency_sum_ms: u64,
+    /// Checks that got an answer.
+    pub answered: u32,
+}
