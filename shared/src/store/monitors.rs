@@ -131,3 +131,77 @@ pub struct DayCounters {
     /// Checks that got an answer.
     pub answered: u32,
 }
+
+/// A validated new monitor.
+#[derive(Debug)]
+pub struct NewMonitor {
+    /// Its id: a fresh UUID v7 (the service's id for a linked monitor).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Service it drives.
+    pub service_id: Option<Uuid>,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    /// One of [`crate::monitor::INTERVALS`].
+    pub interval_seconds: u32,
+    /// 1–30, below the interval.
+    pub timeout_seconds: u32,
+    /// Parsed and written back canonical.
+    pub expected_status: String,
+    /// Keyword.
+    pub keyword: Option<String>,
+    /// Degraded threshold.
+    pub degraded_after_ms: Option<u32>,
+    /// Failures before down.
+    pub failure_threshold: u32,
+    /// Successes before up.
+    pub success_threshold: u32,
+    /// Paused.
+    pub paused: bool,
+}
+
+impl NewMonitor {
+    /// A linked monitor of a service, with the contract's defaults.
+    pub fn linked(service: Uuid, name: &str, url: String) -> Self {
+        Self {
+            id: service,
+            name: name.to_owned(),
+            url,
+            service_id: Some(service),
+            method: "GET".into(),
+            interval_seconds: 60,
+            timeout_seconds: 10,
+            expected_status: "200-299".into(),
+            keyword: None,
+            degraded_after_ms: None,
+            failure_threshold: 3,
+            success_threshold: 2,
+            paused: false,
+        }
+    }
+}
+
+/// The due-index shard of a monitor.
+pub(crate) fn shard(id: Uuid) -> u8 {
+    id.as_bytes()[15] % DUE_SHARDS
+}
+
+/// `DUE#MONITOR#<shard>`.
+pub(crate) fn due_gsi2pk(shard: u8) -> String {
+    format!("DUE#MONITOR#{shard}")
+}
+
+/// Sets an item's due keys: the next check at `next` unless paused.
+pub(crate) fn schedule(mut item: MonitorItem, org: Uuid, next: &str) -> MonitorItem {
+    if item.monitor.paused {
+        item.gsi2pk = None;
+        item.gsi2sk = None;
+    } else {
+        item.gsi2pk = Some(due_gsi2pk(shard(item.monitor.id)));
+        item.gsi2sk = Some(super::schema::due_gsi2sk(next, org, item.monitor.id));
+    }
+    item
+}
