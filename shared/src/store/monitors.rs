@@ -205,3 +205,66 @@ pub(crate) fn schedule(mut item: MonitorItem, org: Uuid, next: &str) -> MonitorI
     }
     item
 }
+
+/// `MONITOR#<id>`; also the prefix of its checks and rollups.
+pub(crate) fn monitor_sk(id: Uuid) -> String {
+    format!("MONITOR#{id}")
+}
+
+/// `MONITOR#<id>#CHECK#<at>`: a check record, newest last.
+pub(crate) fn check_sk(id: Uuid, at: &str) -> String {
+    format!("MONITOR#{id}#CHECK#{at}")
+}
+
+/// `MONITOR#<id>#DAY#<date>`: a day's rollup.
+pub(crate) fn day_sk(id: Uuid, date: &str) -> String {
+    format!("MONITOR#{id}#DAY#{date}")
+}
+
+/// `ORG#<org>#MONITORS`: GSI1 partition of an organization's monitors.
+pub(crate) fn monitors_gsi1pk(org: Uuid) -> String {
+    format!("ORG#{org}#MONITORS")
+}
+
+/// The stored item of a new monitor, checked first at `now`.
+pub(crate) fn new_item(org: Uuid, new: NewMonitor, page: Option<Uuid>, now: &str) -> MonitorItem {
+    let monitor = Monitor {
+        id: new.id,
+        name: new.name,
+        url: new.url,
+        service_id: new.service_id,
+        page_id: page,
+        method: new.method,
+        interval_seconds: new.interval_seconds,
+        timeout_seconds: new.timeout_seconds,
+        expected_status: new.expected_status,
+        keyword: new.keyword,
+        degraded_after_ms: new.degraded_after_ms,
+        failure_threshold: new.failure_threshold,
+        success_threshold: new.success_threshold,
+        paused: new.paused,
+        status: if new.paused { MonitorStatus::Paused } else { MonitorStatus::Pending },
+        last_checked_at: None,
+        last_latency_ms: None,
+        since: now.to_owned(),
+        created_at: now.to_owned(),
+        updated_at: now.to_owned(),
+    };
+    let item = MonitorItem {
+        pk: super::schema::org_pk(org),
+        sk: monitor_sk(monitor.id),
+        gsi1pk: monitors_gsi1pk(org),
+        gsi1sk: monitor.id.to_string(),
+        gsi2pk: None,
+        gsi2sk: None,
+        entity: "monitor".into(),
+        org_id: org,
+        sequence: 0,
+        runs: Runs::default(),
+        auto_incidents: Vec::new(),
+        open_incident: None,
+        day: None,
+        monitor,
+    };
+    schedule(item, org, now)
+}
