@@ -9,8 +9,8 @@ pub mod clock;
 pub mod cors;
 pub mod domain;
 pub mod error;
-pub mod monitor;
 pub mod http;
+pub mod monitor;
 #[cfg(feature = "store")]
 pub mod notify;
 pub mod outbound;

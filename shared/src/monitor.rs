@@ -88,11 +88,7 @@ pub enum Verdict {
 }
 
 /// A check's verdict and, when down, why.
-pub fn judge(
-    probe: &Probe,
-    expected: &ExpectedStatus,
-    degraded_after_ms: Option<u32>,
-) -> (Verdict, Option<String>) {
+pub fn judge(probe: &Probe, expected: &ExpectedStatus, degraded_after_ms: Option<u32>) -> (Verdict, Option<String>) {
     let Some(status) = probe.status else {
         return (Verdict::Down, Some(probe.error.clone().unwrap_or_else(|| "no response".to_owned())));
     };
@@ -158,7 +154,12 @@ pub struct Runs {
 
 /// What a verdict does to a monitor: its runs after, and the status it changed to, if
 /// it changed in a way worth an event (a first `up` from `pending` is not).
-pub fn step(before: Runs, verdict: Verdict, failure_threshold: u32, success_threshold: u32) -> (Runs, Option<MonitorStatus>) {
+pub fn step(
+    before: Runs,
+    verdict: Verdict,
+    failure_threshold: u32,
+    success_threshold: u32,
+) -> (Runs, Option<MonitorStatus>) {
     let mut after = before;
     match verdict {
         Verdict::Down => {

@@ -120,6 +120,13 @@ event_types! {
     MaintenanceUpdated => "maintenance.updated", true;
     MaintenanceCompleted => "maintenance.completed", true;
     MaintenanceReminder => "maintenance.reminder", true;
+    MonitorCreated => "monitor.created", false;
+    MonitorUpdated => "monitor.updated", false;
+    MonitorDeleted => "monitor.deleted", false;
+    MonitorDown => "monitor.down", true;
+    MonitorDegraded => "monitor.degraded", true;
+    MonitorUp => "monitor.up", true;
+    MonitorFlapping => "monitor.flapping", true;
 }
 
 impl EventType {

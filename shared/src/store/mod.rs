@@ -363,6 +363,21 @@ impl Changes {
 }
 
 impl Store {
+    /// A put that replaces an item only if it is still at revision `sequence` (its
+    /// `sequence` attribute, which every such write increments): the optimistic lock of
+    /// maintenance windows and monitors.
+    pub(crate) fn put_if_sequence(&self, item: Item, sequence: u64) -> Result<TransactWriteItem, ApiError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk) AND #sequence = :sequence")
+            .expression_attribute_names("#sequence", "sequence")
+            .expression_attribute_values(":sequence", n(sequence))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Runs a query to its end, following `LastEvaluatedKey` across DynamoDB's 1 MB pages.
     pub(crate) async fn query_all(
         &self,

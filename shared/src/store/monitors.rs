@@ -10,9 +10,15 @@
 //! A service's linked monitor has the service's id, so creating, changing and removing
 //! it goes with the service's own writes.
 
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::events::{Actor, Event, EventType, data_of};
+use super::idempotency::{IdempotencyKey, Outcome};
+use super::pages::Listing;
+use super::{Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use crate::error::ApiError;
 use crate::monitor::{MonitorStatus, Runs};
 
 /// How long check records are kept.
@@ -267,4 +273,319 @@ pub(crate) fn new_item(org: Uuid, new: NewMonitor, page: Option<Uuid>, now: &str
         monitor,
     };
     schedule(item, org, now)
+}
+
+/// A validated change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct MonitorPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New URL.
+    pub url: Option<String>,
+    /// New method.
+    pub method: Option<String>,
+    /// New interval.
+    pub interval_seconds: Option<u32>,
+    /// New timeout.
+    pub timeout_seconds: Option<u32>,
+    /// New expected status.
+    pub expected_status: Option<String>,
+    /// New or cleared keyword.
+    pub keyword: Option<Option<String>>,
+    /// New or cleared degraded threshold.
+    pub degraded_after_ms: Option<Option<u32>>,
+    /// New failure threshold.
+    pub failure_threshold: Option<u32>,
+    /// New success threshold.
+    pub success_threshold: Option<u32>,
+    /// Pause or resume.
+    pub paused: Option<bool>,
+}
+
+impl MonitorPatch {
+    /// Applies the patch to a monitor; returns whether what is checked changed (the
+    /// URL, method or expectations), after which its runs start over.
+    pub fn apply(&self, m: &mut Monitor) -> bool {
+        let before = (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone());
+        if let Some(v) = &self.name {
+            m.name.clone_from(v);
+        }
+        if let Some(v) = &self.url {
+            m.url.clone_from(v);
+        }
+        if let Some(v) = &self.method {
+            m.method.clone_from(v);
+        }
+        if let Some(v) = self.interval_seconds {
+            m.interval_seconds = v;
+        }
+        if let Some(v) = self.timeout_seconds {
+            m.timeout_seconds = v;
+        }
+        if let Some(v) = &self.expected_status {
+            m.expected_status.clone_from(v);
+        }
+        if let Some(v) = &self.keyword {
+            m.keyword.clone_from(v);
+        }
+        if let Some(v) = self.degraded_after_ms {
+            m.degraded_after_ms = v;
+        }
+        if let Some(v) = self.failure_threshold {
+            m.failure_threshold = v;
+        }
+        if let Some(v) = self.success_threshold {
+            m.success_threshold = v;
+        }
+        if let Some(v) = self.paused {
+            m.paused = v;
+        }
+        before != (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone())
+    }
+}
+
+impl Store {
+    /// Creates a monitor, checked at once by the next tick. With a service, the service
+    /// must be the organization's (its page is recorded for `?pageId=`).
+    pub async fn create_monitor(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        new: NewMonitor,
+        idem: Option<&IdempotencyKey>,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<Outcome<Monitor>, ApiError> {
+        let page = match new.service_id {
+            Some(service) => Some(
+                self.get_service(org, service)
+                    .await?
+                    .ok_or_else(|| ApiError::invalid_field("serviceId", "is not a service of this organization"))?
+                    .page_id,
+            ),
+            None => None,
+        };
+        let item = new_item(org, new, page, now);
+        let monitor = item.monitor.clone();
+        let event = Event::new(EventType::MonitorCreated, page, actor, now, data_of("monitor", &monitor));
+        let mut items = vec![self.put_new(to_item(&item)?)?, self.event_put(org, event)?];
+        if let Some(service) = monitor.service_id {
+            items.push(self.service_exists(org, service)?);
+        }
+        let idem_index = items.len();
+        if let Some(idem) = idem {
+            let owner_page = page.unwrap_or(Uuid::nil());
+            items.push(self.idempotency_put(
+                org,
+                idem,
+                owner_page,
+                monitor.id,
+                201,
+                crate::http::data_body(&monitor),
+                now_epoch,
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Outcome::Created(monitor)),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() && monitor.service_id.is_some() => {
+                Err(ApiError::invalid_field("serviceId", "is not a service of this organization"))
+            }
+            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_index).is_some() => {
+                self.replay(org, idem.expect("checked"), now_epoch).await
+            }
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Reads a monitor of `org`.
+    pub async fn get_monitor(&self, org: Uuid, id: Uuid) -> Result<Option<Monitor>, ApiError> {
+        Ok(self.monitor_item(org, id).await?.map(|i| i.monitor))
+    }
+
+    pub(crate) async fn monitor_item(&self, org: Uuid, id: Uuid) -> Result<Option<MonitorItem>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item::<MonitorItem>).transpose()
+    }
+
+    /// The organization's monitors, oldest first, of one status or page when given.
+    pub async fn list_monitors(
+        &self,
+        org: Uuid,
+        status: Option<MonitorStatus>,
+        page: Option<Uuid>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Monitor>, ApiError> {
+        let pk = monitors_gsi1pk(org);
+        let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
+        let mut query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(&pk));
+        let mut conditions = Vec::new();
+        if let Some(status) = status {
+            conditions.push("#status = :status");
+            query = query
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        if let Some(page) = page {
+            conditions.push("pageId = :page");
+            query = query.expression_attribute_values(":page", s(page.to_string()));
+        }
+        if !conditions.is_empty() {
+            query = query.filter_expression(conditions.join(" AND "));
+        }
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items
+                .into_iter()
+                .map(|i| from_item::<MonitorItem>(i).map(|i| i.monitor))
+                .collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+
+    /// Changes a monitor's settings. A changed URL, method or expectation starts its
+    /// runs over (`pending`); pausing takes it off the schedule, resuming checks it at
+    /// the next tick.
+    pub async fn update_monitor(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        patch: MonitorPatch,
+        now: &str,
+    ) -> Result<Monitor, ApiError> {
+        for _ in 0..5 {
+            let before = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+            let mut after = before.clone();
+            after.sequence += 1;
+            let reset = patch.apply(&mut after.monitor);
+            after.monitor.updated_at = now.to_owned();
+            if reset || after.monitor.paused != before.monitor.paused {
+                after.runs = Runs::default();
+                after.monitor.status =
+                    if after.monitor.paused { MonitorStatus::Paused } else { MonitorStatus::Pending };
+                after.monitor.since = now.to_owned();
+            }
+            let after = schedule(after, org, now);
+            let event = Event::new(
+                EventType::MonitorUpdated,
+                after.monitor.page_id,
+                actor,
+                now,
+                data_of("monitor", &after.monitor),
+            );
+            let items = vec![self.put_if_sequence(to_item(&after)?, before.sequence)?, self.event_put(org, event)?];
+            match self.transact(items).await {
+                Ok(()) => return Ok(after.monitor),
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("monitor kept changing during the update".into()))
+    }
+
+    /// Deletes a monitor (with its `monitor.deleted` event), then its checks and rollups.
+    pub async fn delete_monitor(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
+        let current = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        let event = Event::new(
+            EventType::MonitorDeleted,
+            current.monitor.page_id,
+            actor,
+            now,
+            data_of("monitor", &current.monitor),
+        );
+        match self
+            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
+            .await
+        {
+            Ok(()) => {}
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                return Err(ApiError::not_found("Monitor"));
+            }
+            Err(e) => return Err(e.into_api_error()),
+        }
+        let rest = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(format!("{}#", monitor_sk(id))))
+            .consistent_read(true);
+        let rest = self.query_all(rest).await?;
+        self.delete_keys(rest).await
+    }
+
+    /// A monitor's recent checks, newest first (kept 7 days).
+    pub async fn list_checks(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        now_epoch: i64,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Check>, ApiError> {
+        self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+        let pk = schema::org_pk(org);
+        let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("#ttl > :now")
+            .expression_attribute_names("#ttl", schema::TTL)
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(format!("{}#CHECK#", monitor_sk(id))))
+            .expression_attribute_values(":now", n(now_epoch))
+            .scan_index_forward(false);
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items.into_iter().map(|i| from_item::<CheckItem>(i).map(|c| c.check)).collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+
+    /// A condition that a service of `org` exists.
+    fn service_exists(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+/// A stored check record.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CheckItem {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) entity: String,
+    pub(crate) ttl: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) page_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub(crate) check: Check,
 }
