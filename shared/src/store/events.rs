@@ -57,6 +57,11 @@ impl Actor {
         Self { kind: ActorKind::Schedule, id: None, prefix: None }
     }
 
+    /// A monitor changing state.
+    pub fn monitor(id: Uuid) -> Self {
+        Self { kind: ActorKind::Monitor, id: Some(id.to_string()), prefix: None }
+    }
+
     /// A subscriber through a public link.
     pub fn subscriber(id: Uuid) -> Self {
         Self { kind: ActorKind::Subscriber, id: Some(id.to_string()), prefix: None }

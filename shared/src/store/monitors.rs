@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
-use super::{Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
 use crate::monitor::{MonitorStatus, Runs};
 
@@ -588,4 +588,200 @@ pub(crate) struct CheckItem {
     pub(crate) page_id: Option<Uuid>,
     #[serde(flatten)]
     pub(crate) check: Check,
+}
+
+/// What one check did to a monitor: the status it moved to, worth an event.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    /// The monitor after the check.
+    pub monitor: Monitor,
+    /// The status before.
+    pub from: MonitorStatus,
+    /// Its open automatic incident, if any.
+    pub open_incident: Option<Uuid>,
+    /// When its recent automatic incidents opened (epoch seconds).
+    pub auto_incidents: Vec<i64>,
+    /// The organization.
+    pub org: Uuid,
+}
+
+/// A monitor due for a check, as the tick read it from the due index.
+#[derive(Clone, Debug)]
+pub struct DueMonitor(pub(crate) MonitorItem);
+
+impl DueMonitor {
+    /// The monitor.
+    pub fn monitor(&self) -> &Monitor {
+        &self.0.monitor
+    }
+}
+
+impl Store {
+    /// The monitors due at `now` on one shard of the due index, whole (the index projects
+    /// every attribute, so a check costs no read), earliest first.
+    pub async fn due_monitors(&self, shard: u8, now: &str, limit: u32) -> Result<Vec<DueMonitor>, ApiError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :upto")
+            .expression_attribute_values(":pk", s(due_gsi2pk(shard)))
+            .expression_attribute_values(":upto", s(format!("{now}$")));
+        let (items, _) = self.query_up_to(query, limit, None).await?;
+        items.into_iter().map(|i| from_item::<MonitorItem>(i).map(DueMonitor)).collect()
+    }
+
+    /// Records a check of a due monitor made at `now`: its verdict moves its runs and
+    /// status, its next check is scheduled, today's counters move (the day before goes
+    /// to its rollup item), and a change of status is an event in the same write. The
+    /// write is conditioned on the revision the tick read: a monitor changed meanwhile
+    /// (edited, deleted, or checked by an overlapping tick) is left alone. Returns the
+    /// check record to store and the transition, if any.
+    pub async fn record_check(
+        &self,
+        due: &DueMonitor,
+        probe: &crate::monitor::Probe,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Option<Item>, Option<Transition>), ApiError> {
+        use crate::monitor::{ExpectedStatus, Verdict, judge, step};
+        let before = &due.0;
+        let org = before.org_id;
+        let m = &before.monitor;
+        let now_s = crate::clock::timestamp(now);
+        let expected = ExpectedStatus::parse(&m.expected_status).unwrap_or_else(|_| {
+            ExpectedStatus::parse("200-299").expect("a constant expectation parses")
+        });
+        let (verdict, why) = judge(probe, &expected, m.degraded_after_ms);
+        let (runs, changed) = step(before.runs, verdict, m.failure_threshold, m.success_threshold);
+        let mut after = before.clone();
+        after.sequence += 1;
+        after.runs = runs;
+        after.monitor.status = runs.status;
+        if runs.status != before.runs.status {
+            after.monitor.since.clone_from(&now_s);
+        }
+        after.monitor.last_checked_at = Some(now_s.clone());
+        after.monitor.last_latency_ms = Some(probe.latency_ms);
+        // Today's counters; yesterday's become its rollup.
+        let today = now.date_naive().to_string();
+        let mut rollup = None;
+        let mut day = match after.day.take() {
+            Some(d) if d.date == today => d,
+            Some(d) => {
+                rollup = Some(d);
+                DayCounters { date: today, ..DayCounters::default() }
+            }
+            None => DayCounters { date: today, ..DayCounters::default() },
+        };
+        day.checks += 1;
+        if verdict != Verdict::Down {
+            day.passed += 1;
+        }
+        if verdict == Verdict::Degraded {
+            day.degraded += 1;
+        }
+        if probe.status.is_some() {
+            day.answered += 1;
+            day.latency_sum_ms += probe.latency_ms;
+        }
+        after.day = Some(day);
+        let next = next_check(before, now);
+        let after = schedule(after, org, &next);
+        let after_item = to_item(&after)?;
+        let mut items = vec![self.put_if_sequence(after_item.clone(), before.sequence)?];
+        if let Some(rollup) = &rollup {
+            let mut item = to_item(rollup)?;
+            item.insert("pk".into(), s(schema::org_pk(org)));
+            item.insert("sk".into(), s(day_sk(m.id, &rollup.date)));
+            item.insert("entity".into(), s("monitorDay"));
+            if let Some(page) = m.page_id {
+                item.insert("pageId".into(), s(page.to_string()));
+            }
+            let put = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .build()
+                .map_err(ApiError::internal)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let transition = changed.map(|_| Transition {
+            monitor: after.monitor.clone(),
+            from: before.runs.status,
+            open_incident: after.open_incident,
+            auto_incidents: after.auto_incidents.clone(),
+            org,
+        });
+        if let Some(t) = &transition {
+            let kind = match t.monitor.status {
+                MonitorStatus::Down => EventType::MonitorDown,
+                MonitorStatus::Degraded => EventType::MonitorDegraded,
+                _ => EventType::MonitorUp,
+            };
+            let mut data = data_of("monitor", &t.monitor);
+            data["previousStatus"] = serde_json::Value::from(t.from.as_str());
+            data["check"] = serde_json::json!({
+                "statusCode": probe.status, "latencyMs": probe.latency_ms, "error": why,
+            });
+            items.push(self.event_put(org, Event::new(kind, m.page_id, &Actor::monitor(m.id), &now_s, data))?);
+        }
+        if items.len() == 1 {
+            // The usual check: one conditional put, no transaction.
+            let put = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(after_item))
+                .condition_expression("attribute_exists(pk) AND #sequence = :sequence")
+                .expression_attribute_names("#sequence", "sequence")
+                .expression_attribute_values(":sequence", n(before.sequence))
+                .send()
+                .await;
+            match put {
+                Ok(_) => {}
+                // Changed since the tick read it: this check does not count.
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                    return Ok((None, None));
+                }
+                Err(e) => return Err(sdk_error(e)),
+            }
+        } else {
+            match self.transact(items).await {
+                Ok(()) => {}
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Ok((None, None)),
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        let check = CheckItem {
+            pk: schema::org_pk(org),
+            sk: check_sk(m.id, &now_s),
+            entity: "monitorCheck".into(),
+            ttl: now.timestamp() + CHECK_RETENTION_SECS,
+            page_id: m.page_id,
+            check: Check {
+                at: now_s,
+                ok: verdict != Verdict::Down,
+                status_code: probe.status,
+                latency_ms: probe.latency_ms,
+                error: why,
+            },
+        };
+        Ok((Some(to_item(&check)?), transition))
+    }
+}
+
+/// When a monitor checked at `now` is next due: its interval after the time it was due
+/// (so checks do not drift later tick by tick), or after `now` if that has passed.
+fn next_check(item: &MonitorItem, now: chrono::DateTime<chrono::Utc>) -> String {
+    let interval = chrono::Duration::seconds(i64::from(item.monitor.interval_seconds));
+    let due = item
+        .gsi2sk
+        .as_deref()
+        .and_then(|k| k.split('#').next())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(now, |t| t.to_utc());
+    let mut next = due + interval;
+    if next <= now {
+        next = now + interval;
+    }
+    crate::clock::timestamp(next)
 }
