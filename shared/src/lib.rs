@@ -12,6 +12,8 @@ pub mod error;
 pub mod http;
 pub mod monitor;
 #[cfg(feature = "store")]
+pub mod monitoring;
+#[cfg(feature = "store")]
 pub mod notify;
 pub mod outbound;
 pub mod routes;

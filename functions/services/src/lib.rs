@@ -121,6 +121,7 @@ async fn update_service(
         monitor_url: body.monitor_url.map(|u| u.map(domain::monitor_url).transpose()).transpose()?,
         current_status: body.current_status,
         display_order: body.display_order.map(display_order).transpose()?,
+        unless_in_maintenance: false,
     };
     let service =
         state.store.update_service(who.org_id, &who.actor(), id, patch, StatusSource::Api, &state.now()).await?;

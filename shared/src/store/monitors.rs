@@ -648,9 +648,8 @@ impl Store {
         let org = before.org_id;
         let m = &before.monitor;
         let now_s = crate::clock::timestamp(now);
-        let expected = ExpectedStatus::parse(&m.expected_status).unwrap_or_else(|_| {
-            ExpectedStatus::parse("200-299").expect("a constant expectation parses")
-        });
+        let expected = ExpectedStatus::parse(&m.expected_status)
+            .unwrap_or_else(|_| ExpectedStatus::parse("200-299").expect("a constant expectation parses"));
         let (verdict, why) = judge(probe, &expected, m.degraded_after_ms);
         let (runs, changed) = step(before.runs, verdict, m.failure_threshold, m.success_threshold);
         let mut after = before.clone();

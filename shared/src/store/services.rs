@@ -185,6 +185,9 @@ pub struct ServicePatch {
     pub current_status: Option<ServiceStatus>,
     /// New display order.
     pub display_order: Option<u32>,
+    /// Leave the status alone while the service is under maintenance (a monitor's
+    /// verdict never overrides planned work).
+    pub unless_in_maintenance: bool,
 }
 
 impl Store {
@@ -300,6 +303,9 @@ impl Store {
     ) -> Result<Service, ApiError> {
         for _ in 0..5 {
             let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+            if patch.unless_in_maintenance && current.current_status == ServiceStatus::Maintenance {
+                return Ok(current);
+            }
             let changed = patch.current_status.filter(|s| *s != current.current_status);
             let mut changes = Changes::default();
             changes.set("updatedAt", s(now));
