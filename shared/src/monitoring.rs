@@ -51,8 +51,8 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
         .collect()
         .await;
     let results: Vec<Result<(Option<crate::store::Item>, Option<Transition>), ApiError>> =
-        futures::stream::iter(probes.iter())
-            .map(|(due, probe)| state.store.record_check(due, probe, now))
+        futures::stream::iter(probes)
+            .map(|(due, probe)| async move { state.store.record_check(&due, &probe, now).await })
             .buffer_unordered(WRITE_CONCURRENCY)
             .collect()
             .await;
