@@ -94,6 +94,13 @@ impl Sender {
         outbound::resolve(&target, &self.policy).await.map(|_| ())
     }
 
+    /// Checks a monitor URL as it is created or changed: `http` or `https`, a literal
+    /// address only if public, and a name only if it resolves to public addresses.
+    pub async fn check_monitor_url(&self, url: &str) -> Result<(), Refusal> {
+        let target = outbound::check_url(url, true, &self.policy)?;
+        outbound::resolve(&target, &self.policy).await.map(|_| ())
+    }
+
     /// POSTs a JSON body. Never fails: a refusal or a transport error is in `error`.
     pub async fn post_json(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> Sent {
         let started = Instant::now();
