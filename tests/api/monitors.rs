@@ -1,0 +1,134 @@
+//! Monitors: the check sequence driven by the manual clock against a local target
+//! server (thresholds, events, the linked service), defaults and validation, and that a
+//! monitor never overrides planned maintenance.
+
+use chrono::Duration;
+use livestatus_tests::TestApp;
+use serde_json::{Value, json};
+
+use crate::webhooks::{Receiver, Reply, tick};
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let r = app.call("POST", "/api/v1/monitors", Some(body)).await;
+    r.expect(201).json["data"].clone()
+}
+
+async fn status_of(app: &TestApp, service: &str) -> String {
+    let r = app.call("GET", &format!("/api/v1/services/{service}"), None).await;
+    r.expect(200).json["data"]["currentStatus"].as_str().unwrap().to_owned()
+}
+
+async fn monitor_events(app: &TestApp) -> Vec<String> {
+    let r = app.call("GET", "/api/v1/events?limit=100", None).await;
+    let mut types: Vec<String> = r.expect(200).json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .filter(|t| t.starts_with("monitor.") && t != "monitor.created")
+        .collect();
+    types.reverse();
+    types
+}
+
+#[tokio::test]
+async fn fail_fail_ok_fail_fail_fail_ok_fail_ok_ok_with_thresholds_3_and_2_goes_down_at_six_and_up_at_ten() {
+    // Arrange: a target answering as scripted, a monitor linked to a service.
+    let app = TestApp::isolated().await;
+    let page = app.page().await;
+    let service = app.service(&page, "API").await;
+    let sequence = [500, 500, 200, 500, 500, 500, 200, 500, 200, 200];
+    let target = Receiver::start(move |_, n| Reply::Status(sequence.get(n).copied().unwrap_or(200))).await;
+    let m = create(
+        &app,
+        json!({"name": "API health", "url": format!("{}/health", target.base), "serviceId": service,
+               "failureThreshold": 3, "successThreshold": 2}),
+    )
+    .await;
+    assert_eq!((m["status"].as_str(), m["intervalSeconds"].as_u64()), (Some("pending"), Some(60)));
+
+    // Act: ten ticks a minute apart.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let outcome = tick(&app).await;
+        assert_eq!(outcome.checks, 1, "one due monitor, one check");
+        statuses.push(status_of(&app, &service).await);
+        app.clock.advance(Duration::seconds(60));
+    }
+
+    // Assert
+    assert_eq!(target.count(), 10);
+    let expected_service = ["operational"; 5]
+        .into_iter()
+        .chain(["outage"; 4])
+        .chain(["operational"])
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    assert_eq!(statuses, expected_service);
+    assert_eq!(monitor_events(&app).await, ["monitor.down", "monitor.up"]);
+    let id = m["id"].as_str().unwrap();
+    let checks = app.call("GET", &format!("/api/v1/monitors/{id}/checks"), None).await;
+    let checks = checks.expect(200).json["data"].as_array().unwrap().clone();
+    assert_eq!(checks.len(), 10);
+    assert_eq!(checks[0]["ok"], true, "newest first: the tenth passed");
+    assert_eq!(checks[9]["statusCode"], 500);
+    assert!(checks[9]["error"].as_str().unwrap().contains("expected 200-299"));
+    let now = app.call("GET", &format!("/api/v1/monitors/{id}"), None).await;
+    assert_eq!(now.expect(200).json["data"]["status"], "up");
+}
+
+#[tokio::test]
+async fn a_linked_monitor_never_overrides_a_service_under_maintenance() {
+    let app = TestApp::isolated().await;
+    let page = app.page().await;
+    let service = app.service(&page, "DB").await;
+    let target = Receiver::start(|_, _| Reply::Status(503)).await;
+    create(
+        &app,
+        json!({"name": "DB", "url": format!("{}/db", target.base), "serviceId": service, "failureThreshold": 1}),
+    )
+    .await;
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "maintenance"})))
+        .await
+        .expect(200);
+
+    tick(&app).await;
+
+    assert_eq!(status_of(&app, &service).await, "maintenance");
+    assert_eq!(monitor_events(&app).await, ["monitor.down"], "the monitor itself still goes down");
+}
+
+#[tokio::test]
+async fn defaults_and_validation_follow_the_contract() {
+    let app = TestApp::all().await;
+    let m = create(&app, json!({"name": "Site", "url": "http://127.0.0.1:9/"})).await;
+    assert_eq!(
+        (
+            m["method"].as_str(),
+            m["intervalSeconds"].as_u64(),
+            m["timeoutSeconds"].as_u64(),
+            m["expectedStatus"].as_str(),
+            m["failureThreshold"].as_u64(),
+            m["successThreshold"].as_u64()
+        ),
+        (Some("GET"), Some(60), Some(10), Some("200-299"), Some(3), Some(2))
+    );
+    for (body, field) in [
+        (json!({"name": "x", "url": "ftp://example.com/"}), "url"),
+        (json!({"name": "x", "url": "http://169.254.169.254/latest/meta-data"}), "url"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "intervalSeconds": 45}), "intervalSeconds"),
+        (
+            json!({"name": "x", "url": "http://127.0.0.1:9/", "intervalSeconds": 30, "timeoutSeconds": 30}),
+            "timeoutSeconds",
+        ),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "timeoutSeconds": 0}), "timeoutSeconds"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "expectedStatus": "2xx"}), "expectedStatus"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "method": "POST"}), "method"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "failureThreshold": 0}), "failureThreshold"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "serviceId": uuid::Uuid::now_v7()}), "serviceId"),
+    ] {
+        let r = app.call("POST", "/api/v1/monitors", Some(body.clone())).await;
+        r.expect_error(400, "invalid_request");
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{body}: {}", r.json);
+    }
+}
