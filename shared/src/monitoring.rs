@@ -76,6 +76,9 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
         if let Err(e) = drive_service(state, transition).await {
             tracing::error!(error = ?e, monitor = %transition.monitor.id, "the linked service's status was not changed");
         }
+        if let Err(e) = auto_incident(state, transition).await {
+            tracing::error!(error = ?e, monitor = %transition.monitor.id, "the automatic incident was not opened or resolved");
+        }
     }
     match first_error {
         Some(e) if outcome.checks == 0 => Err(e),
@@ -105,5 +108,93 @@ async fn drive_service(state: &AppState, t: &Transition) -> Result<(), ApiError>
     {
         Ok(_) | Err(ApiError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// A page with `autoIncidents` gets an incident "<service> is down" when a linked
+/// monitor goes down (one open per monitor; at most five an hour, then
+/// `monitor.flapping` instead), and its resolution "<service> has recovered after
+/// <duration>" when the monitor comes back.
+async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), ApiError> {
+    use crate::domain::{Impact, IncidentStatus};
+    use crate::store::incidents::{NewIncident, NewUpdate};
+    let (Some(service_id), Some(page_id)) = (t.monitor.service_id, t.monitor.page_id) else { return Ok(()) };
+    let Some(page) = state.store.get_page(t.org, page_id).await? else { return Ok(()) };
+    if !page.auto_incidents {
+        return Ok(());
+    }
+    let Some(service) = state.store.get_service(t.org, service_id).await? else { return Ok(()) };
+    let now = state.clock.now();
+    let now_s = crate::clock::timestamp(now);
+    let actor = Actor::monitor(t.monitor.id);
+    match (t.monitor.status, t.open_incident) {
+        (MonitorStatus::Down, None) => {
+            let mut opened: Vec<i64> = t.auto_incidents.iter().copied().filter(|at| now.timestamp() - at < 3600).collect();
+            if !crate::monitor::may_open_incident(&opened, now.timestamp()) {
+                let data = crate::store::events::data_of("monitor", &t.monitor);
+                let event = crate::store::events::Event::new(
+                    crate::store::events::EventType::MonitorFlapping,
+                    Some(page_id),
+                    &actor,
+                    &now_s,
+                    data,
+                );
+                return state.store.put_event(t.org, event).await;
+            }
+            let new = NewIncident {
+                id: uuid::Uuid::now_v7(),
+                title: format!("{} is down", service.name),
+                impact: Impact::Major,
+                status: IncidentStatus::Investigating,
+                body: format!("Our monitor of {} finds it down. We are looking into it.", service.name),
+                affected_service_ids: vec![service_id],
+                notify_subscribers: true,
+            };
+            let id = new.id;
+            state.store.create_incident(t.org, &actor, page_id, new, None, &now_s, state.now_epoch()).await?;
+            opened.push(now.timestamp());
+            state.store.set_monitor_incident(t.org, t.monitor.id, Some(id), &opened).await
+        }
+        (MonitorStatus::Up | MonitorStatus::Degraded, Some(incident)) => {
+            let since = chrono::DateTime::parse_from_rfc3339(&t.from_since).map_or(now, |at| at.to_utc());
+            let update = NewUpdate {
+                body: format!("{} has recovered after {}.", service.name, duration(now - since)),
+                status: Some(IncidentStatus::Resolved),
+                notify_subscribers: true,
+            };
+            match state.store.add_incident_update(t.org, &actor, incident, update, None, &now_s, state.now_epoch()).await {
+                Ok(_) | Err(ApiError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            state.store.set_monitor_incident(t.org, t.monitor.id, None, &t.auto_incidents).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `4 minutes`, `1 hour 5 minutes`, `2 days 3 hours`.
+fn duration(d: chrono::Duration) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let minutes = d.num_minutes().max(1);
+    let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    match (days, hours, mins) {
+        (0, 0, m) => plural(m, "minute"),
+        (0, h, 0) => plural(h, "hour"),
+        (0, h, m) => format!("{} {}", plural(h, "hour"), plural(m, "minute")),
+        (d, 0, _) => plural(d, "day"),
+        (d, h, _) => format!("{} {}", plural(d, "day"), plural(h, "hour")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_as_words() {
+        let d = chrono::Duration::minutes;
+        assert_eq!(super::duration(d(0)), "1 minute");
+        assert_eq!(super::duration(d(4)), "4 minutes");
+        assert_eq!(super::duration(d(65)), "1 hour 5 minutes");
+        assert_eq!(super::duration(d(120)), "2 hours");
+        assert_eq!(super::duration(d(3 * 1440 + 61)), "3 days 1 hour");
     }
 }

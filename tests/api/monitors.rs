@@ -8,6 +8,18 @@ use serde_json::{Value, json};
 
 use crate::webhooks::{Receiver, Reply, tick};
 
+/// A page with automatic incidents.
+async fn auto_page(app: &TestApp) -> String {
+    let slug = livestatus_tests::unique_slug("mon");
+    let r = app.call("POST", "/api/v1/pages", Some(json!({"name": "Mon", "slug": slug, "autoIncidents": true}))).await;
+    r.expect(201).json["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn open_incidents(app: &TestApp, page: &str) -> usize {
+    let r = app.call("GET", &format!("/api/v1/pages/{page}/incidents?open=true"), None).await;
+    r.expect(200).json["data"].as_array().unwrap().len()
+}
+
 async fn create(app: &TestApp, body: Value) -> Value {
     let r = app.call("POST", "/api/v1/monitors", Some(body)).await;
     r.expect(201).json["data"].clone()
@@ -35,7 +47,7 @@ async fn monitor_events(app: &TestApp) -> Vec<String> {
 async fn fail_fail_ok_fail_fail_fail_ok_fail_ok_ok_with_thresholds_3_and_2_goes_down_at_six_and_up_at_ten() {
     // Arrange: a target answering as scripted, a monitor linked to a service.
     let app = TestApp::isolated().await;
-    let page = app.page().await;
+    let page = auto_page(&app).await;
     let service = app.service(&page, "API").await;
     let sequence = [500, 500, 200, 500, 500, 500, 200, 500, 200, 200];
     let target = Receiver::start(move |_, n| Reply::Status(sequence.get(n).copied().unwrap_or(200))).await;
@@ -49,12 +61,22 @@ async fn fail_fail_ok_fail_fail_fail_ok_fail_ok_ok_with_thresholds_3_and_2_goes_
 
     // Act: ten ticks a minute apart.
     let mut statuses = Vec::new();
+    let mut open = Vec::new();
     for _ in 0..10 {
         let outcome = tick(&app).await;
         assert_eq!(outcome.checks, 1, "one due monitor, one check");
         statuses.push(status_of(&app, &service).await);
+        open.push(open_incidents(&app, &page).await);
         app.clock.advance(Duration::seconds(60));
     }
+    assert_eq!(open, [0, 0, 0, 0, 0, 1, 1, 1, 1, 0], "one incident, opened at the sixth check, resolved at the tenth");
+    let incidents = app.call("GET", &format!("/api/v1/pages/{page}/incidents"), None).await;
+    let incidents = incidents.expect(200).json["data"].as_array().unwrap().clone();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!((incidents[0]["title"].as_str(), incidents[0]["impact"].as_str()), (Some("API is down"), Some("major")));
+    let whole = app.call("GET", &format!("/api/v1/incidents/{}", incidents[0]["id"].as_str().unwrap()), None).await;
+    let last = whole.expect(200).json["data"]["updates"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["status"].as_str(), last["body"].as_str()), (Some("resolved"), Some("API has recovered after 4 minutes.")));
 
     // Assert
     assert_eq!(target.count(), 10);
@@ -131,4 +153,32 @@ async fn defaults_and_validation_follow_the_contract() {
         r.expect_error(400, "invalid_request");
         assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{body}: {}", r.json);
     }
+}
+
+#[tokio::test]
+async fn the_flap_guard_stops_the_sixth_automatic_incident_within_an_hour() {
+    // Arrange: a target that fails and recovers every other check; thresholds of 1.
+    let app = TestApp::isolated().await;
+    let page = auto_page(&app).await;
+    let service = app.service(&page, "Flaky").await;
+    let target = Receiver::start(|_, n| Reply::Status(if n % 2 == 0 { 500 } else { 200 })).await;
+    create(
+        &app,
+        json!({"name": "Flaky", "url": format!("{}/f", target.base), "serviceId": service,
+               "failureThreshold": 1, "successThreshold": 1}),
+    )
+    .await;
+
+    // Act: six down-and-up cycles in 12 minutes.
+    for _ in 0..12 {
+        tick(&app).await;
+        app.clock.advance(Duration::seconds(60));
+    }
+
+    // Assert
+    let incidents = app.call("GET", &format!("/api/v1/pages/{page}/incidents"), None).await;
+    assert_eq!(incidents.expect(200).json["data"].as_array().unwrap().len(), 5);
+    let events = monitor_events(&app).await;
+    assert_eq!(events.iter().filter(|t| *t == "monitor.down").count(), 6);
+    assert_eq!(events.iter().filter(|t| *t == "monitor.flapping").count(), 1);
 }

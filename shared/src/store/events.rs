@@ -225,6 +225,11 @@ impl Store {
         self.put_new(to_item(&item)?)
     }
 
+    /// Writes one event on its own (an event with no other write to go with).
+    pub async fn put_event(&self, org: Uuid, event: Event) -> Result<(), ApiError> {
+        self.transact(vec![self.event_put(org, event)?]).await.map_err(super::TxError::into_api_error)
+    }
+
     /// The organization's events, newest first.
     pub async fn list_events(
         &self,

@@ -597,6 +597,8 @@ pub struct Transition {
     pub monitor: Monitor,
     /// The status before.
     pub from: MonitorStatus,
+    /// Since when it had that status.
+    pub from_since: String,
     /// Its open automatic incident, if any.
     pub open_incident: Option<Uuid>,
     /// When its recent automatic incidents opened (epoch seconds).
@@ -706,6 +708,7 @@ impl Store {
         let transition = changed.map(|_| Transition {
             monitor: after.monitor.clone(),
             from: before.runs.status,
+            from_since: before.monitor.since.clone(),
             open_incident: after.open_incident,
             auto_incidents: after.auto_incidents.clone(),
             org,
@@ -765,6 +768,43 @@ impl Store {
             },
         };
         Ok((Some(to_item(&check)?), transition))
+    }
+}
+
+impl Store {
+    /// Records a monitor's automatic incident (opened, or `None` once resolved) and the
+    /// times its recent ones opened. Increments its revision, so a tick that read it
+    /// before cannot put back what it had.
+    pub async fn set_monitor_incident(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        incident: Option<Uuid>,
+        opened: &[i64],
+    ) -> Result<(), ApiError> {
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#sequence", "sequence")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(
+                ":opened",
+                serde_dynamo::to_attribute_value(opened).map_err(ApiError::internal)?,
+            );
+        update = match incident {
+            Some(incident) => update
+                .update_expression("SET openIncident = :incident, autoIncidents = :opened ADD #sequence :one")
+                .expression_attribute_values(":incident", s(incident.to_string())),
+            None => update.update_expression("SET autoIncidents = :opened REMOVE openIncident ADD #sequence :one"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 }
 
