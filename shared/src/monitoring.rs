@@ -129,7 +129,8 @@ async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), ApiError>
     let actor = Actor::monitor(t.monitor.id);
     match (t.monitor.status, t.open_incident) {
         (MonitorStatus::Down, None) => {
-            let mut opened: Vec<i64> = t.auto_incidents.iter().copied().filter(|at| now.timestamp() - at < 3600).collect();
+            let mut opened: Vec<i64> =
+                t.auto_incidents.iter().copied().filter(|at| now.timestamp() - at < 3600).collect();
             if !crate::monitor::may_open_incident(&opened, now.timestamp()) {
                 let data = crate::store::events::data_of("monitor", &t.monitor);
                 let event = crate::store::events::Event::new(
@@ -162,7 +163,11 @@ async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), ApiError>
                 status: Some(IncidentStatus::Resolved),
                 notify_subscribers: true,
             };
-            match state.store.add_incident_update(t.org, &actor, incident, update, None, &now_s, state.now_epoch()).await {
+            match state
+                .store
+                .add_incident_update(t.org, &actor, incident, update, None, &now_s, state.now_epoch())
+                .await
+            {
                 Ok(_) | Err(ApiError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }

@@ -76,7 +76,10 @@ async fn fail_fail_ok_fail_fail_fail_ok_fail_ok_ok_with_thresholds_3_and_2_goes_
     assert_eq!((incidents[0]["title"].as_str(), incidents[0]["impact"].as_str()), (Some("API is down"), Some("major")));
     let whole = app.call("GET", &format!("/api/v1/incidents/{}", incidents[0]["id"].as_str().unwrap()), None).await;
     let last = whole.expect(200).json["data"]["updates"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["status"].as_str(), last["body"].as_str()), (Some("resolved"), Some("API has recovered after 4 minutes.")));
+    assert_eq!(
+        (last["status"].as_str(), last["body"].as_str()),
+        (Some("resolved"), Some("API has recovered after 4 minutes."))
+    );
 
     // Assert
     assert_eq!(target.count(), 10);
@@ -181,4 +184,38 @@ async fn the_flap_guard_stops_the_sixth_automatic_incident_within_an_hour() {
     let events = monitor_events(&app).await;
     assert_eq!(events.iter().filter(|t| *t == "monitor.down").count(), 6);
     assert_eq!(events.iter().filter(|t| *t == "monitor.flapping").count(), 1);
+}
+
+#[tokio::test]
+async fn a_service_monitor_url_gets_a_linked_monitor_kept_in_step_with_it() {
+    let app = TestApp::all().await;
+    let page = app.page().await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/services"),
+            Some(json!({"name": "Web", "monitorUrl": "http://127.0.0.1:9/a"})),
+        )
+        .await;
+    let service = r.expect(201).json["data"]["id"].as_str().unwrap().to_owned();
+
+    let linked = app.call("GET", &format!("/api/v1/monitors/{service}"), None).await;
+    let linked = linked.expect(200).json["data"].clone();
+    assert_eq!(
+        (linked["url"].as_str(), linked["serviceId"].as_str()),
+        (Some("http://127.0.0.1:9/a"), Some(service.as_str()))
+    );
+    assert_eq!((linked["intervalSeconds"].as_u64(), linked["failureThreshold"].as_u64()), (Some(60), Some(3)));
+    assert_eq!(linked["pageId"].as_str(), Some(page.as_str()));
+
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": "http://127.0.0.1:9/b"})))
+        .await
+        .expect(200);
+    let moved = app.call("GET", &format!("/api/v1/monitors/{service}"), None).await;
+    assert_eq!(moved.expect(200).json["data"]["url"], "http://127.0.0.1:9/b");
+    let listed = app.call("GET", &format!("/api/v1/monitors?pageId={page}"), None).await;
+    assert_eq!(listed.expect(200).json["data"].as_array().unwrap().len(), 1);
+
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": null}))).await.expect(200);
+    app.call("GET", &format!("/api/v1/monitors/{service}"), None).await.expect_error(404, "not_found");
 }

@@ -772,6 +772,39 @@ impl Store {
 }
 
 impl Store {
+    /// The writes that give a service with a `monitorUrl` its linked monitor (the
+    /// service's id, the contract's defaults; one already there starts over with the new
+    /// URL), with a `monitor.created` event.
+    pub(crate) fn linked_monitor_writes(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        service: &super::services::Service,
+        url: &str,
+        now: &str,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        let new = NewMonitor::linked(service.id, &service.name, url.to_owned());
+        let item = new_item(org, new, Some(service.page_id), now);
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table())
+            .set_item(Some(to_item(&item)?))
+            .build()
+            .map_err(ApiError::internal)?;
+        let event =
+            Event::new(EventType::MonitorCreated, Some(service.page_id), actor, now, data_of("monitor", &item.monitor));
+        Ok(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?])
+    }
+
+    /// The write that removes a service's linked monitor, if there is one.
+    pub(crate) fn linked_monitor_delete(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(service))))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
     /// Records a monitor's automatic incident (opened, or `None` once resolved) and the
     /// times its recent ones opened. Increments its revision, so a tick that read it
     /// before cannot put back what it had.

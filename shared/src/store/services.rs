@@ -237,6 +237,9 @@ impl Store {
                 now_epoch,
             )?);
         }
+        if let Some(url) = &item.service.monitor_url {
+            items.extend(self.linked_monitor_writes(org, actor, &item.service, url, now)?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(item.service)),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
@@ -344,11 +347,21 @@ impl Store {
             }
             let event = Event::new(EventType::ServiceUpdated, Some(current.page_id), actor, now, data);
             let mut items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
+            // A new monitor URL gives it a linked monitor; removing the URL removes it.
+            let mut linked = Vec::new();
+            match &patch.monitor_url {
+                Some(Some(url)) if current.monitor_url.as_deref() != Some(url.as_str()) => {
+                    linked = self.linked_monitor_writes(org, actor, &updated, url, now)?;
+                }
+                Some(None) if current.monitor_url.is_some() => linked.push(self.linked_monitor_delete(org, id)?),
+                _ => {}
+            }
             if let Some(to) = changed {
                 items.push(self.status_change_put(org, &current, now, to, source)?);
                 // No history written under a page whose delete has begun.
                 items.push(self.page_is_live(org, current.page_id)?);
             }
+            items.extend(linked);
             match self.transact(items).await {
                 Ok(()) => return Ok(updated),
                 // Deleted or changed since we read it: read again.
@@ -374,10 +387,11 @@ impl Store {
             .map_err(ApiError::internal)?;
         let event =
             Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
-        match self
-            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
-            .await
-        {
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?];
+        if current.monitor_url.is_some() {
+            items.push(self.linked_monitor_delete(org, id)?);
+        }
+        match self.transact(items).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
                 return Err(ApiError::not_found("Service"));
