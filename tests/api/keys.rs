@@ -159,6 +159,13 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .as_str()
         .unwrap()
         .to_owned();
+    let monitor = app
+        .call("POST", "/api/v1/monitors", Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})))
+        .await
+        .json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let subscriber = app
         .call(
             "POST",
@@ -175,6 +182,7 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .replace("{deliveryId}", &delivery)
         .replace("{subscriberId}", &subscriber)
         .replace("{maintenanceId}", &maintenance)
+        .replace("{monitorId}", &monitor)
         .replace("{pageId}", &page)
         .replace("{serviceId}", &service)
         .replace("{incidentId}", &incident)
@@ -188,6 +196,8 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         ("POST", p) if p.ends_with("/maintenances") => Some(
             json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
         ),
+        ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
+        ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
         ("POST", p) if p.ends_with("/subscribers") => {
             Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
         }

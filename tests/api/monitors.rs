@@ -100,6 +100,16 @@ async fn fail_fail_ok_fail_fail_fail_ok_fail_ok_ok_with_thresholds_3_and_2_goes_
     assert!(checks[9]["error"].as_str().unwrap().contains("expected 200-299"));
     let now = app.call("GET", &format!("/api/v1/monitors/{id}"), None).await;
     assert_eq!(now.expect(200).json["data"]["status"], "up");
+
+    // Deleting the monitor takes its check log with it.
+    app.call("DELETE", &format!("/api/v1/monitors/{id}"), None).await.expect(204);
+    let left = app
+        .org_items(app.org)
+        .await
+        .into_iter()
+        .filter(|i| i["sk"].as_s().unwrap().starts_with(&format!("MONITOR#{id}")))
+        .count();
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]
