@@ -229,3 +229,151 @@ async fn a_service_monitor_url_gets_a_linked_monitor_kept_in_step_with_it() {
     app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": null}))).await.expect(200);
     app.call("GET", &format!("/api/v1/monitors/{service}"), None).await.expect_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn monitor_urls_face_the_same_address_guard_as_webhooks_at_send_time() {
+    use livestatus_shared::notify::sender::Sender;
+    use livestatus_shared::outbound::Policy;
+    let strict = Sender::new(Policy { allow_private: false, allow_http: false }, std::time::Duration::from_secs(2));
+    for url in [
+        "http://127.0.0.1/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://10.0.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://100.64.0.1/",
+    ] {
+        let probe = strict.check("GET", url, std::time::Duration::from_secs(2), None).await;
+        assert!(probe.error.as_deref().is_some_and(|e| e.starts_with("refused")), "{url}: {probe:?}");
+        assert_eq!(probe.status, None);
+    }
+    // The local run's setting allows private targets, never cloud metadata.
+    let local = Sender::new(Policy { allow_private: true, allow_http: true }, std::time::Duration::from_secs(2));
+    let probe = local.check("GET", "http://169.254.169.254/latest/meta-data/", std::time::Duration::from_secs(2), None).await;
+    assert!(probe.error.as_deref().is_some_and(|e| e.starts_with("refused")), "{probe:?}");
+}
+
+/// A target on 127.0.0.1 answering every request after `delay`, or never (`None`:
+/// it accepts connections and reads nothing, a blackhole).
+async fn slow_target(delay: Option<std::time::Duration>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    match delay {
+        Some(delay) => {
+            let app = axum::Router::new().fallback(move || async move {
+                tokio::time::sleep(delay).await;
+                "ok"
+            });
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        }
+        None => {
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((socket, _)) = listener.accept().await {
+                    held.push(socket);
+                }
+            });
+        }
+    }
+    base
+}
+
+/// Creates `n` monitors of `url`s through the store (the API's limits do not matter).
+async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32) {
+    use livestatus_shared::store::events::Actor;
+    use livestatus_shared::store::monitors::NewMonitor;
+    let now = livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(&*app.clock));
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter((0..n).map(|i| {
+        let new = NewMonitor {
+            id: uuid::Uuid::now_v7(),
+            name: format!("m{i}"),
+            url: format!("{url}/{i}"),
+            service_id: None,
+            method: "GET".into(),
+            interval_seconds: 60,
+            timeout_seconds,
+            expected_status: "200-299".into(),
+            keyword: None,
+            degraded_after_ms: None,
+            failure_threshold: 3,
+            success_threshold: 2,
+            paused: false,
+        };
+        let now = now.clone();
+        async move { app.store.create_monitor(app.org, &Actor::operator(), new, None, &now, 0).await }
+    }))
+    .buffer_unordered(16)
+    .collect()
+    .await;
+    assert!(results.iter().all(Result::is_ok));
+}
+
+/// `infra/monitor-bench.sh`: one tick of 1,000 due monitors against a target answering
+/// in 50 ms; then 100 blackholed monitors with a 2 s timeout. Prints the numbers for
+/// BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by infra/monitor-bench.sh"]
+async fn monitor_tick_benchmark() {
+    let n: usize = std::env::var("MONITORS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let app = TestApp::isolated().await;
+    let target = slow_target(Some(std::time::Duration::from_millis(50))).await;
+
+    // One check alone, for the latency a check records without load.
+    many_monitors(&app, 1, &target, 10).await;
+    tick(&app).await;
+    app.clock.advance(Duration::seconds(3600));
+    tick(&app).await;
+    let single: Vec<u64> = recorded_latencies(&app).await;
+    let single_median = median(&single);
+
+    many_monitors(&app, n - 1, &target, 10).await;
+    app.clock.advance(Duration::seconds(3600));
+    let started = std::time::Instant::now();
+    let outcome = tick(&app).await;
+    let wall = started.elapsed();
+    let recent = recorded_latencies(&app).await;
+    println!(
+        "monitor bench: {} checks in one tick: wall {:.2} s; recorded latency median {} ms (a single check alone: {} ms)",
+        outcome.checks,
+        wall.as_secs_f64(),
+        median(&recent),
+        single_median
+    );
+    assert_eq!(outcome.checks, n);
+
+    let holes = TestApp::isolated().await;
+    let blackhole = slow_target(None).await;
+    many_monitors(&holes, 1, &blackhole, 2).await;
+    let started = std::time::Instant::now();
+    tick(&holes).await;
+    let one = started.elapsed();
+    many_monitors(&holes, 99, &blackhole, 2).await;
+    holes.clock.advance(Duration::seconds(3600));
+    let started = std::time::Instant::now();
+    let outcome = tick(&holes).await;
+    let hundred = started.elapsed();
+    println!(
+        "monitor bench: one blackholed check with a 2 s timeout: tick {:.2} s; {} of them in one tick: {:.2} s",
+        one.as_secs_f64(),
+        outcome.checks,
+        hundred.as_secs_f64()
+    );
+}
+
+async fn recorded_latencies(app: &TestApp) -> Vec<u64> {
+    app.org_items(app.org)
+        .await
+        .into_iter()
+        .filter(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("monitorCheck"))
+        .filter_map(|i| i.get("latencyMs").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()))
+        .collect()
+}
+
+fn median(values: &[u64]) -> u64 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
