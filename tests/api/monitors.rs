@@ -317,6 +317,7 @@ async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run by infra/monitor-bench.sh"]
 async fn monitor_tick_benchmark() {
+    livestatus_shared::telemetry::init();
     let n: usize = std::env::var("MONITORS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let app = TestApp::isolated().await;
     let target = slow_target(Some(std::time::Duration::from_millis(50))).await;
