@@ -251,7 +251,8 @@ async fn monitor_urls_face_the_same_address_guard_as_webhooks_at_send_time() {
     }
     // The local run's setting allows private targets, never cloud metadata.
     let local = Sender::new(Policy { allow_private: true, allow_http: true }, std::time::Duration::from_secs(2));
-    let probe = local.check("GET", "http://169.254.169.254/latest/meta-data/", std::time::Duration::from_secs(2), None).await;
+    let probe =
+        local.check("GET", "http://169.254.169.254/latest/meta-data/", std::time::Duration::from_secs(2), None).await;
     assert!(probe.error.as_deref().is_some_and(|e| e.starts_with("refused")), "{probe:?}");
 }
 
