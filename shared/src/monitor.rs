@@ -162,15 +162,17 @@ pub fn step(
 ) -> (Runs, Option<MonitorStatus>) {
     let mut after = before;
     match verdict {
+        // Runs stop counting at their threshold, so a steady monitor's state stops
+        // changing (and need not be written at every check).
         Verdict::Down => {
-            after.failures += 1;
+            after.failures = (after.failures + 1).min(failure_threshold.max(1));
             after.successes = 0;
             if before.status != MonitorStatus::Down && after.failures >= failure_threshold {
                 after.status = MonitorStatus::Down;
             }
         }
         Verdict::Up | Verdict::Degraded => {
-            after.successes += 1;
+            after.successes = (after.successes + 1).min(success_threshold.max(1));
             after.failures = 0;
             let next = if verdict == Verdict::Up { MonitorStatus::Up } else { MonitorStatus::Degraded };
             let recovered = before.status != MonitorStatus::Down || after.successes >= success_threshold;
@@ -234,6 +236,14 @@ mod tests {
             runs = after;
         }
         assert_eq!(events, [(6, MonitorStatus::Down), (10, MonitorStatus::Up)]);
+    }
+
+    #[test]
+    fn a_steady_monitors_runs_stop_changing() {
+        let up = Runs { status: MonitorStatus::Up, failures: 0, successes: 2 };
+        assert_eq!(step(up, Verdict::Up, 3, 2), (up, None));
+        let down = Runs { status: MonitorStatus::Down, failures: 3, successes: 0 };
+        assert_eq!(step(down, Verdict::Down, 3, 2), (down, None));
     }
 
     #[test]
