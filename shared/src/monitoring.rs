@@ -12,16 +12,14 @@ use crate::domain::ServiceStatus;
 use crate::error::ApiError;
 use crate::monitor::MonitorStatus;
 use crate::store::events::Actor;
-use crate::store::monitors::{DUE_SHARDS, Transition};
+use crate::store::monitors::{DUE_SHARDS, Recorded, Transition};
 use crate::store::services::{ServicePatch, StatusSource};
 
-/// Checks in flight at once: enough that 1,000 due monitors answering in 50 ms take
-/// a few waves, and 100 blackholed ones time out together.
-pub const CHECK_CONCURRENCY: usize = 256;
+/// Checks in flight at once per shard (all shards run together): enough that 1,000 due
+/// monitors answering in 50 ms take a wave or two, and blackholed ones time out together.
+pub const CHECK_CONCURRENCY: usize = 64;
 /// Writes in flight at once.
 pub const WRITE_CONCURRENCY: usize = 64;
-/// Due monitors one tick takes per shard.
-pub const TICK_LIMIT: u32 = 2_500;
 
 /// What the monitors' part of a tick did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,27 +30,52 @@ pub struct Outcome {
     pub transitions: usize,
 }
 
-/// Checks every monitor due now.
+/// Checks every monitor due now, shard by shard.
 pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
+    let mut outcome = Outcome::default();
+    let mut first_error = None;
+    // Every shard at once: a slow target delays only its own check.
+    let results = futures::future::join_all((0..DUE_SHARDS).map(|shard| run_shard(state, shard))).await;
+    for result in results {
+        match result {
+            Ok(o) => {
+                outcome.checks += o.checks;
+                outcome.transitions += o.transitions;
+            }
+            // One shard's trouble must not stop the others; its monitors stay due.
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if outcome.checks == 0 => Err(e),
+        Some(e) => {
+            tracing::warn!(error = %e, "some monitors could not be checked; they stay due");
+            Ok(outcome)
+        }
+        None => Ok(outcome),
+    }
+}
+
+async fn run_shard(state: &AppState, shard: u8) -> Result<Outcome, ApiError> {
     let now = state.clock.now();
     let now_s = crate::clock::timestamp(now);
     let started = std::time::Instant::now();
-    let mut due = Vec::new();
-    for shard in 0..DUE_SHARDS {
-        due.extend(state.store.due_monitors(shard, &now_s, TICK_LIMIT).await?);
+    let (due, shard_state) = state.store.due_monitors(shard, now).await?;
+    if due.is_empty() {
+        state.store.update_shard_state(shard, &now_s, &[]).await?;
+        return Ok(Outcome::default());
     }
     let read = started.elapsed();
-    // Each result is recorded as soon as its check ends (writes bounded apart from
-    // checks), so a slow or blackholed target delays only its own record.
-    let writes = tokio::sync::Semaphore::new(WRITE_CONCURRENCY);
-    let writes = &writes;
-    let results: Vec<Result<(Option<crate::store::Item>, Option<Transition>), ApiError>> = futures::stream::iter(due)
+    let shard_state = &shard_state;
+    let results: Vec<Result<Option<Recorded>, ApiError>> = futures::stream::iter(due)
         .map(|due| async move {
             let m = due.monitor();
             let timeout = Duration::from_secs(u64::from(m.timeout_seconds));
             let probe = state.sender.check(&m.method, &m.url, timeout, m.keyword.as_deref()).await;
-            let _permit = writes.acquire().await.map_err(ApiError::internal)?;
-            state.store.record_check(&due, &probe, now).await
+            let counters = shard_state.day.get(&m.id);
+            state.store.record_check(&due, &probe, now, counters).await
         })
         .buffer_unordered(CHECK_CONCURRENCY)
         .collect()
@@ -60,23 +83,31 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
     let checked = started.elapsed();
     let mut records = Vec::new();
     let mut transitions = Vec::new();
+    let mut entries = Vec::new();
     let mut first_error = None;
     for result in results {
         match result {
-            Ok((record, transition)) => {
-                records.extend(record);
-                transitions.extend(transition);
+            Ok(Some(r)) => {
+                records.push(r.record);
+                records.extend(r.rollup);
+                transitions.extend(r.transition);
+                if let Some(id) = r.last_id {
+                    entries.push((id, r.last, r.day));
+                }
             }
+            Ok(None) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    let outcome = Outcome { checks: records.len(), transitions: transitions.len() };
+    let outcome = Outcome { checks: entries.len(), transitions: transitions.len() };
     state.store.put_all(records).await?;
+    state.store.update_shard_state(shard, &now_s, &entries).await?;
     tracing::info!(
+        shard,
         read_ms = read.as_millis() as u64,
-        checked_and_recorded_ms = checked.as_millis() as u64,
+        checked_ms = checked.as_millis() as u64,
         logged_ms = started.elapsed().as_millis() as u64,
         checks = outcome.checks,
         "monitor tick"

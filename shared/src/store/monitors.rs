@@ -23,8 +23,8 @@ use crate::monitor::{MonitorStatus, Runs};
 
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
-/// Shards of the monitors' due index.
-pub const DUE_SHARDS: u8 = 4;
+/// Shards of the active monitors (and of the scheduler's state about them).
+pub const DUE_SHARDS: u8 = 8;
 
 /// A monitor as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -195,21 +195,64 @@ pub(crate) fn shard(id: Uuid) -> u8 {
     id.as_bytes()[15] % DUE_SHARDS
 }
 
-/// `DUE#MONITOR#<shard>`.
-pub(crate) fn due_gsi2pk(shard: u8) -> String {
-    format!("DUE#MONITOR#{shard}")
+/// `MONITORS#<shard>`: a GSI2 partition of the active (not paused) monitors.
+pub(crate) fn active_gsi2pk(shard: u8) -> String {
+    format!("MONITORS#{shard}")
 }
 
-/// Sets an item's due keys: the next check at `next` unless paused.
-pub(crate) fn schedule(mut item: MonitorItem, org: Uuid, next: &str) -> MonitorItem {
+/// Sets an item's index keys: in its shard of active monitors unless paused. The keys do
+/// not change from check to check: when a monitor is due follows from its slot.
+pub(crate) fn schedule(mut item: MonitorItem, org: Uuid, _now: &str) -> MonitorItem {
     if item.monitor.paused {
         item.gsi2pk = None;
         item.gsi2sk = None;
     } else {
-        item.gsi2pk = Some(due_gsi2pk(shard(item.monitor.id)));
-        item.gsi2sk = Some(super::schema::due_gsi2sk(next, org, item.monitor.id));
+        item.gsi2pk = Some(active_gsi2pk(shard(item.monitor.id)));
+        item.gsi2sk = Some(format!("{org}#{}", item.monitor.id));
     }
     item
+}
+
+/// Whether a monitor is due at `now` when the previous tick ran at `previous`: one of
+/// its slots (every `interval` seconds, offset by its id) falls in `(previous, now]`.
+pub fn slot_due(id: Uuid, interval_seconds: u32, previous: i64, now: i64) -> bool {
+    let interval = i64::from(interval_seconds.max(1));
+    let offset = i64::try_from(id.as_u128() % interval as u128).unwrap_or(0);
+    let last_slot = (now - offset).div_euclid(interval) * interval + offset;
+    last_slot > previous
+}
+
+/// The scheduler's state of a shard: when it last ran, and each monitor's last check
+/// and today's counters (one item per shard, so a steady monitor's check writes nothing
+/// of its own but its check record).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardState {
+    /// The last tick.
+    #[serde(default)]
+    pub last_tick_at: Option<String>,
+    /// Each monitor's last check: `[at, latencyMs]`.
+    #[serde(default)]
+    pub last: std::collections::HashMap<Uuid, LastCheck>,
+    /// Each monitor's counters of the day.
+    #[serde(default)]
+    pub day: std::collections::HashMap<Uuid, DayCounters>,
+}
+
+/// A monitor's last check, as the shard state keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastCheck {
+    /// When.
+    pub at: String,
+    /// Its latency.
+    pub latency_ms: u64,
+}
+
+const SCHEDULER_PK: &str = "SCHEDULER";
+
+fn shard_state_sk(shard: u8) -> String {
+    format!("MONITORS#{shard}")
 }
 
 /// `MONITOR#<id>`; also the prefix of its checks and rollups.
@@ -397,9 +440,32 @@ impl Store {
         }
     }
 
-    /// Reads a monitor of `org`.
+    /// Reads a monitor of `org`, with its last check from its shard's state.
     pub async fn get_monitor(&self, org: Uuid, id: Uuid) -> Result<Option<Monitor>, ApiError> {
-        Ok(self.monitor_item(org, id).await?.map(|i| i.monitor))
+        let Some(item) = self.monitor_item(org, id).await? else { return Ok(None) };
+        let mut monitors = vec![item.monitor];
+        self.overlay_last_checks(&mut monitors).await?;
+        Ok(monitors.pop())
+    }
+
+    /// Sets each monitor's `lastCheckedAt` and `lastLatencyMs` from its shard's state
+    /// (where steady checks record them), one read per shard involved.
+    async fn overlay_last_checks(&self, monitors: &mut [Monitor]) -> Result<(), ApiError> {
+        let mut shards: Vec<u8> = monitors.iter().map(|m| shard(m.id)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for s in shards {
+            let state = self.shard_state(s).await?;
+            for m in monitors.iter_mut().filter(|m| shard(m.id) == s) {
+                if let Some(last) = state.last.get(&m.id) {
+                    if m.last_checked_at.as_deref().is_none_or(|at| at < last.at.as_str()) {
+                        m.last_checked_at = Some(last.at.clone());
+                        m.last_latency_ms = Some(last.latency_ms);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn monitor_item(&self, org: Uuid, id: Uuid) -> Result<Option<MonitorItem>, ApiError> {
@@ -447,13 +513,10 @@ impl Store {
             query = query.filter_expression(conditions.join(" AND "));
         }
         let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<MonitorItem>(i).map(|i| i.monitor))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        let mut monitors: Vec<Monitor> =
+            items.into_iter().map(|i| from_item::<MonitorItem>(i).map(|i| i.monitor)).collect::<Result<_, _>>()?;
+        self.overlay_last_checks(&mut monitors).await?;
+        Ok(Listing { items: monitors, next_cursor: last.as_ref().map(cursor::encode) })
     }
 
     /// Changes a monitor's settings. A changed URL, method or expectation starts its
@@ -607,6 +670,23 @@ pub struct Transition {
     pub org: Uuid,
 }
 
+/// What recording a check came to.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The check record to put.
+    pub record: Item,
+    /// The rollup of a day that ended, to put.
+    pub rollup: Option<Item>,
+    /// The monitor's last check, for the shard's state.
+    pub last: LastCheck,
+    /// Its day counters, for the shard's state.
+    pub day: DayCounters,
+    /// Its change of status, if any.
+    pub transition: Option<Transition>,
+    /// The monitor, set by the tick.
+    pub last_id: Option<Uuid>,
+}
+
 /// A monitor due for a check, as the tick read it from the due index.
 #[derive(Clone, Debug)]
 pub struct DueMonitor(pub(crate) MonitorItem);
@@ -619,32 +699,65 @@ impl DueMonitor {
 }
 
 impl Store {
-    /// The monitors due at `now` on one shard of the due index, whole (the index projects
-    /// every attribute, so a check costs no read), earliest first.
-    pub async fn due_monitors(&self, shard: u8, now: &str, limit: u32) -> Result<Vec<DueMonitor>, ApiError> {
+    /// A shard's scheduler state (empty before its first tick).
+    pub async fn shard_state(&self, shard: u8) -> Result<ShardState, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.map(from_item::<ShardState>).transpose()?.unwrap_or_default())
+    }
+
+    /// The active monitors of one shard due at `now`, whole (the index projects every
+    /// attribute, so a check costs no read), with the shard's state: those never judged,
+    /// and those with a slot since the shard's last tick (the last minute, before the
+    /// first).
+    pub async fn due_monitors(
+        &self,
+        shard: u8,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Vec<DueMonitor>, ShardState), ApiError> {
+        let state = self.shard_state(shard).await?;
+        let previous = state
+            .last_tick_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(now.timestamp() - 60, |t| t.timestamp());
         let query = self
             .client()
             .query()
             .index_name(schema::GSI2)
-            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :upto")
-            .expression_attribute_values(":pk", s(due_gsi2pk(shard)))
-            .expression_attribute_values(":upto", s(format!("{now}$")));
-        let (items, _) = self.query_up_to(query, limit, None).await?;
-        items.into_iter().map(|i| from_item::<MonitorItem>(i).map(DueMonitor)).collect()
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", s(active_gsi2pk(shard)));
+        let mut due = Vec::new();
+        for item in self.query_all(query).await? {
+            let item = from_item::<MonitorItem>(item)?;
+            let m = &item.monitor;
+            if m.status == MonitorStatus::Pending || slot_due(m.id, m.interval_seconds, previous, now.timestamp()) {
+                due.push(DueMonitor(item));
+            }
+        }
+        Ok((due, state))
     }
 
-    /// Records a check of a due monitor made at `now`: its verdict moves its runs and
-    /// status, its next check is scheduled, today's counters move (the day before goes
-    /// to its rollup item), and a change of status is an event in the same write. The
-    /// write is conditioned on the revision the tick read: a monitor changed meanwhile
-    /// (edited, deleted, or checked by an overlapping tick) is left alone. Returns the
-    /// check record to store and the transition, if any.
+    /// Records a check of a due monitor made at `now`. Its verdict moves its runs and
+    /// status; only when they change is the monitor written (conditioned on the revision
+    /// the tick read: a monitor changed meanwhile is left alone), with the event of a
+    /// change of status. Returns the check record, the monitor's last check and day
+    /// counters for the shard's state (and the rollup of a day that ended), and the
+    /// transition; `None` when the monitor changed meanwhile.
     pub async fn record_check(
         &self,
         due: &DueMonitor,
         probe: &crate::monitor::Probe,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Option<Item>, Option<Transition>), ApiError> {
+        counters: Option<&DayCounters>,
+    ) -> Result<Option<Recorded>, ApiError> {
         use crate::monitor::{ExpectedStatus, Verdict, judge, step};
         let before = &due.0;
         let org = before.org_id;
@@ -654,22 +767,13 @@ impl Store {
             .unwrap_or_else(|_| ExpectedStatus::parse("200-299").expect("a constant expectation parses"));
         let (verdict, why) = judge(probe, &expected, m.degraded_after_ms);
         let (runs, changed) = step(before.runs, verdict, m.failure_threshold, m.success_threshold);
-        let mut after = before.clone();
-        after.sequence += 1;
-        after.runs = runs;
-        after.monitor.status = runs.status;
-        if runs.status != before.runs.status {
-            after.monitor.since.clone_from(&now_s);
-        }
-        after.monitor.last_checked_at = Some(now_s.clone());
-        after.monitor.last_latency_ms = Some(probe.latency_ms);
-        // Today's counters; yesterday's become its rollup.
+        // Today's counters; a day that ended becomes its rollup.
         let today = now.date_naive().to_string();
         let mut rollup = None;
-        let mut day = match after.day.take() {
-            Some(d) if d.date == today => d,
+        let mut day = match counters {
+            Some(d) if d.date == today => d.clone(),
             Some(d) => {
-                rollup = Some(d);
+                rollup = Some(d.clone());
                 DayCounters { date: today, ..DayCounters::default() }
             }
             None => DayCounters { date: today, ..DayCounters::default() },
@@ -685,25 +789,20 @@ impl Store {
             day.answered += 1;
             day.latency_sum_ms += probe.latency_ms;
         }
-        after.day = Some(day);
-        let next = next_check(before, now);
-        let after = schedule(after, org, &next);
-        let after_item = to_item(&after)?;
-        let mut items = vec![self.put_if_sequence(after_item.clone(), before.sequence)?];
-        if let Some(rollup) = &rollup {
-            let mut item = to_item(rollup)?;
-            item.insert("pk".into(), s(schema::org_pk(org)));
-            item.insert("sk".into(), s(day_sk(m.id, &rollup.date)));
-            item.insert("entity".into(), s("monitorDay"));
-            if let Some(page) = m.page_id {
-                item.insert("pageId".into(), s(page.to_string()));
-            }
-            let put = aws_sdk_dynamodb::types::Put::builder()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .build()
-                .map_err(ApiError::internal)?;
-            items.push(TransactWriteItem::builder().put(put).build());
+        let mut after = before.clone();
+        after.sequence += 1;
+        after.runs = runs;
+        after.monitor.status = runs.status;
+        if runs.status != before.runs.status {
+            after.monitor.since.clone_from(&now_s);
+        }
+        after.monitor.last_checked_at = Some(now_s.clone());
+        after.monitor.last_latency_ms = Some(probe.latency_ms);
+        after.day = None;
+        let after = schedule(after, org, &now_s);
+        let mut items = Vec::new();
+        if runs != before.runs {
+            items.push(self.put_if_sequence(to_item(&after)?, before.sequence)?);
         }
         let transition = changed.map(|_| Transition {
             monitor: after.monitor.clone(),
@@ -726,33 +825,28 @@ impl Store {
             });
             items.push(self.event_put(org, Event::new(kind, m.page_id, &Actor::monitor(m.id), &now_s, data))?);
         }
-        if items.len() == 1 {
-            // The usual check: one conditional put, no transaction.
-            let put = self
-                .client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(after_item))
-                .condition_expression("attribute_exists(pk) AND #sequence = :sequence")
-                .expression_attribute_names("#sequence", "sequence")
-                .expression_attribute_values(":sequence", n(before.sequence))
-                .send()
-                .await;
-            match put {
-                Ok(_) => {}
-                // Changed since the tick read it: this check does not count.
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                    return Ok((None, None));
-                }
-                Err(e) => return Err(sdk_error(e)),
-            }
-        } else {
-            match self.transact(items).await {
+        match items.len() {
+            0 => {}
+            _ => match self.transact(items).await {
                 Ok(()) => {}
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Ok((None, None)),
+                // Changed since the tick read it: this check does not count.
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Ok(None),
                 Err(e) => return Err(e.into_api_error()),
-            }
+            },
         }
+        let rollup = rollup
+            .map(|d| {
+                let mut item = to_item(&d)?;
+                item.insert("pk".into(), s(schema::org_pk(org)));
+                item.insert("sk".into(), s(day_sk(m.id, &d.date)));
+                item.insert("entity".into(), s("monitorDay"));
+                if let Some(page) = m.page_id {
+                    item.insert("pageId".into(), s(page.to_string()));
+                }
+                Ok::<_, ApiError>(item)
+            })
+            .transpose()?;
+        let check_at = now_s.clone();
         let check = CheckItem {
             pk: schema::org_pk(org),
             sk: check_sk(m.id, &now_s),
@@ -767,7 +861,64 @@ impl Store {
                 error: why,
             },
         };
-        Ok((Some(to_item(&check)?), transition))
+        Ok(Some(Recorded {
+            record: to_item(&check)?,
+            rollup,
+            last: LastCheck { at: check_at, latency_ms: probe.latency_ms },
+            day,
+            transition,
+            last_id: Some(m.id),
+        }))
+    }
+
+    /// Writes a shard's state after a tick: the tick's time, and each checked monitor's
+    /// last check and day counters (some forty monitors to an update).
+    pub async fn update_shard_state(
+        &self,
+        shard: u8,
+        now: &str,
+        checked: &[(Uuid, LastCheck, DayCounters)],
+    ) -> Result<(), ApiError> {
+        let empty = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::new());
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+            .update_expression(
+                "SET lastTickAt = :now, #last = if_not_exists(#last, :empty), #day = if_not_exists(#day, :empty)",
+            )
+            .expression_attribute_names("#last", "last")
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":empty", empty)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        for chunk in checked.chunks(40) {
+            let mut update = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+                .expression_attribute_names("#last", "last")
+                .expression_attribute_names("#day", "day");
+            let mut sets = Vec::new();
+            for (i, (id, last, day)) in chunk.iter().enumerate() {
+                sets.push(format!("#last.#m{i} = :l{i}, #day.#m{i} = :d{i}"));
+                update = update
+                    .expression_attribute_names(format!("#m{i}"), id.to_string())
+                    .expression_attribute_values(
+                        format!(":l{i}"),
+                        serde_dynamo::to_attribute_value(last).map_err(ApiError::internal)?,
+                    )
+                    .expression_attribute_values(
+                        format!(":d{i}"),
+                        serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?,
+                    );
+            }
+            update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(sdk_error)?;
+        }
+        Ok(())
     }
 }
 
@@ -839,21 +990,4 @@ impl Store {
             Err(e) => Err(sdk_error(e)),
         }
     }
-}
-
-/// When a monitor checked at `now` is next due: its interval after the time it was due
-/// (so checks do not drift later tick by tick), or after `now` if that has passed.
-fn next_check(item: &MonitorItem, now: chrono::DateTime<chrono::Utc>) -> String {
-    let interval = chrono::Duration::seconds(i64::from(item.monitor.interval_seconds));
-    let due = item
-        .gsi2sk
-        .as_deref()
-        .and_then(|k| k.split('#').next())
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map_or(now, |t| t.to_utc());
-    let mut next = due + interval;
-    if next <= now {
-        next = now + interval;
-    }
-    crate::clock::timestamp(next)
 }
