@@ -12,14 +12,14 @@ use crate::domain::ServiceStatus;
 use crate::error::ApiError;
 use crate::monitor::MonitorStatus;
 use crate::store::events::Actor;
-use crate::store::monitors::{DUE_SHARDS, Recorded, Transition};
+use crate::store::monitors::{DUE_SHARDS, DayCounters, DueMonitor, LastCheck, Recorded, Transition};
 use crate::store::services::{ServicePatch, StatusSource};
 
-/// Checks in flight at once per shard (all shards run together): enough that 1,000 due
-/// monitors answering in 50 ms take a wave or two, and blackholed ones time out together.
-pub const CHECK_CONCURRENCY: usize = 64;
-/// Writes in flight at once.
-pub const WRITE_CONCURRENCY: usize = 64;
+/// Checks in flight at once: enough that 1,000 due monitors answering in 50 ms take a
+/// few waves and 100 blackholed ones time out together.
+pub const CHECK_CONCURRENCY: usize = 256;
+/// Monitor writes (changes of runs or status) in flight at once.
+pub const WRITE_CONCURRENCY: usize = 32;
 
 /// What the monitors' part of a tick did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,85 +30,80 @@ pub struct Outcome {
     pub transitions: usize,
 }
 
-/// Checks every monitor due now, shard by shard.
+/// Checks every monitor due now: the shards' due monitors read together, then every
+/// check at once (bounded), and only then the writes, so writing never slows a check
+/// still in flight (whose latency is being measured).
 pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
-    let mut outcome = Outcome::default();
-    let mut first_error = None;
-    // Every shard at once: a slow target delays only its own check.
-    let results = futures::future::join_all((0..DUE_SHARDS).map(|shard| run_shard(state, shard))).await;
-    for result in results {
-        match result {
-            Ok(o) => {
-                outcome.checks += o.checks;
-                outcome.transitions += o.transitions;
-            }
-            // One shard's trouble must not stop the others; its monitors stay due.
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) if outcome.checks == 0 => Err(e),
-        Some(e) => {
-            tracing::warn!(error = %e, "some monitors could not be checked; they stay due");
-            Ok(outcome)
-        }
-        None => Ok(outcome),
-    }
-}
-
-async fn run_shard(state: &AppState, shard: u8) -> Result<Outcome, ApiError> {
     let now = state.clock.now();
     let now_s = crate::clock::timestamp(now);
     let started = std::time::Instant::now();
-    let (due, shard_state) = state.store.due_monitors(shard, now).await?;
-    if due.is_empty() {
-        state.store.update_shard_state(shard, &now_s, &[]).await?;
-        return Ok(Outcome::default());
+    let reads = futures::future::join_all((0..DUE_SHARDS).map(|shard| state.store.due_monitors(shard, now))).await;
+    let mut shards = Vec::new();
+    let mut due = Vec::new();
+    for (shard, read) in (0..DUE_SHARDS).zip(reads) {
+        let (monitors, shard_state) = read?;
+        due.extend(monitors.into_iter().map(|m| (shard, m)));
+        shards.push(shard_state);
     }
     let read = started.elapsed();
-    let shard_state = &shard_state;
-    let results: Vec<Result<Option<Recorded>, ApiError>> = futures::stream::iter(due)
-        .map(|due| async move {
+    let probes: Vec<(u8, DueMonitor, crate::monitor::Probe)> = futures::stream::iter(due)
+        .map(|(shard, due)| async move {
             let m = due.monitor();
             let timeout = Duration::from_secs(u64::from(m.timeout_seconds));
             let probe = state.sender.check(&m.method, &m.url, timeout, m.keyword.as_deref()).await;
-            let counters = shard_state.day.get(&m.id);
-            state.store.record_check(&due, &probe, now, counters).await
+            (shard, due, probe)
         })
         .buffer_unordered(CHECK_CONCURRENCY)
         .collect()
         .await;
     let checked = started.elapsed();
+    let shards = &shards;
+    let results: Vec<Result<(u8, Option<Recorded>), ApiError>> = futures::stream::iter(probes)
+        .map(|(shard, due, probe)| async move {
+            let counters = shards[usize::from(shard)].day.get(&due.monitor().id);
+            state.store.record_check(&due, &probe, now, counters).await.map(|r| (shard, r))
+        })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
     let mut records = Vec::new();
     let mut transitions = Vec::new();
-    let mut entries = Vec::new();
+    let mut entries: Vec<Vec<(uuid::Uuid, LastCheck, DayCounters)>> = vec![Vec::new(); usize::from(DUE_SHARDS)];
     let mut first_error = None;
     for result in results {
         match result {
-            Ok(Some(r)) => {
+            Ok((shard, Some(r))) => {
                 records.push(r.record);
                 records.extend(r.rollup);
                 transitions.extend(r.transition);
                 if let Some(id) = r.last_id {
-                    entries.push((id, r.last, r.day));
+                    entries[usize::from(shard)].push((id, r.last, r.day));
                 }
             }
-            Ok(None) => {}
+            Ok((_, None)) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    let outcome = Outcome { checks: entries.len(), transitions: transitions.len() };
+    let outcome = Outcome { checks: entries.iter().map(Vec::len).sum(), transitions: transitions.len() };
+    let recorded = started.elapsed();
     state.store.put_all(records).await?;
-    state.store.update_shard_state(shard, &now_s, &entries).await?;
+    let logged = started.elapsed();
+    let updates = futures::future::join_all((0..DUE_SHARDS).map(|shard| {
+        let i = usize::from(shard);
+        state.store.update_shard_state(shard, &now_s, &shards[i], &entries[i])
+    }))
+    .await;
+    for update in updates {
+        update?;
+    }
     tracing::info!(
-        shard,
         read_ms = read.as_millis() as u64,
         checked_ms = checked.as_millis() as u64,
-        logged_ms = started.elapsed().as_millis() as u64,
+        recorded_ms = recorded.as_millis() as u64,
+        logged_ms = logged.as_millis() as u64,
+        state_ms = started.elapsed().as_millis() as u64,
         checks = outcome.checks,
         "monitor tick"
     );

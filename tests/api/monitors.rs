@@ -268,11 +268,21 @@ async fn slow_target(delay: Option<std::time::Duration>) -> String {
     let base = format!("http://{}", listener.local_addr().unwrap());
     match delay {
         Some(delay) => {
-            let app = axum::Router::new().fallback(move || async move {
-                tokio::time::sleep(delay).await;
-                "ok"
+            // Its own runtime on its own thread, as a remote target's would be: the
+            // latency it shows is not the harness's scheduling.
+            let listener = listener.into_std().unwrap();
+            std::thread::spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    let app = axum::Router::new().fallback(move || async move {
+                        tokio::time::sleep(delay).await;
+                        "ok"
+                    });
+                    axum::serve(listener, app).await.unwrap();
+                });
             });
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         }
         None => {
             tokio::spawn(async move {

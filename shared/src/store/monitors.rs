@@ -877,8 +877,16 @@ impl Store {
         &self,
         shard: u8,
         now: &str,
+        before: &ShardState,
         checked: &[(Uuid, LastCheck, DayCounters)],
     ) -> Result<(), ApiError> {
+        // A shard with nothing due keeps its last tick: no slot of its fell in between.
+        if checked.is_empty() {
+            return Ok(());
+        }
+        if before.last_tick_at.is_some() {
+            return self.set_shard_entries(shard, Some(now), checked).await;
+        }
         let empty = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::new());
         self.client()
             .update_item()
@@ -894,7 +902,18 @@ impl Store {
             .send()
             .await
             .map_err(sdk_error)?;
-        for chunk in checked.chunks(40) {
+        self.set_shard_entries(shard, None, checked).await
+    }
+
+    /// Sets monitors' last checks and day counters in a shard's state (and the tick's
+    /// time, with the first chunk), some forty to an update.
+    async fn set_shard_entries(
+        &self,
+        shard: u8,
+        now: Option<&str>,
+        checked: &[(Uuid, LastCheck, DayCounters)],
+    ) -> Result<(), ApiError> {
+        for (n, chunk) in checked.chunks(40).enumerate() {
             let mut update = self
                 .client()
                 .update_item()
@@ -915,6 +934,10 @@ impl Store {
                         format!(":d{i}"),
                         serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?,
                     );
+            }
+            if let (0, Some(now)) = (n, now) {
+                sets.push("lastTickAt = :now".to_owned());
+                update = update.expression_attribute_values(":now", s(now));
             }
             update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(sdk_error)?;
         }
