@@ -1,7 +1,8 @@
 //! The monitors' part of the scheduler's tick: every due monitor checked at once,
 //! concurrently with a bound, through the shared outbound client and its address guard;
-//! each result recorded with one conditional write; check records batched; and each
-//! change of status carried to the linked service (never while it is under maintenance).
+//! then the writes (a monitor only when its runs or status change, check records
+//! batched, the shards' state); and each change of status carried to the linked service
+//! (never while it is under maintenance) and to its page's automatic incident.
 
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ pub struct Outcome {
     pub checks: usize,
     /// Changes of status.
     pub transitions: usize,
+    /// Some active monitor checks more often than once a minute (every 30 s), so a
+    /// once-a-minute scheduler runs the monitors again half a minute later.
+    pub sub_minute: bool,
 }
 
 /// Checks every monitor due now: the shards' due monitors read together, then every
@@ -40,10 +44,14 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
     let reads = futures::future::join_all((0..DUE_SHARDS).map(|shard| state.store.due_monitors(shard, now))).await;
     let mut shards = Vec::new();
     let mut due = Vec::new();
+    let mut sub_minute = false;
+    let mut stale = Vec::new();
     for (shard, read) in (0..DUE_SHARDS).zip(reads) {
-        let (monitors, shard_state) = read?;
-        due.extend(monitors.into_iter().map(|m| (shard, m)));
-        shards.push(shard_state);
+        let read = read?;
+        sub_minute |= read.sub_minute;
+        due.extend(read.monitors.into_iter().map(|m| (shard, m)));
+        shards.push(read.state);
+        stale.push(read.stale);
     }
     let read = started.elapsed();
     let probes: Vec<(u8, DueMonitor, crate::monitor::Probe)> = futures::stream::iter(due)
@@ -86,13 +94,13 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
             }
         }
     }
-    let outcome = Outcome { checks: entries.iter().map(Vec::len).sum(), transitions: transitions.len() };
+    let outcome = Outcome { checks: entries.iter().map(Vec::len).sum(), transitions: transitions.len(), sub_minute };
     let recorded = started.elapsed();
     state.store.put_all(records).await?;
     let logged = started.elapsed();
     let updates = futures::future::join_all((0..DUE_SHARDS).map(|shard| {
         let i = usize::from(shard);
-        state.store.update_shard_state(shard, &now_s, &shards[i], &entries[i])
+        state.store.update_shard_state(shard, &now_s, &shards[i], &entries[i], &stale[i])
     }))
     .await;
     for update in updates {

@@ -117,6 +117,7 @@ pub const ROUTES: &[Route] = &[
     route(Group::Monitors, "PATCH", "/api/v1/monitors/{monitorId}", Scope::MonitorsWrite),
     route(Group::Monitors, "DELETE", "/api/v1/monitors/{monitorId}", Scope::MonitorsWrite),
     route(Group::Monitors, "GET", "/api/v1/monitors/{monitorId}/checks", Scope::MonitorsRead),
+    route(Group::Monitors, "GET", "/api/v1/monitors/{monitorId}/uptime", Scope::MonitorsRead),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
     public(Group::Status, "GET", "/status/{slug}"),

@@ -263,6 +263,94 @@ async fn monitor_urls_face_the_same_address_guard_as_webhooks_at_send_time() {
 
 /// A target on 127.0.0.1 answering every request after `delay`, or never (`None`:
 /// it accepts connections and reads nothing, a blackhole).
+#[tokio::test]
+async fn uptime_reads_ended_days_from_their_rollups_and_today_from_the_shard_state() {
+    // Arrange: a monitor whose checks straddle midnight UTC: three on the first day
+    // (one failing), one on the next.
+    let app = TestApp::isolated().await;
+    let sequence = [200, 500, 200, 200];
+    let target = Receiver::start(move |_, n| Reply::Status(sequence.get(n).copied().unwrap_or(200))).await;
+    let now = livestatus_shared::clock::Clock::now(&*app.clock);
+    let midnight = (now.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+    app.clock.advance(midnight - now - Duration::seconds(150));
+    let (first, second) = (now.date_naive(), midnight.date_naive());
+    let m = create(&app, json!({"name": "Days", "url": format!("{}/d", target.base)})).await;
+    let id = m["id"].as_str().unwrap();
+
+    // Act: four ticks a minute apart (23:57:30, 23:58:30, 23:59:30, 00:00:30).
+    for _ in 0..4 {
+        assert_eq!(tick(&app).await.checks, 1);
+        app.clock.advance(Duration::seconds(60));
+    }
+    let r = app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from={first}&to={second}"), None).await;
+
+    // Assert
+    let u = r.expect(200).json["data"].clone();
+    assert_eq!(
+        (u["checks"].as_u64(), u["passed"].as_u64(), u["uptimePercentage"].as_f64()),
+        (Some(4), Some(3), Some(75.0))
+    );
+    let days = u["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2);
+    assert_eq!(days[0]["date"].as_str(), Some(first.to_string().as_str()));
+    assert_eq!((days[0]["checks"].as_u64(), days[0]["uptimePercentage"].as_f64()), (Some(3), Some(66.666)));
+    assert_eq!((days[1]["checks"].as_u64(), days[1]["uptimePercentage"].as_f64()), (Some(1), Some(100.0)));
+    assert!(days[1]["averageLatencyMs"].is_u64());
+    let rollup = format!("MONITOR#{id}#DAY#{first}");
+    assert!(
+        app.org_items(app.org).await.iter().any(|i| i["sk"].as_s().unwrap() == &rollup),
+        "the ended day is a rollup"
+    );
+
+    // The default range is the last 30 days, today's last; days without checks say so.
+    let r = app.call("GET", &format!("/api/v1/monitors/{id}/uptime"), None).await;
+    let days = r.expect(200).json["data"]["days"].as_array().unwrap().clone();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["date"].as_str(), Some(second.to_string().as_str()));
+    assert_eq!((days[0]["checks"].as_u64(), days[0]["uptimePercentage"].is_null()), (Some(0), true));
+
+    // Bad ranges and unknown monitors are refused.
+    let bad = app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from={second}&to={first}"), None).await;
+    assert_eq!(bad.expect(400).json["error"]["code"], "invalid_request");
+    app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from=2026-02-30"), None).await.expect(400);
+    app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from=2024-01-01&to=2026-01-01"), None).await.expect(400);
+    app.call("GET", &format!("/api/v1/monitors/{}/uptime", uuid::Uuid::now_v7()), None).await.expect(404);
+}
+
+#[tokio::test]
+async fn the_shard_state_forgets_monitors_deleted_over_a_week_ago() {
+    // Arrange: nine monitors, so two share one of the eight shards; all checked once.
+    let app = TestApp::isolated().await;
+    let target = Receiver::start(|_, _| Reply::Status(200)).await;
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        let m = create(&app, json!({"name": format!("m{i}"), "url": format!("{}/{i}", target.base)})).await;
+        ids.push(m["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    tick(&app).await;
+    let shard = |id: &uuid::Uuid| id.as_bytes()[15] % livestatus_shared::store::monitors::DUE_SHARDS;
+    let (gone, kept) = ids
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| ids[i + 1..].iter().find(|b| shard(b) == shard(a)).map(|b| (*a, *b)))
+        .expect("two of nine monitors share a shard");
+    assert!(app.store.shard_state(shard(&gone)).await.unwrap().last.contains_key(&gone));
+
+    // Act: one is deleted; a day later, and eight days later, the shard is checked again.
+    app.call("DELETE", &format!("/api/v1/monitors/{gone}"), None).await.expect(204);
+    app.clock.advance(Duration::days(1));
+    tick(&app).await;
+    let after_a_day = app.store.shard_state(shard(&gone)).await.unwrap();
+    app.clock.advance(Duration::days(7));
+    tick(&app).await;
+    let after_eight_days = app.store.shard_state(shard(&gone)).await.unwrap();
+
+    // Assert
+    assert!(after_a_day.last.contains_key(&gone), "kept while its last check is under a week old");
+    assert!(!after_eight_days.last.contains_key(&gone) && !after_eight_days.day.contains_key(&gone));
+    assert!(after_eight_days.last.contains_key(&kept));
+}
+
 async fn slow_target(delay: Option<std::time::Duration>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

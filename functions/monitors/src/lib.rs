@@ -1,5 +1,5 @@
 //! The monitors endpoint group: `/api/v1/monitors`, `/api/v1/monitors/{monitorId}` and
-//! its `/checks`. The scheduler (in the notifications function) makes the checks; these
+//! its `/checks` and `/uptime`. The scheduler (in the notifications function) makes the checks; these
 //! are the requests.
 
 use axum::Router;
@@ -11,7 +11,7 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::domain;
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
 use livestatus_shared::monitor::{ExpectedStatus, INTERVALS, MAX_TIMEOUT_SECS, MonitorStatus};
-use livestatus_shared::store::monitors::{MonitorPatch, NewMonitor};
+use livestatus_shared::store::monitors::{DayCounters, MonitorPatch, NewMonitor};
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/monitors", get(list_monitors).post(create_monitor))
         .route("/api/v1/monitors/{monitorId}", get(get_monitor).patch(update_monitor).delete(delete_monitor))
         .route("/api/v1/monitors/{monitorId}/checks", get(list_checks))
+        .route("/api/v1/monitors/{monitorId}/uptime", get(get_uptime))
 }
 
 /// The function's complete router.
@@ -272,4 +273,89 @@ async fn list_checks(
     let listing =
         state.store.list_checks(who.org_id, id, state.now_epoch(), params.limit, params.cursor.as_deref()).await?;
     Ok(list(listing.items, listing.next_cursor))
+}
+
+/// Longest uptime range, in days.
+const UPTIME_MAX_DAYS: i64 = 366;
+/// Default uptime range, in days, ending today.
+const UPTIME_DEFAULT_DAYS: i64 = 30;
+
+/// Checks over some days: how many, how many passed, the uptime and mean latency.
+#[derive(serde::Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct CheckTotals {
+    checks: u64,
+    passed: u64,
+    degraded: u64,
+    /// Passed over made, floored to 3 decimals; `null` without checks.
+    uptime_percentage: Option<f64>,
+    /// Mean time to the response headers of the checks that got one.
+    average_latency_ms: Option<u64>,
+}
+
+impl CheckTotals {
+    fn of<'a>(days: impl IntoIterator<Item = &'a DayCounters>) -> Self {
+        let (mut checks, mut passed, mut degraded, mut latency, mut answered) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        for d in days {
+            checks += u64::from(d.checks);
+            passed += u64::from(d.passed);
+            degraded += u64::from(d.degraded);
+            latency += d.latency_sum_ms;
+            answered += u64::from(d.answered);
+        }
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        CheckTotals {
+            checks,
+            passed,
+            degraded,
+            uptime_percentage: livestatus_shared::uptime::percentage(
+                as_i64(checks),
+                as_i64(checks - passed.min(checks)),
+            ),
+            average_latency_ms: latency.checked_div(answered),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UptimeDay {
+    date: chrono::NaiveDate,
+    #[serde(flatten)]
+    totals: CheckTotals,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Uptime {
+    monitor_id: Uuid,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    #[serde(flatten)]
+    totals: CheckTotals,
+    days: Vec<UptimeDay>,
+}
+
+/// `GET /api/v1/monitors/{monitorId}/uptime?from=&to=`: the monitor's own record, from
+/// its daily rollups (every day of the range, `checks: 0` where it made none).
+async fn get_uptime(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    params.only(&["from", "to"])?;
+    let id = path_id(&id, "Monitor")?;
+    let (from, to) = params.date_range(state.clock.now().date_naive(), UPTIME_DEFAULT_DAYS, UPTIME_MAX_DAYS)?;
+    let counted =
+        state.store.monitor_days(who.org_id, id, from, to).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+    let days: Vec<UptimeDay> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|date| {
+            let day = date.to_string();
+            UptimeDay { date, totals: CheckTotals::of(counted.iter().filter(|c| c.date == day)) }
+        })
+        .collect();
+    Ok(data(StatusCode::OK, Uptime { monitor_id: id, from, to, totals: CheckTotals::of(&counted), days }))
 }

@@ -1,11 +1,13 @@
 //! Monitors, their recent checks and their daily rollups. A monitor sits in the org
 //! partition (`MONITOR#<id>`), listed through GSI1 (`ORG#<org>#MONITORS`); while not
-//! paused it carries its next check time on a sharded, sparse GSI2 partition
-//! (`DUE#MONITOR#<shard>`), which the scheduler's tick reads whole items from, so a
-//! check costs no read. Each check is one conditional update of the monitor (state,
-//! runs, next check, today's counters) and one put of a check record with a 7-day TTL,
-//! batched; the day's counters move into a rollup item (`MONITOR#<id>#DAY#<date>`) when
-//! the day changes. Nothing is kept per check for longer than a week.
+//! paused it sits in one of eight GSI2 shards of active monitors (`MONITORS#<shard>`),
+//! which the scheduler's tick reads whole, so a check costs no read of its own. When a
+//! monitor is due follows from its slot (its interval, offset by its id), so no key
+//! changes from check to check. A check writes its record (`MONITOR#<id>#CHECK#<at>`,
+//! 7-day TTL, batched), the monitor only when its runs or status change, and its last
+//! check and day counters into its shard's state item (`SCHEDULER` / `MONITORS#<shard>`);
+//! a day that ended becomes a rollup item (`MONITOR#<id>#DAY#<date>`). Nothing is kept
+//! per check for longer than a week.
 //!
 //! A service's linked monitor has the service's id, so creating, changing and removing
 //! it goes with the service's own writes.
@@ -113,9 +115,6 @@ pub(crate) struct MonitorItem {
     /// Its open automatic incident.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) open_incident: Option<Uuid>,
-    /// Today's counters: the day, checks, passed, degraded, latency sum.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) day: Option<DayCounters>,
     #[serde(flatten)]
     pub(crate) monitor: Monitor,
 }
@@ -202,7 +201,7 @@ pub(crate) fn active_gsi2pk(shard: u8) -> String {
 
 /// Sets an item's index keys: in its shard of active monitors unless paused. The keys do
 /// not change from check to check: when a monitor is due follows from its slot.
-pub(crate) fn schedule(mut item: MonitorItem, org: Uuid, _now: &str) -> MonitorItem {
+pub(crate) fn schedule(mut item: MonitorItem, org: Uuid) -> MonitorItem {
     if item.monitor.paused {
         item.gsi2pk = None;
         item.gsi2sk = None;
@@ -312,10 +311,9 @@ pub(crate) fn new_item(org: Uuid, new: NewMonitor, page: Option<Uuid>, now: &str
         runs: Runs::default(),
         auto_incidents: Vec::new(),
         open_incident: None,
-        day: None,
         monitor,
     };
-    schedule(item, org, now)
+    schedule(item, org)
 }
 
 /// A validated change; `None` leaves a field as it is.
@@ -533,6 +531,9 @@ impl Store {
         for _ in 0..5 {
             let before = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
             let mut after = before.clone();
+            // The last check, from the shard's state into the item: it stays there once
+            // the monitor is paused and its state entry goes.
+            self.overlay_last_checks(std::slice::from_mut(&mut after.monitor)).await?;
             after.sequence += 1;
             let reset = patch.apply(&mut after.monitor);
             after.monitor.updated_at = now.to_owned();
@@ -542,7 +543,7 @@ impl Store {
                     if after.monitor.paused { MonitorStatus::Paused } else { MonitorStatus::Pending };
                 after.monitor.since = now.to_owned();
             }
-            let after = schedule(after, org, now);
+            let after = schedule(after, org);
             let event = Event::new(
                 EventType::MonitorUpdated,
                 after.monitor.page_id,
@@ -698,6 +699,20 @@ impl DueMonitor {
     }
 }
 
+/// One shard as a tick reads it.
+#[derive(Debug)]
+pub struct DueShard {
+    /// Its monitors due now.
+    pub monitors: Vec<DueMonitor>,
+    /// Its scheduler state.
+    pub state: ShardState,
+    /// Some monitor of it checks more often than once a minute.
+    pub sub_minute: bool,
+    /// Entries of its state to remove: monitors no longer active, last checked over a
+    /// week ago.
+    pub stale: Vec<Uuid>,
+}
+
 impl Store {
     /// A shard's scheduler state (empty before its first tick).
     pub async fn shard_state(&self, shard: u8) -> Result<ShardState, ApiError> {
@@ -717,11 +732,7 @@ impl Store {
     /// attribute, so a check costs no read), with the shard's state: those never judged,
     /// and those with a slot since the shard's last tick (the last minute, before the
     /// first).
-    pub async fn due_monitors(
-        &self,
-        shard: u8,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Vec<DueMonitor>, ShardState), ApiError> {
+    pub async fn due_monitors(&self, shard: u8, now: chrono::DateTime<chrono::Utc>) -> Result<DueShard, ApiError> {
         let state = self.shard_state(shard).await?;
         let previous = state
             .last_tick_at
@@ -735,14 +746,28 @@ impl Store {
             .key_condition_expression("gsi2pk = :pk")
             .expression_attribute_values(":pk", s(active_gsi2pk(shard)));
         let mut due = Vec::new();
+        let mut sub_minute = false;
+        let mut active = std::collections::HashSet::new();
         for item in self.query_all(query).await? {
             let item = from_item::<MonitorItem>(item)?;
             let m = &item.monitor;
+            sub_minute |= m.interval_seconds < 60;
+            active.insert(m.id);
             if m.status == MonitorStatus::Pending || slot_due(m.id, m.interval_seconds, previous, now.timestamp()) {
                 due.push(DueMonitor(item));
             }
         }
-        Ok((due, state))
+        // Entries of monitors deleted or paused long ago, so the state item does not grow
+        // with every monitor there ever was (a paused monitor keeps its last check in its
+        // own item: see `update_monitor`).
+        let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
+        let stale = state
+            .last
+            .iter()
+            .filter(|(id, last)| !active.contains(*id) && last.at < week_ago)
+            .map(|(id, _)| *id)
+            .collect();
+        Ok(DueShard { monitors: due, state, sub_minute, stale })
     }
 
     /// Records a check of a due monitor made at `now`. Its verdict moves its runs and
@@ -798,8 +823,7 @@ impl Store {
         }
         after.monitor.last_checked_at = Some(now_s.clone());
         after.monitor.last_latency_ms = Some(probe.latency_ms);
-        after.day = None;
-        let after = schedule(after, org, &now_s);
+        let after = schedule(after, org);
         let mut items = Vec::new();
         if runs != before.runs {
             items.push(self.put_if_sequence(to_item(&after)?, before.sequence)?);
@@ -871,6 +895,39 @@ impl Store {
         }))
     }
 
+    /// A monitor's days from `from` to `to`, oldest first: the rollups of days that
+    /// ended, and today's counters from its shard's state. Days without checks are
+    /// missing. `None` when there is no such monitor.
+    pub async fn monitor_days(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Option<Vec<DayCounters>>, ApiError> {
+        if self.monitor_item(org, id).await?.is_none() {
+            return Ok(None);
+        }
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":from", s(day_sk(id, &from.to_string())))
+            .expression_attribute_values(":to", s(day_sk(id, &to.to_string())));
+        let mut days =
+            self.query_all(query).await?.into_iter().map(from_item::<DayCounters>).collect::<Result<Vec<_>, _>>()?;
+        let state = self.shard_state(shard(id)).await?;
+        if let Some(open) = state.day.get(&id) {
+            let in_range = (from.to_string()..=to.to_string()).contains(&open.date);
+            if in_range && !days.iter().any(|d| d.date == open.date) {
+                days.push(open.clone());
+            }
+        }
+        Ok(Some(days))
+    }
+
     /// Writes a shard's state after a tick: the tick's time, and each checked monitor's
     /// last check and day counters (some forty monitors to an update).
     pub async fn update_shard_state(
@@ -879,13 +936,14 @@ impl Store {
         now: &str,
         before: &ShardState,
         checked: &[(Uuid, LastCheck, DayCounters)],
+        stale: &[Uuid],
     ) -> Result<(), ApiError> {
         // A shard with nothing due keeps its last tick: no slot of its fell in between.
         if checked.is_empty() {
             return Ok(());
         }
         if before.last_tick_at.is_some() {
-            return self.set_shard_entries(shard, Some(now), checked).await;
+            return self.set_shard_entries(shard, Some(now), checked, stale).await;
         }
         let empty = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::new());
         self.client()
@@ -902,16 +960,18 @@ impl Store {
             .send()
             .await
             .map_err(sdk_error)?;
-        self.set_shard_entries(shard, None, checked).await
+        self.set_shard_entries(shard, None, checked, stale).await
     }
 
-    /// Sets monitors' last checks and day counters in a shard's state (and the tick's
-    /// time, with the first chunk), some forty to an update.
+    /// Sets monitors' last checks and day counters in a shard's state (and, with the
+    /// first chunk, the tick's time and the removal of stale entries, up to forty), some
+    /// forty to an update.
     async fn set_shard_entries(
         &self,
         shard: u8,
         now: Option<&str>,
         checked: &[(Uuid, LastCheck, DayCounters)],
+        stale: &[Uuid],
     ) -> Result<(), ApiError> {
         for (n, chunk) in checked.chunks(40).enumerate() {
             let mut update = self
@@ -939,7 +999,18 @@ impl Store {
                 sets.push("lastTickAt = :now".to_owned());
                 update = update.expression_attribute_values(":now", s(now));
             }
-            update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(sdk_error)?;
+            let mut removes = Vec::new();
+            if n == 0 {
+                for (i, id) in stale.iter().take(40).enumerate() {
+                    removes.push(format!("#last.#s{i}, #day.#s{i}"));
+                    update = update.expression_attribute_names(format!("#s{i}"), id.to_string());
+                }
+            }
+            let mut expression = format!("SET {}", sets.join(", "));
+            if !removes.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            update.update_expression(expression).send().await.map_err(sdk_error)?;
         }
         Ok(())
     }
