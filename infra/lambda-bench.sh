@@ -9,7 +9,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 ensure_tools
-bins=(--bin pages --bin services --bin incidents --bin maintenances --bin keys --bin og-ad --bin status --bin notifications)
+bins=(--bin pages --bin services --bin incidents --bin maintenances --bin monitors --bin keys --bin og-ad --bin status --bin notifications)
 
 cargo lambda build --release --locked "${bins[@]}"
 if rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
@@ -19,7 +19,7 @@ fi
 python3 - <<'PY'
 import io, os, zipfile
 for arch, d in (("x86_64", "target/lambda"), ("arm64", "target/lambda-arm64")):
-    for f in ("pages", "services", "incidents", "maintenances", "keys", "og-ad", "status", "notifications"):
+    for f in ("pages", "services", "incidents", "maintenances", "monitors", "keys", "og-ad", "status", "notifications"):
         p = f"{d}/{f}/bootstrap"
         if not os.path.exists(p):
             continue

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["pages", "services", "incidents", "maintenances", "keys", "og-ad", "status"]
+FUNCTIONS = ["pages", "services", "incidents", "maintenances", "monitors", "keys", "og-ad", "status"]
 
 
 class Runtime:

@@ -103,6 +103,18 @@ done
 check "the local scheduler starts a maintenance window and its service goes under maintenance" test "$state" = maintenance
 check "the public calendar lists the window" bash -c "curl -s \"\$1\" | grep -q \"UID:\$2@livestatus\"" _ "$base/status/$slug/maintenance.ics" "$window"
 
+# A monitor of the server's own OpenAPI document: the local scheduler checks it at once
+# (a new monitor is due until its first verdict) and the check log shows it passed.
+monitor=$(curl -s -X POST "$base/api/v1/monitors" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+  -d "{\"name\": \"API\", \"url\": \"$base/api/v1/openapi.json\", \"keyword\": \"openapi\"}" | json "['data']['id']")
+passed_check=""
+for _ in $(seq 1 60); do
+  passed_check=$(curl -s "$base/api/v1/monitors/$monitor/checks" -H "Authorization: Bearer $key" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print(d[0]["ok"] if d else "")')
+  [ -n "$passed_check" ] && break; sleep 0.5
+done
+check "the local scheduler checks a new monitor and its check log shows it passed" test "$passed_check" = True
+
 key_id=$(admin key create --org "$org" --name "temp" | tee "$LIVESTATUS_DATA_DIR/k.json" | json "['id']")
 temp=$(json "['key']" <"$LIVESTATUS_DATA_DIR/k.json")
 admin key revoke --org "$org" --key-id "$key_id" >/dev/null

@@ -34,7 +34,7 @@ fi
 # Cargo.toml) under a Runtime API emulator, against the same DynamoDB Local: every events/
 # file must give its expected status.
 if [ -z "${SKIP_LAMBDA:-}" ]; then
-  cargo lambda build --profile lambda-test --locked --bin pages --bin services --bin incidents --bin maintenances --bin keys --bin og-ad --bin status --bin notifications
+  cargo lambda build --profile lambda-test --locked --bin pages --bin services --bin incidents --bin maintenances --bin monitors --bin keys --bin og-ad --bin status --bin notifications
   cargo build -q --locked --bin livestatus-admin
   TABLE_NAME="events-$RANDOM" bash -c './target/debug/livestatus-admin demo >/dev/null && python3 infra/lambda_emulator.py --bin-dir target/lambda'
 fi

@@ -284,11 +284,15 @@ pub enum Scope {
     MaintenancesRead,
     /// Schedule, change, update and cancel maintenance windows.
     MaintenancesWrite,
+    /// Read monitors and their checks.
+    MonitorsRead,
+    /// Create, change, pause and delete monitors.
+    MonitorsWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -305,6 +309,8 @@ impl Scope {
         Scope::SubscribersWrite,
         Scope::MaintenancesRead,
         Scope::MaintenancesWrite,
+        Scope::MonitorsRead,
+        Scope::MonitorsWrite,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -326,6 +332,8 @@ impl Scope {
             Scope::SubscribersWrite => "subscribers:write",
             Scope::MaintenancesRead => "maintenances:read",
             Scope::MaintenancesWrite => "maintenances:write",
+            Scope::MonitorsRead => "monitors:read",
+            Scope::MonitorsWrite => "monitors:write",
         }
     }
 

@@ -172,6 +172,35 @@ impl ListParams {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.other.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
+
+    /// `?from=` and `?to=` as UTC days (`YYYY-MM-DD`), inclusive: `to` defaults to
+    /// `today`, `from` to `default_days` ending at `to`; at most `max_days`.
+    pub fn date_range(
+        &self,
+        today: chrono::NaiveDate,
+        default_days: i64,
+        max_days: i64,
+    ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), ApiError> {
+        let date = |name: &str| {
+            self.get(name)
+                .map(|raw| {
+                    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                        .ok()
+                        .filter(|_| raw.len() == 10)
+                        .ok_or_else(|| ApiError::invalid_field(name, "must be a date as YYYY-MM-DD"))
+                })
+                .transpose()
+        };
+        let to = date("to")?.unwrap_or(today);
+        let from = date("from")?.unwrap_or(to - chrono::Duration::days(default_days - 1));
+        if from > to {
+            return Err(ApiError::invalid_field("from", "must not be after `to`"));
+        }
+        if (to - from).num_days() + 1 > max_days {
+            return Err(ApiError::invalid_field("from", format_args!("the range may span at most {max_days} days")));
+        }
+        Ok((from, to))
+    }
 }
 
 fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {

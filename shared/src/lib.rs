@@ -10,6 +10,9 @@ pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod monitor;
+#[cfg(feature = "store")]
+pub mod monitoring;
 #[cfg(feature = "store")]
 pub mod notify;
 pub mod outbound;

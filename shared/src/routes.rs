@@ -23,6 +23,8 @@ pub enum Group {
     Notifications,
     /// `functions/maintenances`.
     Maintenances,
+    /// `functions/monitors`.
+    Monitors,
 }
 
 impl Group {
@@ -37,6 +39,7 @@ impl Group {
             Self::Status => "status",
             Self::Notifications => "notifications",
             Self::Maintenances => "maintenances",
+            Self::Monitors => "monitors",
         }
     }
 }
@@ -108,6 +111,13 @@ pub const ROUTES: &[Route] = &[
     route(Group::Maintenances, "PATCH", "/api/v1/maintenances/{maintenanceId}", Scope::MaintenancesWrite),
     route(Group::Maintenances, "DELETE", "/api/v1/maintenances/{maintenanceId}", Scope::MaintenancesWrite),
     route(Group::Maintenances, "POST", "/api/v1/maintenances/{maintenanceId}/updates", Scope::MaintenancesWrite),
+    route(Group::Monitors, "GET", "/api/v1/monitors", Scope::MonitorsRead),
+    route(Group::Monitors, "POST", "/api/v1/monitors", Scope::MonitorsWrite),
+    route(Group::Monitors, "GET", "/api/v1/monitors/{monitorId}", Scope::MonitorsRead),
+    route(Group::Monitors, "PATCH", "/api/v1/monitors/{monitorId}", Scope::MonitorsWrite),
+    route(Group::Monitors, "DELETE", "/api/v1/monitors/{monitorId}", Scope::MonitorsWrite),
+    route(Group::Monitors, "GET", "/api/v1/monitors/{monitorId}/checks", Scope::MonitorsRead),
+    route(Group::Monitors, "GET", "/api/v1/monitors/{monitorId}/uptime", Scope::MonitorsRead),
     public(Group::Pages, "GET", "/api/v1/openapi.json"),
     public(Group::OgAd, "GET", "/api/og/ad"),
     public(Group::Status, "GET", "/status/{slug}"),

@@ -46,6 +46,13 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
         .as_str()
         .unwrap()
         .to_owned();
+    let monitor = app
+        .call("POST", "/api/v1/monitors", Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})))
+        .await
+        .json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let subscriber = app
         .call(
             "POST",
@@ -59,15 +66,27 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
         .to_owned();
     let (_, intruder) = app.new_org(Plan::Business).await;
     let fill = |path: &str, id: &dyn Fn(&str) -> String| {
-        ["pageId", "serviceId", "incidentId", "keyId", "webhookId", "deliveryId", "subscriberId", "maintenanceId"]
-            .iter()
-            .fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
+        [
+            "pageId",
+            "serviceId",
+            "incidentId",
+            "keyId",
+            "webhookId",
+            "deliveryId",
+            "subscriberId",
+            "maintenanceId",
+            "monitorId",
+        ]
+        .iter()
+        .fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
     };
     let body_for = |method: &str, path: &str| match (method, path) {
         ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
         ("POST", p) if p.ends_with("/maintenances") => Some(
             json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
         ),
+        ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
+        ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
         ("POST", p) if p.ends_with("/subscribers") => {
             Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
         }
@@ -94,6 +113,7 @@ async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id()
             "deliveryId" => delivery.clone(),
             "subscriberId" => subscriber.clone(),
             "maintenanceId" => maintenance.clone(),
+            "monitorId" => monitor.clone(),
             other => panic!("no fixture for {{{other}}}"),
         });
         let random = fill(route.path, &|_| uuid::Uuid::now_v7().to_string());

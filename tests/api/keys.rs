@@ -139,21 +139,35 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .to_owned();
     let key_id =
         create_key(app, &app.key, json!({"name": "target"})).await.json["data"]["id"].as_str().unwrap().to_owned();
-    let webhook =
-        app.call("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json["data"]["id"]
+    // Only for the routes that need them: an organization has at most 50 webhooks, and
+    // this runs once per route.
+    let (webhook, delivery) = if path.contains("{webhookId}") || path.contains("{deliveryId}") {
+        let webhook = app.call("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json
+            ["data"]["id"]
             .as_str()
             .unwrap()
             .to_owned();
-    let delivery = app.call("POST", &format!("/api/v1/webhooks/{webhook}/test"), None).await.json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        let delivery = app.call("POST", &format!("/api/v1/webhooks/{webhook}/test"), None).await.json["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (webhook, delivery)
+    } else {
+        (String::new(), String::new())
+    };
     let maintenance = app
         .call(
             "POST",
             &format!("/api/v1/pages/{page}/maintenances"),
             Some(json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"})),
         )
+        .await
+        .json["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let monitor = app
+        .call("POST", "/api/v1/monitors", Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})))
         .await
         .json["data"]["id"]
         .as_str()
@@ -175,6 +189,7 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         .replace("{deliveryId}", &delivery)
         .replace("{subscriberId}", &subscriber)
         .replace("{maintenanceId}", &maintenance)
+        .replace("{monitorId}", &monitor)
         .replace("{pageId}", &page)
         .replace("{serviceId}", &service)
         .replace("{incidentId}", &incident)
@@ -188,6 +203,8 @@ async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Opti
         ("POST", p) if p.ends_with("/maintenances") => Some(
             json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
         ),
+        ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
+        ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
         ("POST", p) if p.ends_with("/subscribers") => {
             Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
         }

@@ -11,6 +11,7 @@ mod incidents;
 mod key_usage;
 mod keys;
 mod maintenances;
+mod monitors;
 mod og_ad;
 mod org_incidents;
 mod pages;

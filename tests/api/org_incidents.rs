@@ -207,6 +207,7 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
         description: None,
         brand_color: None,
         is_public: true,
+        auto_incidents: false,
     };
     store.create_page(org, &livestatus_shared::store::events::Actor::operator(), new_page, now).await.unwrap();
     let incident = NewIncident {

@@ -47,6 +47,7 @@ fn the_checker_reads_every_functions_policy_from_the_template() {
             "incidents",
             "keys",
             "maintenances",
+            "monitors",
             "notifications",
             "notifier",
             "og-ad",
@@ -140,7 +141,18 @@ fn every_functions_policy_grants_exactly_what_its_code_did_during_the_suite() {
     let functions: BTreeSet<&str> = used.iter().map(|u| u.0.as_str()).collect();
     assert_eq!(
         functions.into_iter().collect::<Vec<_>>(),
-        ["incidents", "keys", "maintenances", "notifications", "notifier", "pages", "scheduler", "services", "status"]
+        [
+            "incidents",
+            "keys",
+            "maintenances",
+            "monitors",
+            "notifications",
+            "notifier",
+            "pages",
+            "scheduler",
+            "services",
+            "status"
+        ]
     );
 
     let problems = policy::check(&template(), &used);

@@ -48,6 +48,8 @@ struct CreatePage {
     brand_color: Option<String>,
     #[serde(default)]
     is_public: Option<bool>,
+    #[serde(default)]
+    auto_incidents: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +65,8 @@ struct UpdatePage {
     brand_color: Option<Option<String>>,
     #[serde(default)]
     is_public: Option<bool>,
+    #[serde(default)]
+    auto_incidents: Option<bool>,
 }
 
 const NAME_MAX: usize = 100;
@@ -94,6 +98,7 @@ async fn create_page(
         description: body.description.map(description).transpose()?,
         brand_color: body.brand_color.as_deref().map(brand_color).transpose()?,
         is_public: body.is_public.unwrap_or(true),
+        auto_incidents: body.auto_incidents.unwrap_or(false),
     };
     let page = state.store.create_page(who.org_id, &who.actor(), new, &state.now()).await?;
     Ok(data(StatusCode::CREATED, page))
@@ -118,6 +123,7 @@ async fn update_page(
         description: body.description.map(|d| d.map(description).transpose()).transpose()?,
         brand_color: body.brand_color.map(|c| c.as_deref().map(brand_color).transpose()).transpose()?,
         is_public: body.is_public,
+        auto_incidents: body.auto_incidents,
     };
     let page = state.store.update_page(who.org_id, &who.actor(), id, patch, &state.now()).await?;
     Ok(data(StatusCode::OK, page))

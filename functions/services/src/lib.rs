@@ -121,6 +121,7 @@ async fn update_service(
         monitor_url: body.monitor_url.map(|u| u.map(domain::monitor_url).transpose()).transpose()?,
         current_status: body.current_status,
         display_order: body.display_order.map(display_order).transpose()?,
+        unless_in_maintenance: false,
     };
     let service =
         state.store.update_service(who.org_id, &who.actor(), id, patch, StatusSource::Api, &state.now()).await?;
@@ -153,18 +154,6 @@ struct Uptime {
     days: Vec<uptime::Day>,
 }
 
-fn date_param(params: &ListParams, name: &str) -> Result<Option<chrono::NaiveDate>, ApiError> {
-    params
-        .get(name)
-        .map(|raw| {
-            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .ok()
-                .filter(|_| raw.len() == 10)
-                .ok_or_else(|| ApiError::invalid_field(name, "must be a date as YYYY-MM-DD"))
-        })
-        .transpose()
-}
-
 async fn get_uptime(
     State(state): State<AppState>,
     who: Principal,
@@ -174,14 +163,7 @@ async fn get_uptime(
     params.only(&["from", "to"])?;
     let id = path_id(&id, "Service")?;
     let now = state.clock.now();
-    let to = date_param(&params, "to")?.unwrap_or(now.date_naive());
-    let from = date_param(&params, "from")?.unwrap_or(to - chrono::Duration::days(UPTIME_DEFAULT_DAYS - 1));
-    if from > to {
-        return Err(ApiError::invalid_field("from", "must not be after `to`"));
-    }
-    if (to - from).num_days() + 1 > UPTIME_MAX_DAYS {
-        return Err(ApiError::invalid_field("from", format_args!("the range may span at most {UPTIME_MAX_DAYS} days")));
-    }
+    let (from, to) = params.date_range(now.date_naive(), UPTIME_DEFAULT_DAYS, UPTIME_MAX_DAYS)?;
     let service = state.store.get_service(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
     let since = livestatus_shared::clock::timestamp(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
     let changes = state.store.service_status_changes(who.org_id, id, &since).await?;

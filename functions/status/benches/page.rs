@@ -31,6 +31,7 @@ fn busy_page() -> View {
         description: Some("Live status of Acme Cloud's website, API and delivery services.".into()),
         brand_color: Some("#6d28d9".into()),
         is_public: true,
+        auto_incidents: false,
         created_at: timestamp(now - Duration::days(400)),
         updated_at: timestamp(now - Duration::days(400)),
     };

@@ -196,6 +196,7 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
         description: Some("The page the sample events use.".into()),
         brand_color: None,
         is_public: true,
+        auto_incidents: false,
     };
     store.create_page(org, &livestatus_shared::store::events::Actor::operator(), page, now).await.map_err(api)?;
     let service = NewService {

@@ -46,6 +46,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         description: Some("Live status of Acme Cloud's website, API and delivery services.".into()),
         brand_color: Some(livestatus_shared::domain::HexColor([0x6d, 0x28, 0xd9])),
         is_public: true,
+        auto_incidents: true,
     };
     let page = store
         .create_page(org, &livestatus_shared::store::events::Actor::operator(), page, &at(start))

@@ -16,4 +16,5 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_status::routes())
         .merge(livestatus_notifications::routes())
         .merge(livestatus_maintenances::routes())
+        .merge(livestatus_monitors::routes())
 }

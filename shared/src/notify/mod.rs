@@ -185,6 +185,10 @@ pub struct Outcome {
     pub delivered: usize,
     /// Maintenance transitions made (tick).
     pub transitions: usize,
+    /// Monitor checks made (tick).
+    pub checks: usize,
+    /// Some monitor checks every 30 s: see [`crate::monitoring::Outcome::sub_minute`].
+    pub sub_minute: bool,
 }
 
 /// Endpoints and pages read once per batch of work (a fan-out or a tick).
@@ -379,20 +383,32 @@ pub async fn retry_now(state: &AppState, org: Uuid, id: Uuid) -> Result<Option<D
 }
 
 /// The scheduler's whole tick: the maintenance windows' due transitions (reminders,
-/// starts, completions), whose events reach the notifier through the stream, then the
-/// due deliveries. One failing part does not stop the other.
+/// starts, completions), the due monitor checks, whose events reach the notifier
+/// through the stream, then the due deliveries. One failing part does not stop the others.
 pub async fn tick(state: &AppState) -> Result<Outcome, ApiError> {
     let transitions = state.store.run_due_maintenances(state.clock.now()).await;
+    // Checks next: a monitor under a window that just started leaves its service alone.
+    let (checks, sub_minute) = match crate::monitoring::run_due(state).await {
+        Ok(outcome) => (outcome.checks, outcome.sub_minute),
+        Err(e) => {
+            tracing::error!(error = ?e, "monitor checks failed; those monitors stay due");
+            (0, false)
+        }
+    };
     let deliveries = run_due(state).await;
     match (transitions, deliveries) {
-        (Ok(transitions), Ok(outcome)) => Ok(Outcome { transitions, ..outcome }),
+        (Ok(transitions), Ok(outcome)) => Ok(Outcome { transitions, checks, sub_minute, ..outcome }),
         (Err(e), Ok(outcome)) => {
             tracing::error!(error = ?e, "maintenance transitions failed; they stay due");
-            if outcome.deliveries == 0 { Err(e) } else { Ok(outcome) }
+            if outcome.deliveries == 0 && checks == 0 { Err(e) } else { Ok(Outcome { checks, sub_minute, ..outcome }) }
         }
         (Ok(transitions), Err(e)) => {
             tracing::error!(error = ?e, "due deliveries failed; they stay due");
-            if transitions == 0 { Err(e) } else { Ok(Outcome { transitions, ..Outcome::default() }) }
+            if transitions == 0 && checks == 0 {
+                Err(e)
+            } else {
+                Ok(Outcome { transitions, checks, sub_minute, ..Outcome::default() })
+            }
         }
         (Err(e), Err(_)) => Err(e),
     }

@@ -94,6 +94,13 @@ impl Sender {
         outbound::resolve(&target, &self.policy).await.map(|_| ())
     }
 
+    /// Checks a monitor URL as it is created or changed: `http` or `https`, a literal
+    /// address only if public, and a name only if it resolves to public addresses.
+    pub async fn check_monitor_url(&self, url: &str) -> Result<(), Refusal> {
+        let target = outbound::check_url(url, true, &self.policy)?;
+        outbound::resolve(&target, &self.policy).await.map(|_| ())
+    }
+
     /// POSTs a JSON body. Never fails: a refusal or a transport error is in `error`.
     pub async fn post_json(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> Sent {
         let started = Instant::now();
@@ -132,6 +139,83 @@ impl Sender {
                 Sent { status: None, latency_ms: elapsed(started), error: Some(error), retry_after: None }
             }
         }
+    }
+}
+
+/// The most of a monitored response's body read for its keyword.
+pub const KEYWORD_READ_LIMIT: usize = 1 << 20;
+
+impl Sender {
+    /// Checks a monitored URL: `GET` or `HEAD` within `timeout` (the whole request, and
+    /// the body read when `keyword` is given, up to [`KEYWORD_READ_LIMIT`]). Never fails:
+    /// a refusal, a timeout or a transport error is in `error`. Latency is the time to
+    /// the response headers.
+    pub async fn check(
+        &self,
+        method: &str,
+        url: &str,
+        timeout: Duration,
+        keyword: Option<&str>,
+    ) -> crate::monitor::Probe {
+        use crate::monitor::Probe;
+        let started = Instant::now();
+        let elapsed = |started: Instant| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Err(refusal) = outbound::check_url(url, true, &self.policy) {
+            return Probe { error: Some(format!("refused: {refusal}")), ..Probe::default() };
+        }
+        let method = if method == "HEAD" { reqwest::Method::HEAD } else { reqwest::Method::GET };
+        let request = self.client.request(method, url).timeout(timeout).send();
+        let outcome = tokio::time::timeout(timeout, async {
+            let response = request.await?;
+            let latency_ms = elapsed(started);
+            let status = response.status().as_u16();
+            let found = match keyword {
+                Some(word) => Some(body_contains(response, word).await?),
+                None => None,
+            };
+            Ok::<_, reqwest::Error>((status, latency_ms, found))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((status, latency_ms, keyword_found))) => {
+                Probe { status: Some(status), latency_ms, error: None, keyword_found }
+            }
+            Ok(Err(e)) => Probe { latency_ms: elapsed(started), error: Some(describe(&e)), ..Probe::default() },
+            Err(_) => Probe { latency_ms: elapsed(started), error: Some("timed out".to_owned()), ..Probe::default() },
+        }
+    }
+}
+
+/// Whether the first [`KEYWORD_READ_LIMIT`] bytes of a body contain `word`.
+async fn body_contains(mut response: reqwest::Response, word: &str) -> Result<bool, reqwest::Error> {
+    let word = word.as_bytes();
+    if word.is_empty() {
+        return Ok(true);
+    }
+    let mut seen: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        // Only where the new bytes could complete a match: the last bytes of the old, and the new.
+        let from = seen.len().saturating_sub(word.len() - 1);
+        seen.extend_from_slice(&chunk);
+        if seen[from..].windows(word.len()).any(|w| w == word) {
+            return Ok(true);
+        }
+        if seen.len() >= KEYWORD_READ_LIMIT {
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_owned()
+    } else if let Some(refusal) = find_refusal(e) {
+        format!("refused: {refusal}")
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "request failed".to_owned()
     }
 }
 

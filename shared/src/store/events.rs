@@ -57,6 +57,11 @@ impl Actor {
         Self { kind: ActorKind::Schedule, id: None, prefix: None }
     }
 
+    /// A monitor changing state.
+    pub fn monitor(id: Uuid) -> Self {
+        Self { kind: ActorKind::Monitor, id: Some(id.to_string()), prefix: None }
+    }
+
     /// A subscriber through a public link.
     pub fn subscriber(id: Uuid) -> Self {
         Self { kind: ActorKind::Subscriber, id: Some(id.to_string()), prefix: None }
@@ -120,6 +125,13 @@ event_types! {
     MaintenanceUpdated => "maintenance.updated", true;
     MaintenanceCompleted => "maintenance.completed", true;
     MaintenanceReminder => "maintenance.reminder", true;
+    MonitorCreated => "monitor.created", false;
+    MonitorUpdated => "monitor.updated", false;
+    MonitorDeleted => "monitor.deleted", false;
+    MonitorDown => "monitor.down", true;
+    MonitorDegraded => "monitor.degraded", true;
+    MonitorUp => "monitor.up", true;
+    MonitorFlapping => "monitor.flapping", true;
 }
 
 impl EventType {
@@ -211,6 +223,11 @@ impl Store {
             event,
         };
         self.put_new(to_item(&item)?)
+    }
+
+    /// Writes one event on its own (an event with no other write to go with).
+    pub async fn put_event(&self, org: Uuid, event: Event) -> Result<(), ApiError> {
+        self.transact(vec![self.event_put(org, event)?]).await.map_err(super::TxError::into_api_error)
     }
 
     /// The organization's events, newest first.

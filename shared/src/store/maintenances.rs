@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
 use super::services::{HeldService, Hold};
-use super::{Item, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, to_item};
+use super::{Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, to_item};
 use crate::domain::MaintenanceStatus;
 use crate::error::ApiError;
 
@@ -766,7 +766,7 @@ impl Store {
             }
             let page = before.maintenance.page_id;
             let after = index(plan.after, org);
-            let mut items = vec![self.put_if_sequence(to_item(&after)?, before.sequence)?];
+            let mut items = vec![self.put_if_sequence(to_item(&after)?, u64::from(before.sequence))?];
             if let Some(update) = &plan.update {
                 items.push(self.put_new(to_item(&update_item(org, page, id, update.clone()))?)?);
             }
@@ -851,19 +851,6 @@ impl Store {
             });
         }
         Err(ApiError::ServiceUnavailable("maintenance kept changing during the update".into()))
-    }
-
-    /// A put that replaces a window only if it is still at revision `sequence`.
-    fn put_if_sequence(&self, item: Item, sequence: u32) -> Result<TransactWriteItem, ApiError> {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(pk) AND #sequence = :sequence")
-            .expression_attribute_names("#sequence", "sequence")
-            .expression_attribute_values(":sequence", n(sequence))
-            .build()
-            .map_err(ApiError::internal)?;
-        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// A condition that a service exists in `org` and is on `page`.

@@ -8,6 +8,7 @@ pub mod events;
 pub mod idempotency;
 pub mod incidents;
 pub mod maintenances;
+pub mod monitors;
 pub mod orgs;
 pub mod pages;
 pub mod schema;
@@ -115,35 +116,63 @@ impl Store {
 
     /// Deletes items by key, 25 per batch, retrying unprocessed items until none is left.
     pub(crate) async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), ApiError> {
-        for chunk in keys.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|key| {
-                    let delete =
-                        DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(ApiError::internal)?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<Result<_, ApiError>>()?;
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(ApiError::ServiceUnavailable("batch delete left unprocessed items".into()));
+        let requests = keys
+            .into_iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder().set_key(Some(key)).build().map_err(ApiError::internal)?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.batch_write(requests, 1).await
+    }
+
+    /// Puts items unconditionally, 25 to a `BatchWriteItem`, a few batches at a time
+    /// (check records: nothing else writes their keys).
+    pub(crate) async fn put_all(&self, items: Vec<Item>) -> Result<(), ApiError> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(ApiError::internal)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.batch_write(requests, 8).await
+    }
+
+    /// Writes requests 25 to a `BatchWriteItem`, `at_once` batches in flight, retrying
+    /// what DynamoDB leaves unprocessed with backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>, at_once: usize) -> Result<(), ApiError> {
+        use futures::StreamExt;
+        let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
+        let results: Vec<Result<(), ApiError>> = futures::stream::iter(batches)
+            .map(|mut pending| async move {
+                let mut attempt = 0u32;
+                while !pending.is_empty() {
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, pending)
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                    if !pending.is_empty() {
+                        attempt += 1;
+                        if attempt > 8 {
+                            return Err(ApiError::ServiceUnavailable("a batch write left unprocessed items".into()));
+                        }
+                        tokio::time::sleep(backoff(attempt)).await;
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
                 }
-            }
-        }
-        Ok(())
+                Ok(())
+            })
+            .buffer_unordered(at_once.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 }
 
@@ -362,6 +391,21 @@ impl Changes {
 }
 
 impl Store {
+    /// A put that replaces an item only if it is still at revision `sequence` (its
+    /// `sequence` attribute, which every such write increments): the optimistic lock of
+    /// maintenance windows and monitors.
+    pub(crate) fn put_if_sequence(&self, item: Item, sequence: u64) -> Result<TransactWriteItem, ApiError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk) AND #sequence = :sequence")
+            .expression_attribute_names("#sequence", "sequence")
+            .expression_attribute_values(":sequence", n(sequence))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Runs a query to its end, following `LastEvaluatedKey` across DynamoDB's 1 MB pages.
     pub(crate) async fn query_all(
         &self,

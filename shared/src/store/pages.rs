@@ -30,6 +30,9 @@ pub struct Page {
     pub brand_color: Option<String>,
     /// Whether the page is public.
     pub is_public: bool,
+    /// Whether its linked monitors open and resolve incidents.
+    #[serde(default)]
+    pub auto_incidents: bool,
     /// Creation time.
     pub created_at: String,
     /// Last change.
@@ -65,6 +68,8 @@ pub struct NewPage {
     pub brand_color: Option<HexColor>,
     /// Public or not.
     pub is_public: bool,
+    /// Automatic incidents from linked monitors.
+    pub auto_incidents: bool,
 }
 
 /// A validated change; `None` leaves a field as it is, `Some(None)` clears it.
@@ -80,6 +85,8 @@ pub struct PagePatch {
     pub brand_color: Option<Option<HexColor>>,
     /// New visibility.
     pub is_public: Option<bool>,
+    /// Automatic incidents on or off.
+    pub auto_incidents: Option<bool>,
 }
 
 impl PagePatch {
@@ -89,6 +96,7 @@ impl PagePatch {
             && self.description.is_none()
             && self.brand_color.is_none()
             && self.is_public.is_none()
+            && self.auto_incidents.is_none()
     }
 }
 
@@ -124,6 +132,7 @@ impl Store {
             description: new.description,
             brand_color: new.brand_color.map(|c| c.to_string()),
             is_public: new.is_public,
+            auto_incidents: new.auto_incidents,
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
         };
@@ -483,6 +492,9 @@ fn page_changes(patch: &PagePatch, now: &str) -> Changes {
     if let Some(public) = patch.is_public {
         changes.set("isPublic", AttributeValue::Bool(public));
     }
+    if let Some(auto) = patch.auto_incidents {
+        changes.set("autoIncidents", AttributeValue::Bool(auto));
+    }
     changes
 }
 
@@ -502,6 +514,9 @@ fn apply(mut page: Page, patch: &PagePatch, now: &str) -> Page {
     }
     if let Some(public) = patch.is_public {
         page.is_public = public;
+    }
+    if let Some(auto) = patch.auto_incidents {
+        page.auto_incidents = auto;
     }
     page.updated_at = now.to_owned();
     page

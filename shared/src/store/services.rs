@@ -185,6 +185,9 @@ pub struct ServicePatch {
     pub current_status: Option<ServiceStatus>,
     /// New display order.
     pub display_order: Option<u32>,
+    /// Leave the status alone while the service is under maintenance (a monitor's
+    /// verdict never overrides planned work).
+    pub unless_in_maintenance: bool,
 }
 
 impl Store {
@@ -233,6 +236,9 @@ impl Store {
                 crate::http::data_body(&item.service),
                 now_epoch,
             )?);
+        }
+        if let Some(url) = &item.service.monitor_url {
+            items.extend(self.linked_monitor_writes(org, actor, &item.service, url, now)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(item.service)),
@@ -300,6 +306,9 @@ impl Store {
     ) -> Result<Service, ApiError> {
         for _ in 0..5 {
             let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+            if patch.unless_in_maintenance && current.current_status == ServiceStatus::Maintenance {
+                return Ok(current);
+            }
             let changed = patch.current_status.filter(|s| *s != current.current_status);
             let mut changes = Changes::default();
             changes.set("updatedAt", s(now));
@@ -338,11 +347,21 @@ impl Store {
             }
             let event = Event::new(EventType::ServiceUpdated, Some(current.page_id), actor, now, data);
             let mut items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
+            // A new monitor URL gives it a linked monitor; removing the URL removes it.
+            let mut linked = Vec::new();
+            match &patch.monitor_url {
+                Some(Some(url)) if current.monitor_url.as_deref() != Some(url.as_str()) => {
+                    linked = self.linked_monitor_writes(org, actor, &updated, url, now)?;
+                }
+                Some(None) if current.monitor_url.is_some() => linked.push(self.linked_monitor_delete(org, id)?),
+                _ => {}
+            }
             if let Some(to) = changed {
                 items.push(self.status_change_put(org, &current, now, to, source)?);
                 // No history written under a page whose delete has begun.
                 items.push(self.page_is_live(org, current.page_id)?);
             }
+            items.extend(linked);
             match self.transact(items).await {
                 Ok(()) => return Ok(updated),
                 // Deleted or changed since we read it: read again.
@@ -368,10 +387,11 @@ impl Store {
             .map_err(ApiError::internal)?;
         let event =
             Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
-        match self
-            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
-            .await
-        {
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?];
+        if current.monitor_url.is_some() {
+            items.push(self.linked_monitor_delete(org, id)?);
+        }
+        match self.transact(items).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
                 return Err(ApiError::not_found("Service"));

@@ -1,0 +1,1087 @@
+//! Monitors, their recent checks and their daily rollups. A monitor sits in the org
+//! partition (`MONITOR#<id>`), listed through GSI1 (`ORG#<org>#MONITORS`); while not
+//! paused it sits in one of eight GSI2 shards of active monitors (`MONITORS#<shard>`),
+//! which the scheduler's tick reads whole, so a check costs no read of its own. When a
+//! monitor is due follows from its slot (its interval, offset by its id), so no key
+//! changes from check to check. A check writes its record (`MONITOR#<id>#CHECK#<at>`,
+//! 7-day TTL, batched), the monitor only when its runs or status change, and its last
+//! check and day counters into its shard's state item (`SCHEDULER` / `MONITORS#<shard>`);
+//! a day that ended becomes a rollup item (`MONITOR#<id>#DAY#<date>`). Nothing is kept
+//! per check for longer than a week.
+//!
+//! A service's linked monitor has the service's id, so creating, changing and removing
+//! it goes with the service's own writes.
+
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::{Actor, Event, EventType, data_of};
+use super::idempotency::{IdempotencyKey, Outcome};
+use super::pages::Listing;
+use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use crate::error::ApiError;
+use crate::monitor::{MonitorStatus, Runs};
+
+/// How long check records are kept.
+pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
+/// Shards of the active monitors (and of the scheduler's state about them).
+pub const DUE_SHARDS: u8 = 8;
+
+/// A monitor as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    /// Monitor id (UUID v7; a linked monitor has its service's id).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Checked URL (`http` or `https`).
+    pub url: String,
+    /// The service it drives, if any.
+    pub service_id: Option<Uuid>,
+    /// That service's page.
+    pub page_id: Option<Uuid>,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds a check may take.
+    pub timeout_seconds: u32,
+    /// Expected status codes and ranges.
+    pub expected_status: String,
+    /// Text the body must contain.
+    pub keyword: Option<String>,
+    /// Slower than this (ms) is degraded.
+    pub degraded_after_ms: Option<u32>,
+    /// Failures in a row before `down`.
+    pub failure_threshold: u32,
+    /// Successes in a row before `up` again.
+    pub success_threshold: u32,
+    /// Not checked while paused.
+    pub paused: bool,
+    /// Where it stands.
+    pub status: MonitorStatus,
+    /// Last check.
+    pub last_checked_at: Option<String>,
+    /// Last check's latency.
+    pub last_latency_ms: Option<u64>,
+    /// Since when it has had its status.
+    pub since: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change of its settings.
+    pub updated_at: String,
+}
+
+/// One check as the check log shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// When.
+    pub at: String,
+    /// Whether it passed (up or degraded).
+    pub ok: bool,
+    /// Response status.
+    pub status_code: Option<u16>,
+    /// Time to the response headers.
+    pub latency_ms: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The stored monitor: the API's fields and the scheduler's state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MonitorItem {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) gsi1pk: String,
+    pub(crate) gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gsi2sk: Option<String>,
+    pub(crate) entity: String,
+    pub(crate) org_id: Uuid,
+    /// Revision: every write increments it and is conditioned on it.
+    pub(crate) sequence: u64,
+    /// Failures and successes in a row.
+    #[serde(default)]
+    pub(crate) runs: Runs,
+    /// When its recent automatic incidents opened (epoch seconds, the last hour's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) auto_incidents: Vec<i64>,
+    /// Its open automatic incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) open_incident: Option<Uuid>,
+    #[serde(flatten)]
+    pub(crate) monitor: Monitor,
+}
+
+/// One UTC day of a monitor's checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCounters {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Checks made.
+    pub checks: u32,
+    /// Of those, up or degraded.
+    pub passed: u32,
+    /// Of those, degraded.
+    pub degraded: u32,
+    /// Sum of the latencies of the checks that got an answer.
+    pub latency_sum_ms: u64,
+    /// Checks that got an answer.
+    pub answered: u32,
+}
+
+/// A validated new monitor.
+#[derive(Debug)]
+pub struct NewMonitor {
+    /// Its id: a fresh UUID v7 (the service's id for a linked monitor).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Service it drives.
+    pub service_id: Option<Uuid>,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    /// One of [`crate::monitor::INTERVALS`].
+    pub interval_seconds: u32,
+    /// 1–30, below the interval.
+    pub timeout_seconds: u32,
+    /// Parsed and written back canonical.
+    pub expected_status: String,
+    /// Keyword.
+    pub keyword: Option<String>,
+    /// Degraded threshold.
+    pub degraded_after_ms: Option<u32>,
+    /// Failures before down.
+    pub failure_threshold: u32,
+    /// Successes before up.
+    pub success_threshold: u32,
+    /// Paused.
+    pub paused: bool,
+}
+
+impl NewMonitor {
+    /// A linked monitor of a service, with the contract's defaults.
+    pub fn linked(service: Uuid, name: &str, url: String) -> Self {
+        Self {
+            id: service,
+            name: name.to_owned(),
+            url,
+            service_id: Some(service),
+            method: "GET".into(),
+            interval_seconds: 60,
+            timeout_seconds: 10,
+            expected_status: "200-299".into(),
+            keyword: None,
+            degraded_after_ms: None,
+            failure_threshold: 3,
+            success_threshold: 2,
+            paused: false,
+        }
+    }
+}
+
+/// The due-index shard of a monitor.
+pub(crate) fn shard(id: Uuid) -> u8 {
+    id.as_bytes()[15] % DUE_SHARDS
+}
+
+/// `MONITORS#<shard>`: a GSI2 partition of the active (not paused) monitors.
+pub(crate) fn active_gsi2pk(shard: u8) -> String {
+    format!("MONITORS#{shard}")
+}
+
+/// Sets an item's index keys: in its shard of active monitors unless paused. The keys do
+/// not change from check to check: when a monitor is due follows from its slot.
+pub(crate) fn schedule(mut item: MonitorItem, org: Uuid) -> MonitorItem {
+    if item.monitor.paused {
+        item.gsi2pk = None;
+        item.gsi2sk = None;
+    } else {
+        item.gsi2pk = Some(active_gsi2pk(shard(item.monitor.id)));
+        item.gsi2sk = Some(format!("{org}#{}", item.monitor.id));
+    }
+    item
+}
+
+/// Whether a monitor is due at `now` when the previous tick ran at `previous`: one of
+/// its slots (every `interval` seconds, offset by its id) falls in `(previous, now]`.
+pub fn slot_due(id: Uuid, interval_seconds: u32, previous: i64, now: i64) -> bool {
+    let interval = i64::from(interval_seconds.max(1));
+    let offset = i64::try_from(id.as_u128() % interval as u128).unwrap_or(0);
+    let last_slot = (now - offset).div_euclid(interval) * interval + offset;
+    last_slot > previous
+}
+
+/// The scheduler's state of a shard: when it last ran, and each monitor's last check
+/// and today's counters (one item per shard, so a steady monitor's check writes nothing
+/// of its own but its check record).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardState {
+    /// The last tick.
+    #[serde(default)]
+    pub last_tick_at: Option<String>,
+    /// Each monitor's last check: `[at, latencyMs]`.
+    #[serde(default)]
+    pub last: std::collections::HashMap<Uuid, LastCheck>,
+    /// Each monitor's counters of the day.
+    #[serde(default)]
+    pub day: std::collections::HashMap<Uuid, DayCounters>,
+}
+
+/// A monitor's last check, as the shard state keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastCheck {
+    /// When.
+    pub at: String,
+    /// Its latency.
+    pub latency_ms: u64,
+}
+
+const SCHEDULER_PK: &str = "SCHEDULER";
+
+fn shard_state_sk(shard: u8) -> String {
+    format!("MONITORS#{shard}")
+}
+
+/// `MONITOR#<id>`; also the prefix of its checks and rollups.
+pub(crate) fn monitor_sk(id: Uuid) -> String {
+    format!("MONITOR#{id}")
+}
+
+/// `MONITOR#<id>#CHECK#<at>`: a check record, newest last.
+pub(crate) fn check_sk(id: Uuid, at: &str) -> String {
+    format!("MONITOR#{id}#CHECK#{at}")
+}
+
+/// `MONITOR#<id>#DAY#<date>`: a day's rollup.
+pub(crate) fn day_sk(id: Uuid, date: &str) -> String {
+    format!("MONITOR#{id}#DAY#{date}")
+}
+
+/// `ORG#<org>#MONITORS`: GSI1 partition of an organization's monitors.
+pub(crate) fn monitors_gsi1pk(org: Uuid) -> String {
+    format!("ORG#{org}#MONITORS")
+}
+
+/// The stored item of a new monitor, checked first at `now`.
+pub(crate) fn new_item(org: Uuid, new: NewMonitor, page: Option<Uuid>, now: &str) -> MonitorItem {
+    let monitor = Monitor {
+        id: new.id,
+        name: new.name,
+        url: new.url,
+        service_id: new.service_id,
+        page_id: page,
+        method: new.method,
+        interval_seconds: new.interval_seconds,
+        timeout_seconds: new.timeout_seconds,
+        expected_status: new.expected_status,
+        keyword: new.keyword,
+        degraded_after_ms: new.degraded_after_ms,
+        failure_threshold: new.failure_threshold,
+        success_threshold: new.success_threshold,
+        paused: new.paused,
+        status: if new.paused { MonitorStatus::Paused } else { MonitorStatus::Pending },
+        last_checked_at: None,
+        last_latency_ms: None,
+        since: now.to_owned(),
+        created_at: now.to_owned(),
+        updated_at: now.to_owned(),
+    };
+    let item = MonitorItem {
+        pk: super::schema::org_pk(org),
+        sk: monitor_sk(monitor.id),
+        gsi1pk: monitors_gsi1pk(org),
+        gsi1sk: monitor.id.to_string(),
+        gsi2pk: None,
+        gsi2sk: None,
+        entity: "monitor".into(),
+        org_id: org,
+        sequence: 0,
+        runs: Runs::default(),
+        auto_incidents: Vec::new(),
+        open_incident: None,
+        monitor,
+    };
+    schedule(item, org)
+}
+
+/// A validated change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct MonitorPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New URL.
+    pub url: Option<String>,
+    /// New method.
+    pub method: Option<String>,
+    /// New interval.
+    pub interval_seconds: Option<u32>,
+    /// New timeout.
+    pub timeout_seconds: Option<u32>,
+    /// New expected status.
+    pub expected_status: Option<String>,
+    /// New or cleared keyword.
+    pub keyword: Option<Option<String>>,
+    /// New or cleared degraded threshold.
+    pub degraded_after_ms: Option<Option<u32>>,
+    /// New failure threshold.
+    pub failure_threshold: Option<u32>,
+    /// New success threshold.
+    pub success_threshold: Option<u32>,
+    /// Pause or resume.
+    pub paused: Option<bool>,
+}
+
+impl MonitorPatch {
+    /// Applies the patch to a monitor; returns whether what is checked changed (the
+    /// URL, method or expectations), after which its runs start over.
+    pub fn apply(&self, m: &mut Monitor) -> bool {
+        let before = (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone());
+        if let Some(v) = &self.name {
+            m.name.clone_from(v);
+        }
+        if let Some(v) = &self.url {
+            m.url.clone_from(v);
+        }
+        if let Some(v) = &self.method {
+            m.method.clone_from(v);
+        }
+        if let Some(v) = self.interval_seconds {
+            m.interval_seconds = v;
+        }
+        if let Some(v) = self.timeout_seconds {
+            m.timeout_seconds = v;
+        }
+        if let Some(v) = &self.expected_status {
+            m.expected_status.clone_from(v);
+        }
+        if let Some(v) = &self.keyword {
+            m.keyword.clone_from(v);
+        }
+        if let Some(v) = self.degraded_after_ms {
+            m.degraded_after_ms = v;
+        }
+        if let Some(v) = self.failure_threshold {
+            m.failure_threshold = v;
+        }
+        if let Some(v) = self.success_threshold {
+            m.success_threshold = v;
+        }
+        if let Some(v) = self.paused {
+            m.paused = v;
+        }
+        before != (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone())
+    }
+}
+
+impl Store {
+    /// Creates a monitor, checked at once by the next tick. With a service, the service
+    /// must be the organization's (its page is recorded for `?pageId=`).
+    pub async fn create_monitor(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        new: NewMonitor,
+        idem: Option<&IdempotencyKey>,
+        now: &str,
+        now_epoch: i64,
+    ) -> Result<Outcome<Monitor>, ApiError> {
+        let page = match new.service_id {
+            Some(service) => Some(
+                self.get_service(org, service)
+                    .await?
+                    .ok_or_else(|| ApiError::invalid_field("serviceId", "is not a service of this organization"))?
+                    .page_id,
+            ),
+            None => None,
+        };
+        let item = new_item(org, new, page, now);
+        let monitor = item.monitor.clone();
+        let event = Event::new(EventType::MonitorCreated, page, actor, now, data_of("monitor", &monitor));
+        let mut items = vec![self.put_new(to_item(&item)?)?, self.event_put(org, event)?];
+        if let Some(service) = monitor.service_id {
+            items.push(self.service_exists(org, service)?);
+        }
+        let idem_index = items.len();
+        if let Some(idem) = idem {
+            let owner_page = page.unwrap_or(Uuid::nil());
+            items.push(self.idempotency_put(
+                org,
+                idem,
+                owner_page,
+                monitor.id,
+                201,
+                crate::http::data_body(&monitor),
+                now_epoch,
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Outcome::Created(monitor)),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() && monitor.service_id.is_some() => {
+                Err(ApiError::invalid_field("serviceId", "is not a service of this organization"))
+            }
+            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_index).is_some() => {
+                self.replay(org, idem.expect("checked"), now_epoch).await
+            }
+            Err(e) => Err(e.into_api_error()),
+        }
+    }
+
+    /// Reads a monitor of `org`, with its last check from its shard's state.
+    pub async fn get_monitor(&self, org: Uuid, id: Uuid) -> Result<Option<Monitor>, ApiError> {
+        let Some(item) = self.monitor_item(org, id).await? else { return Ok(None) };
+        let mut monitors = vec![item.monitor];
+        self.overlay_last_checks(&mut monitors).await?;
+        Ok(monitors.pop())
+    }
+
+    /// Sets each monitor's `lastCheckedAt` and `lastLatencyMs` from its shard's state
+    /// (where steady checks record them), one read per shard involved.
+    async fn overlay_last_checks(&self, monitors: &mut [Monitor]) -> Result<(), ApiError> {
+        let mut shards: Vec<u8> = monitors.iter().map(|m| shard(m.id)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for s in shards {
+            let state = self.shard_state(s).await?;
+            for m in monitors.iter_mut().filter(|m| shard(m.id) == s) {
+                if let Some(last) = state.last.get(&m.id) {
+                    if m.last_checked_at.as_deref().is_none_or(|at| at < last.at.as_str()) {
+                        m.last_checked_at = Some(last.at.clone());
+                        m.last_latency_ms = Some(last.latency_ms);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn monitor_item(&self, org: Uuid, id: Uuid) -> Result<Option<MonitorItem>, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item::<MonitorItem>).transpose()
+    }
+
+    /// The organization's monitors, oldest first, of one status or page when given.
+    pub async fn list_monitors(
+        &self,
+        org: Uuid,
+        status: Option<MonitorStatus>,
+        page: Option<Uuid>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Monitor>, ApiError> {
+        let pk = monitors_gsi1pk(org);
+        let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
+        let mut query = self
+            .client()
+            .query()
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(&pk));
+        let mut conditions = Vec::new();
+        if let Some(status) = status {
+            conditions.push("#status = :status");
+            query = query
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        if let Some(page) = page {
+            conditions.push("pageId = :page");
+            query = query.expression_attribute_values(":page", s(page.to_string()));
+        }
+        if !conditions.is_empty() {
+            query = query.filter_expression(conditions.join(" AND "));
+        }
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        let mut monitors: Vec<Monitor> =
+            items.into_iter().map(|i| from_item::<MonitorItem>(i).map(|i| i.monitor)).collect::<Result<_, _>>()?;
+        self.overlay_last_checks(&mut monitors).await?;
+        Ok(Listing { items: monitors, next_cursor: last.as_ref().map(cursor::encode) })
+    }
+
+    /// Changes a monitor's settings. A changed URL, method or expectation starts its
+    /// runs over (`pending`); pausing takes it off the schedule, resuming checks it at
+    /// the next tick.
+    pub async fn update_monitor(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        id: Uuid,
+        patch: MonitorPatch,
+        now: &str,
+    ) -> Result<Monitor, ApiError> {
+        for _ in 0..5 {
+            let before = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+            let mut after = before.clone();
+            // The last check, from the shard's state into the item: it stays there once
+            // the monitor is paused and its state entry goes.
+            self.overlay_last_checks(std::slice::from_mut(&mut after.monitor)).await?;
+            after.sequence += 1;
+            let reset = patch.apply(&mut after.monitor);
+            after.monitor.updated_at = now.to_owned();
+            if reset || after.monitor.paused != before.monitor.paused {
+                after.runs = Runs::default();
+                after.monitor.status =
+                    if after.monitor.paused { MonitorStatus::Paused } else { MonitorStatus::Pending };
+                after.monitor.since = now.to_owned();
+            }
+            let after = schedule(after, org);
+            let event = Event::new(
+                EventType::MonitorUpdated,
+                after.monitor.page_id,
+                actor,
+                now,
+                data_of("monitor", &after.monitor),
+            );
+            let items = vec![self.put_if_sequence(to_item(&after)?, before.sequence)?, self.event_put(org, event)?];
+            match self.transact(items).await {
+                Ok(()) => return Ok(after.monitor),
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("monitor kept changing during the update".into()))
+    }
+
+    /// Deletes a monitor (with its `monitor.deleted` event), then its checks and rollups.
+    pub async fn delete_monitor(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
+        let current = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        let event = Event::new(
+            EventType::MonitorDeleted,
+            current.monitor.page_id,
+            actor,
+            now,
+            data_of("monitor", &current.monitor),
+        );
+        match self
+            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
+            .await
+        {
+            Ok(()) => {}
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                return Err(ApiError::not_found("Monitor"));
+            }
+            Err(e) => return Err(e.into_api_error()),
+        }
+        let rest = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(format!("{}#", monitor_sk(id))))
+            .consistent_read(true);
+        let rest = self.query_all(rest).await?;
+        self.delete_keys(rest).await
+    }
+
+    /// A monitor's recent checks, newest first (kept 7 days).
+    pub async fn list_checks(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        now_epoch: i64,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing<Check>, ApiError> {
+        self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+        let pk = schema::org_pk(org);
+        let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
+        let query = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("#ttl > :now")
+            .expression_attribute_names("#ttl", schema::TTL)
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(format!("{}#CHECK#", monitor_sk(id))))
+            .expression_attribute_values(":now", n(now_epoch))
+            .scan_index_forward(false);
+        let (items, last) = self.query_up_to(query, limit, start).await?;
+        Ok(Listing {
+            items: items.into_iter().map(|i| from_item::<CheckItem>(i).map(|c| c.check)).collect::<Result<_, _>>()?,
+            next_cursor: last.as_ref().map(cursor::encode),
+        })
+    }
+
+    /// A condition that a service of `org` exists.
+    fn service_exists(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+/// A stored check record.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CheckItem {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) entity: String,
+    pub(crate) ttl: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) page_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub(crate) check: Check,
+}
+
+/// What one check did to a monitor: the status it moved to, worth an event.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    /// The monitor after the check.
+    pub monitor: Monitor,
+    /// The status before.
+    pub from: MonitorStatus,
+    /// Since when it had that status.
+    pub from_since: String,
+    /// Its open automatic incident, if any.
+    pub open_incident: Option<Uuid>,
+    /// When its recent automatic incidents opened (epoch seconds).
+    pub auto_incidents: Vec<i64>,
+    /// The organization.
+    pub org: Uuid,
+}
+
+/// What recording a check came to.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The check record to put.
+    pub record: Item,
+    /// The rollup of a day that ended, to put.
+    pub rollup: Option<Item>,
+    /// The monitor's last check, for the shard's state.
+    pub last: LastCheck,
+    /// Its day counters, for the shard's state.
+    pub day: DayCounters,
+    /// Its change of status, if any.
+    pub transition: Option<Transition>,
+    /// The monitor, set by the tick.
+    pub last_id: Option<Uuid>,
+}
+
+/// A monitor due for a check, as the tick read it from the due index.
+#[derive(Clone, Debug)]
+pub struct DueMonitor(pub(crate) MonitorItem);
+
+impl DueMonitor {
+    /// The monitor.
+    pub fn monitor(&self) -> &Monitor {
+        &self.0.monitor
+    }
+}
+
+/// One shard as a tick reads it.
+#[derive(Debug)]
+pub struct DueShard {
+    /// Its monitors due now.
+    pub monitors: Vec<DueMonitor>,
+    /// Its scheduler state.
+    pub state: ShardState,
+    /// Some monitor of it checks more often than once a minute.
+    pub sub_minute: bool,
+    /// Entries of its state to remove: monitors no longer active, last checked over a
+    /// week ago.
+    pub stale: Vec<Uuid>,
+}
+
+impl Store {
+    /// A shard's scheduler state (empty before its first tick).
+    pub async fn shard_state(&self, shard: u8) -> Result<ShardState, ApiError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.map(from_item::<ShardState>).transpose()?.unwrap_or_default())
+    }
+
+    /// The active monitors of one shard due at `now`, whole (the index projects every
+    /// attribute, so a check costs no read), with the shard's state: those never judged,
+    /// and those with a slot since the shard's last tick (the last minute, before the
+    /// first).
+    pub async fn due_monitors(&self, shard: u8, now: chrono::DateTime<chrono::Utc>) -> Result<DueShard, ApiError> {
+        let state = self.shard_state(shard).await?;
+        let previous = state
+            .last_tick_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(now.timestamp() - 60, |t| t.timestamp());
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", s(active_gsi2pk(shard)));
+        let mut due = Vec::new();
+        let mut sub_minute = false;
+        let mut active = std::collections::HashSet::new();
+        for item in self.query_all(query).await? {
+            let item = from_item::<MonitorItem>(item)?;
+            let m = &item.monitor;
+            sub_minute |= m.interval_seconds < 60;
+            active.insert(m.id);
+            if m.status == MonitorStatus::Pending || slot_due(m.id, m.interval_seconds, previous, now.timestamp()) {
+                due.push(DueMonitor(item));
+            }
+        }
+        // Entries of monitors deleted or paused long ago, so the state item does not grow
+        // with every monitor there ever was (a paused monitor keeps its last check in its
+        // own item: see `update_monitor`).
+        let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
+        let stale = state
+            .last
+            .iter()
+            .filter(|(id, last)| !active.contains(*id) && last.at < week_ago)
+            .map(|(id, _)| *id)
+            .collect();
+        Ok(DueShard { monitors: due, state, sub_minute, stale })
+    }
+
+    /// Records a check of a due monitor made at `now`. Its verdict moves its runs and
+    /// status; only when they change is the monitor written (conditioned on the revision
+    /// the tick read: a monitor changed meanwhile is left alone), with the event of a
+    /// change of status. Returns the check record, the monitor's last check and day
+    /// counters for the shard's state (and the rollup of a day that ended), and the
+    /// transition; `None` when the monitor changed meanwhile.
+    pub async fn record_check(
+        &self,
+        due: &DueMonitor,
+        probe: &crate::monitor::Probe,
+        now: chrono::DateTime<chrono::Utc>,
+        counters: Option<&DayCounters>,
+    ) -> Result<Option<Recorded>, ApiError> {
+        use crate::monitor::{ExpectedStatus, Verdict, judge, step};
+        let before = &due.0;
+        let org = before.org_id;
+        let m = &before.monitor;
+        let now_s = crate::clock::timestamp(now);
+        let expected = ExpectedStatus::parse(&m.expected_status)
+            .unwrap_or_else(|_| ExpectedStatus::parse("200-299").expect("a constant expectation parses"));
+        let (verdict, why) = judge(probe, &expected, m.degraded_after_ms);
+        let (runs, changed) = step(before.runs, verdict, m.failure_threshold, m.success_threshold);
+        // Today's counters; a day that ended becomes its rollup.
+        let today = now.date_naive().to_string();
+        let mut rollup = None;
+        let mut day = match counters {
+            Some(d) if d.date == today => d.clone(),
+            Some(d) => {
+                rollup = Some(d.clone());
+                DayCounters { date: today, ..DayCounters::default() }
+            }
+            None => DayCounters { date: today, ..DayCounters::default() },
+        };
+        day.checks += 1;
+        if verdict != Verdict::Down {
+            day.passed += 1;
+        }
+        if verdict == Verdict::Degraded {
+            day.degraded += 1;
+        }
+        if probe.status.is_some() {
+            day.answered += 1;
+            day.latency_sum_ms += probe.latency_ms;
+        }
+        let mut after = before.clone();
+        after.sequence += 1;
+        after.runs = runs;
+        after.monitor.status = runs.status;
+        if runs.status != before.runs.status {
+            after.monitor.since.clone_from(&now_s);
+        }
+        after.monitor.last_checked_at = Some(now_s.clone());
+        after.monitor.last_latency_ms = Some(probe.latency_ms);
+        let after = schedule(after, org);
+        let mut items = Vec::new();
+        if runs != before.runs {
+            items.push(self.put_if_sequence(to_item(&after)?, before.sequence)?);
+        }
+        let transition = changed.map(|_| Transition {
+            monitor: after.monitor.clone(),
+            from: before.runs.status,
+            from_since: before.monitor.since.clone(),
+            open_incident: after.open_incident,
+            auto_incidents: after.auto_incidents.clone(),
+            org,
+        });
+        if let Some(t) = &transition {
+            let kind = match t.monitor.status {
+                MonitorStatus::Down => EventType::MonitorDown,
+                MonitorStatus::Degraded => EventType::MonitorDegraded,
+                _ => EventType::MonitorUp,
+            };
+            let mut data = data_of("monitor", &t.monitor);
+            data["previousStatus"] = serde_json::Value::from(t.from.as_str());
+            data["check"] = serde_json::json!({
+                "statusCode": probe.status, "latencyMs": probe.latency_ms, "error": why,
+            });
+            items.push(self.event_put(org, Event::new(kind, m.page_id, &Actor::monitor(m.id), &now_s, data))?);
+        }
+        match items.len() {
+            0 => {}
+            _ => match self.transact(items).await {
+                Ok(()) => {}
+                // Changed since the tick read it: this check does not count.
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Ok(None),
+                Err(e) => return Err(e.into_api_error()),
+            },
+        }
+        let rollup = rollup
+            .map(|d| {
+                let mut item = to_item(&d)?;
+                item.insert("pk".into(), s(schema::org_pk(org)));
+                item.insert("sk".into(), s(day_sk(m.id, &d.date)));
+                item.insert("entity".into(), s("monitorDay"));
+                if let Some(page) = m.page_id {
+                    item.insert("pageId".into(), s(page.to_string()));
+                }
+                Ok::<_, ApiError>(item)
+            })
+            .transpose()?;
+        let check_at = now_s.clone();
+        let check = CheckItem {
+            pk: schema::org_pk(org),
+            sk: check_sk(m.id, &now_s),
+            entity: "monitorCheck".into(),
+            ttl: now.timestamp() + CHECK_RETENTION_SECS,
+            page_id: m.page_id,
+            check: Check {
+                at: now_s,
+                ok: verdict != Verdict::Down,
+                status_code: probe.status,
+                latency_ms: probe.latency_ms,
+                error: why,
+            },
+        };
+        Ok(Some(Recorded {
+            record: to_item(&check)?,
+            rollup,
+            last: LastCheck { at: check_at, latency_ms: probe.latency_ms },
+            day,
+            transition,
+            last_id: Some(m.id),
+        }))
+    }
+
+    /// A monitor's days from `from` to `to`, oldest first: the rollups of days that
+    /// ended, and today's counters from its shard's state. Days without checks are
+    /// missing. `None` when there is no such monitor.
+    pub async fn monitor_days(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Option<Vec<DayCounters>>, ApiError> {
+        if self.monitor_item(org, id).await?.is_none() {
+            return Ok(None);
+        }
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":from", s(day_sk(id, &from.to_string())))
+            .expression_attribute_values(":to", s(day_sk(id, &to.to_string())));
+        let mut days =
+            self.query_all(query).await?.into_iter().map(from_item::<DayCounters>).collect::<Result<Vec<_>, _>>()?;
+        let state = self.shard_state(shard(id)).await?;
+        if let Some(open) = state.day.get(&id) {
+            let in_range = (from.to_string()..=to.to_string()).contains(&open.date);
+            if in_range && !days.iter().any(|d| d.date == open.date) {
+                days.push(open.clone());
+            }
+        }
+        Ok(Some(days))
+    }
+
+    /// Writes a shard's state after a tick: the tick's time, and each checked monitor's
+    /// last check and day counters (some forty monitors to an update).
+    pub async fn update_shard_state(
+        &self,
+        shard: u8,
+        now: &str,
+        before: &ShardState,
+        checked: &[(Uuid, LastCheck, DayCounters)],
+        stale: &[Uuid],
+    ) -> Result<(), ApiError> {
+        // A shard with nothing due keeps its last tick: no slot of its fell in between.
+        if checked.is_empty() {
+            return Ok(());
+        }
+        if before.last_tick_at.is_some() {
+            return self.set_shard_entries(shard, Some(now), checked, stale).await;
+        }
+        let empty = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::new());
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+            .update_expression(
+                "SET lastTickAt = :now, #last = if_not_exists(#last, :empty), #day = if_not_exists(#day, :empty)",
+            )
+            .expression_attribute_names("#last", "last")
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":empty", empty)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        self.set_shard_entries(shard, None, checked, stale).await
+    }
+
+    /// Sets monitors' last checks and day counters in a shard's state (and, with the
+    /// first chunk, the tick's time and the removal of stale entries, up to forty), some
+    /// forty to an update.
+    async fn set_shard_entries(
+        &self,
+        shard: u8,
+        now: Option<&str>,
+        checked: &[(Uuid, LastCheck, DayCounters)],
+        stale: &[Uuid],
+    ) -> Result<(), ApiError> {
+        for (n, chunk) in checked.chunks(40).enumerate() {
+            let mut update = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+                .expression_attribute_names("#last", "last")
+                .expression_attribute_names("#day", "day");
+            let mut sets = Vec::new();
+            for (i, (id, last, day)) in chunk.iter().enumerate() {
+                sets.push(format!("#last.#m{i} = :l{i}, #day.#m{i} = :d{i}"));
+                update = update
+                    .expression_attribute_names(format!("#m{i}"), id.to_string())
+                    .expression_attribute_values(
+                        format!(":l{i}"),
+                        serde_dynamo::to_attribute_value(last).map_err(ApiError::internal)?,
+                    )
+                    .expression_attribute_values(
+                        format!(":d{i}"),
+                        serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?,
+                    );
+            }
+            if let (0, Some(now)) = (n, now) {
+                sets.push("lastTickAt = :now".to_owned());
+                update = update.expression_attribute_values(":now", s(now));
+            }
+            let mut removes = Vec::new();
+            if n == 0 {
+                for (i, id) in stale.iter().take(40).enumerate() {
+                    removes.push(format!("#last.#s{i}, #day.#s{i}"));
+                    update = update.expression_attribute_names(format!("#s{i}"), id.to_string());
+                }
+            }
+            let mut expression = format!("SET {}", sets.join(", "));
+            if !removes.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            update.update_expression(expression).send().await.map_err(sdk_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The writes that give a service with a `monitorUrl` its linked monitor (the
+    /// service's id, the contract's defaults; one already there starts over with the new
+    /// URL), with a `monitor.created` event.
+    pub(crate) fn linked_monitor_writes(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        service: &super::services::Service,
+        url: &str,
+        now: &str,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        let new = NewMonitor::linked(service.id, &service.name, url.to_owned());
+        let item = new_item(org, new, Some(service.page_id), now);
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table())
+            .set_item(Some(to_item(&item)?))
+            .build()
+            .map_err(ApiError::internal)?;
+        let event =
+            Event::new(EventType::MonitorCreated, Some(service.page_id), actor, now, data_of("monitor", &item.monitor));
+        Ok(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?])
+    }
+
+    /// The write that removes a service's linked monitor, if there is one.
+    pub(crate) fn linked_monitor_delete(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(service))))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Records a monitor's automatic incident (opened, or `None` once resolved) and the
+    /// times its recent ones opened. Increments its revision, so a tick that read it
+    /// before cannot put back what it had.
+    pub async fn set_monitor_incident(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        incident: Option<Uuid>,
+        opened: &[i64],
+    ) -> Result<(), ApiError> {
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#sequence", "sequence")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(
+                ":opened",
+                serde_dynamo::to_attribute_value(opened).map_err(ApiError::internal)?,
+            );
+        update = match incident {
+            Some(incident) => update
+                .update_expression("SET openIncident = :incident, autoIncidents = :opened ADD #sequence :one")
+                .expression_attribute_values(":incident", s(incident.to_string())),
+            None => update.update_expression("SET autoIncidents = :opened REMOVE openIncident ADD #sequence :one"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! Monitors: the check sequence driven by the manual clock against a local target
+//! server (thresholds, events, the linked service), defaults and validation, and that a
+//! monitor never overrides planned maintenance.
+
+use chrono::Duration;
+use livestatus_tests::TestApp;
+use serde_json::{Value, json};
+
+use crate::webhooks::{Receiver, Reply, tick};
+
+/// A page with automatic incidents.
+async fn auto_page(app: &TestApp) -> String {
+    let slug = livestatus_tests::unique_slug("mon");
+    let r = app.call("POST", "/api/v1/pages", Some(json!({"name": "Mon", "slug": slug, "autoIncidents": true}))).await;
+    r.expect(201).json["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn open_incidents(app: &TestApp, page: &str) -> usize {
+    let r = app.call("GET", &format!("/api/v1/pages/{page}/incidents?open=true"), None).await;
+    r.expect(200).json["data"].as_array().unwrap().len()
+}
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let r = app.call("POST", "/api/v1/monitors", Some(body)).await;
+    r.expect(201).json["data"].clone()
+}
+
+async fn status_of(app: &TestApp, service: &str) -> String {
+    let r = app.call("GET", &format!("/api/v1/services/{service}"), None).await;
+    r.expect(200).json["data"]["currentStatus"].as_str().unwrap().to_owned()
+}
+
+async fn monitor_events(app: &TestApp) -> Vec<String> {
+    let r = app.call("GET", "/api/v1/events?limit=100", None).await;
+    let mut types: Vec<String> = r.expect(200).json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .filter(|t| t.starts_with("monitor.") && t != "monitor.created")
+        .collect();
+    types.reverse();
+    types
+}
+
+#[tokio::test]
+async fn fail_fail_ok_fail_fail_fail_ok_fail_ok_ok_with_thresholds_3_and_2_goes_down_at_six_and_up_at_ten() {
+    // Arrange: a target answering as scripted, a monitor linked to a service.
+    let app = TestApp::isolated().await;
+    let page = auto_page(&app).await;
+    let service = app.service(&page, "API").await;
+    let sequence = [500, 500, 200, 500, 500, 500, 200, 500, 200, 200];
+    let target = Receiver::start(move |_, n| Reply::Status(sequence.get(n).copied().unwrap_or(200))).await;
+    let m = create(
+        &app,
+        json!({"name": "API health", "url": format!("{}/health", target.base), "serviceId": service,
+               "failureThreshold": 3, "successThreshold": 2}),
+    )
+    .await;
+    assert_eq!((m["status"].as_str(), m["intervalSeconds"].as_u64()), (Some("pending"), Some(60)));
+
+    // Act: ten ticks a minute apart.
+    let mut statuses = Vec::new();
+    let mut open = Vec::new();
+    for _ in 0..10 {
+        let outcome = tick(&app).await;
+        assert_eq!(outcome.checks, 1, "one due monitor, one check");
+        statuses.push(status_of(&app, &service).await);
+        open.push(open_incidents(&app, &page).await);
+        app.clock.advance(Duration::seconds(60));
+    }
+    assert_eq!(open, [0, 0, 0, 0, 0, 1, 1, 1, 1, 0], "one incident, opened at the sixth check, resolved at the tenth");
+    let incidents = app.call("GET", &format!("/api/v1/pages/{page}/incidents"), None).await;
+    let incidents = incidents.expect(200).json["data"].as_array().unwrap().clone();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!((incidents[0]["title"].as_str(), incidents[0]["impact"].as_str()), (Some("API is down"), Some("major")));
+    let whole = app.call("GET", &format!("/api/v1/incidents/{}", incidents[0]["id"].as_str().unwrap()), None).await;
+    let last = whole.expect(200).json["data"]["updates"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["status"].as_str(), last["body"].as_str()),
+        (Some("resolved"), Some("API has recovered after 4 minutes."))
+    );
+
+    // Assert
+    assert_eq!(target.count(), 10);
+    let expected_service = ["operational"; 5]
+        .into_iter()
+        .chain(["outage"; 4])
+        .chain(["operational"])
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    assert_eq!(statuses, expected_service);
+    assert_eq!(monitor_events(&app).await, ["monitor.down", "monitor.up"]);
+    let id = m["id"].as_str().unwrap();
+    let checks = app.call("GET", &format!("/api/v1/monitors/{id}/checks"), None).await;
+    let checks = checks.expect(200).json["data"].as_array().unwrap().clone();
+    assert_eq!(checks.len(), 10);
+    assert_eq!(checks[0]["ok"], true, "newest first: the tenth passed");
+    assert_eq!(checks[9]["statusCode"], 500);
+    assert!(checks[9]["error"].as_str().unwrap().contains("expected 200-299"));
+    let now = app.call("GET", &format!("/api/v1/monitors/{id}"), None).await;
+    assert_eq!(now.expect(200).json["data"]["status"], "up");
+    let tenth =
+        livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(&*app.clock) - Duration::seconds(60));
+    assert_eq!(now.json["data"]["lastCheckedAt"].as_str(), Some(tenth.as_str()), "the last check, even when steady");
+    let listed = app.call("GET", "/api/v1/monitors", None).await;
+    assert_eq!(listed.expect(200).json["data"][0]["lastCheckedAt"].as_str(), Some(tenth.as_str()));
+
+    // Deleting the monitor takes its check log with it.
+    app.call("DELETE", &format!("/api/v1/monitors/{id}"), None).await.expect(204);
+    let left = app
+        .org_items(app.org)
+        .await
+        .into_iter()
+        .filter(|i| i["sk"].as_s().unwrap().starts_with(&format!("MONITOR#{id}")))
+        .count();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_linked_monitor_never_overrides_a_service_under_maintenance() {
+    let app = TestApp::isolated().await;
+    let page = app.page().await;
+    let service = app.service(&page, "DB").await;
+    let target = Receiver::start(|_, _| Reply::Status(503)).await;
+    create(
+        &app,
+        json!({"name": "DB", "url": format!("{}/db", target.base), "serviceId": service, "failureThreshold": 1}),
+    )
+    .await;
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"currentStatus": "maintenance"})))
+        .await
+        .expect(200);
+
+    tick(&app).await;
+
+    assert_eq!(status_of(&app, &service).await, "maintenance");
+    assert_eq!(monitor_events(&app).await, ["monitor.down"], "the monitor itself still goes down");
+}
+
+#[tokio::test]
+async fn defaults_and_validation_follow_the_contract() {
+    let app = TestApp::all().await;
+    let m = create(&app, json!({"name": "Site", "url": "http://127.0.0.1:9/"})).await;
+    assert_eq!(
+        (
+            m["method"].as_str(),
+            m["intervalSeconds"].as_u64(),
+            m["timeoutSeconds"].as_u64(),
+            m["expectedStatus"].as_str(),
+            m["failureThreshold"].as_u64(),
+            m["successThreshold"].as_u64()
+        ),
+        (Some("GET"), Some(60), Some(10), Some("200-299"), Some(3), Some(2))
+    );
+    for (body, field) in [
+        (json!({"name": "x", "url": "ftp://example.com/"}), "url"),
+        (json!({"name": "x", "url": "http://169.254.169.254/latest/meta-data"}), "url"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "intervalSeconds": 45}), "intervalSeconds"),
+        (
+            json!({"name": "x", "url": "http://127.0.0.1:9/", "intervalSeconds": 30, "timeoutSeconds": 30}),
+            "timeoutSeconds",
+        ),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "timeoutSeconds": 0}), "timeoutSeconds"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "expectedStatus": "2xx"}), "expectedStatus"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "method": "POST"}), "method"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "failureThreshold": 0}), "failureThreshold"),
+        (json!({"name": "x", "url": "http://127.0.0.1:9/", "serviceId": uuid::Uuid::now_v7()}), "serviceId"),
+    ] {
+        let r = app.call("POST", "/api/v1/monitors", Some(body.clone())).await;
+        r.expect_error(400, "invalid_request");
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{body}: {}", r.json);
+    }
+}
+
+#[tokio::test]
+async fn the_flap_guard_stops_the_sixth_automatic_incident_within_an_hour() {
+    // Arrange: a target that fails and recovers every other check; thresholds of 1.
+    let app = TestApp::isolated().await;
+    let page = auto_page(&app).await;
+    let service = app.service(&page, "Flaky").await;
+    let target = Receiver::start(|_, n| Reply::Status(if n % 2 == 0 { 500 } else { 200 })).await;
+    create(
+        &app,
+        json!({"name": "Flaky", "url": format!("{}/f", target.base), "serviceId": service,
+               "failureThreshold": 1, "successThreshold": 1}),
+    )
+    .await;
+
+    // Act: six down-and-up cycles in 12 minutes.
+    for _ in 0..12 {
+        tick(&app).await;
+        app.clock.advance(Duration::seconds(60));
+    }
+
+    // Assert
+    let incidents = app.call("GET", &format!("/api/v1/pages/{page}/incidents"), None).await;
+    assert_eq!(incidents.expect(200).json["data"].as_array().unwrap().len(), 5);
+    let events = monitor_events(&app).await;
+    assert_eq!(events.iter().filter(|t| *t == "monitor.down").count(), 6);
+    assert_eq!(events.iter().filter(|t| *t == "monitor.flapping").count(), 1);
+}
+
+#[tokio::test]
+async fn a_service_monitor_url_gets_a_linked_monitor_kept_in_step_with_it() {
+    let app = TestApp::all().await;
+    let page = app.page().await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/pages/{page}/services"),
+            Some(json!({"name": "Web", "monitorUrl": "http://127.0.0.1:9/a"})),
+        )
+        .await;
+    let service = r.expect(201).json["data"]["id"].as_str().unwrap().to_owned();
+
+    let linked = app.call("GET", &format!("/api/v1/monitors/{service}"), None).await;
+    let linked = linked.expect(200).json["data"].clone();
+    assert_eq!(
+        (linked["url"].as_str(), linked["serviceId"].as_str()),
+        (Some("http://127.0.0.1:9/a"), Some(service.as_str()))
+    );
+    assert_eq!((linked["intervalSeconds"].as_u64(), linked["failureThreshold"].as_u64()), (Some(60), Some(3)));
+    assert_eq!(linked["pageId"].as_str(), Some(page.as_str()));
+
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": "http://127.0.0.1:9/b"})))
+        .await
+        .expect(200);
+    let moved = app.call("GET", &format!("/api/v1/monitors/{service}"), None).await;
+    assert_eq!(moved.expect(200).json["data"]["url"], "http://127.0.0.1:9/b");
+    let listed = app.call("GET", &format!("/api/v1/monitors?pageId={page}"), None).await;
+    assert_eq!(listed.expect(200).json["data"].as_array().unwrap().len(), 1);
+
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": null}))).await.expect(200);
+    app.call("GET", &format!("/api/v1/monitors/{service}"), None).await.expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn monitor_urls_face_the_same_address_guard_as_webhooks_at_send_time() {
+    use livestatus_shared::notify::sender::Sender;
+    use livestatus_shared::outbound::Policy;
+    let strict = Sender::new(Policy { allow_private: false, allow_http: false }, std::time::Duration::from_secs(2));
+    for url in [
+        "http://127.0.0.1/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://10.0.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://100.64.0.1/",
+    ] {
+        let probe = strict.check("GET", url, std::time::Duration::from_secs(2), None).await;
+        assert!(probe.error.as_deref().is_some_and(|e| e.starts_with("refused")), "{url}: {probe:?}");
+        assert_eq!(probe.status, None);
+    }
+    // The local run's setting allows private targets, never cloud metadata.
+    let local = Sender::new(Policy { allow_private: true, allow_http: true }, std::time::Duration::from_secs(2));
+    let probe =
+        local.check("GET", "http://169.254.169.254/latest/meta-data/", std::time::Duration::from_secs(2), None).await;
+    assert!(probe.error.as_deref().is_some_and(|e| e.starts_with("refused")), "{probe:?}");
+}
+
+/// A target on 127.0.0.1 answering every request after `delay`, or never (`None`:
+/// it accepts connections and reads nothing, a blackhole).
+#[tokio::test]
+async fn uptime_reads_ended_days_from_their_rollups_and_today_from_the_shard_state() {
+    // Arrange: a monitor whose checks straddle midnight UTC: three on the first day
+    // (one failing), one on the next.
+    let app = TestApp::isolated().await;
+    let sequence = [200, 500, 200, 200];
+    let target = Receiver::start(move |_, n| Reply::Status(sequence.get(n).copied().unwrap_or(200))).await;
+    let now = livestatus_shared::clock::Clock::now(&*app.clock);
+    let midnight = (now.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+    app.clock.advance(midnight - now - Duration::seconds(150));
+    let (first, second) = (now.date_naive(), midnight.date_naive());
+    let m = create(&app, json!({"name": "Days", "url": format!("{}/d", target.base)})).await;
+    let id = m["id"].as_str().unwrap();
+
+    // Act: four ticks a minute apart (23:57:30, 23:58:30, 23:59:30, 00:00:30).
+    for _ in 0..4 {
+        assert_eq!(tick(&app).await.checks, 1);
+        app.clock.advance(Duration::seconds(60));
+    }
+    let r = app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from={first}&to={second}"), None).await;
+
+    // Assert
+    let u = r.expect(200).json["data"].clone();
+    assert_eq!(
+        (u["checks"].as_u64(), u["passed"].as_u64(), u["uptimePercentage"].as_f64()),
+        (Some(4), Some(3), Some(75.0))
+    );
+    let days = u["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2);
+    assert_eq!(days[0]["date"].as_str(), Some(first.to_string().as_str()));
+    assert_eq!((days[0]["checks"].as_u64(), days[0]["uptimePercentage"].as_f64()), (Some(3), Some(66.666)));
+    assert_eq!((days[1]["checks"].as_u64(), days[1]["uptimePercentage"].as_f64()), (Some(1), Some(100.0)));
+    assert!(days[1]["averageLatencyMs"].is_u64());
+    let rollup = format!("MONITOR#{id}#DAY#{first}");
+    assert!(
+        app.org_items(app.org).await.iter().any(|i| i["sk"].as_s().unwrap() == &rollup),
+        "the ended day is a rollup"
+    );
+
+    // The default range is the last 30 days, today's last; days without checks say so.
+    let r = app.call("GET", &format!("/api/v1/monitors/{id}/uptime"), None).await;
+    let days = r.expect(200).json["data"]["days"].as_array().unwrap().clone();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["date"].as_str(), Some(second.to_string().as_str()));
+    assert_eq!((days[0]["checks"].as_u64(), days[0]["uptimePercentage"].is_null()), (Some(0), true));
+
+    // Bad ranges and unknown monitors are refused.
+    let bad = app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from={second}&to={first}"), None).await;
+    assert_eq!(bad.expect(400).json["error"]["code"], "invalid_request");
+    app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from=2026-02-30"), None).await.expect(400);
+    app.call("GET", &format!("/api/v1/monitors/{id}/uptime?from=2024-01-01&to=2026-01-01"), None).await.expect(400);
+    app.call("GET", &format!("/api/v1/monitors/{}/uptime", uuid::Uuid::now_v7()), None).await.expect(404);
+}
+
+#[tokio::test]
+async fn the_shard_state_forgets_monitors_deleted_over_a_week_ago() {
+    // Arrange: nine monitors, so two share one of the eight shards; all checked once.
+    let app = TestApp::isolated().await;
+    let target = Receiver::start(|_, _| Reply::Status(200)).await;
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        let m = create(&app, json!({"name": format!("m{i}"), "url": format!("{}/{i}", target.base)})).await;
+        ids.push(m["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    tick(&app).await;
+    let shard = |id: &uuid::Uuid| id.as_bytes()[15] % livestatus_shared::store::monitors::DUE_SHARDS;
+    let (gone, kept) = ids
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| ids[i + 1..].iter().find(|b| shard(b) == shard(a)).map(|b| (*a, *b)))
+        .expect("two of nine monitors share a shard");
+    assert!(app.store.shard_state(shard(&gone)).await.unwrap().last.contains_key(&gone));
+
+    // Act: one is deleted; a day later, and eight days later, the shard is checked again.
+    app.call("DELETE", &format!("/api/v1/monitors/{gone}"), None).await.expect(204);
+    app.clock.advance(Duration::days(1));
+    tick(&app).await;
+    let after_a_day = app.store.shard_state(shard(&gone)).await.unwrap();
+    app.clock.advance(Duration::days(7));
+    tick(&app).await;
+    let after_eight_days = app.store.shard_state(shard(&gone)).await.unwrap();
+
+    // Assert
+    assert!(after_a_day.last.contains_key(&gone), "kept while its last check is under a week old");
+    assert!(!after_eight_days.last.contains_key(&gone) && !after_eight_days.day.contains_key(&gone));
+    assert!(after_eight_days.last.contains_key(&kept));
+}
+
+async fn slow_target(delay: Option<std::time::Duration>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    match delay {
+        Some(delay) => {
+            // Its own runtime on its own thread, as a remote target's would be: the
+            // latency it shows is not the harness's scheduling.
+            let listener = listener.into_std().unwrap();
+            std::thread::spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    let app = axum::Router::new().fallback(move || async move {
+                        tokio::time::sleep(delay).await;
+                        "ok"
+                    });
+                    axum::serve(listener, app).await.unwrap();
+                });
+            });
+        }
+        None => {
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((socket, _)) = listener.accept().await {
+                    held.push(socket);
+                }
+            });
+        }
+    }
+    base
+}
+
+/// Creates `n` monitors of `url`s through the store (the API's limits do not matter).
+async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32) {
+    use livestatus_shared::store::events::Actor;
+    use livestatus_shared::store::monitors::NewMonitor;
+    let now = livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(&*app.clock));
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter((0..n).map(|i| {
+        let new = NewMonitor {
+            id: uuid::Uuid::now_v7(),
+            name: format!("m{i}"),
+            url: format!("{url}/{i}"),
+            service_id: None,
+            method: "GET".into(),
+            interval_seconds: 60,
+            timeout_seconds,
+            expected_status: "200-299".into(),
+            keyword: None,
+            degraded_after_ms: None,
+            failure_threshold: 3,
+            success_threshold: 2,
+            paused: false,
+        };
+        let now = now.clone();
+        async move { app.store.create_monitor(app.org, &Actor::operator(), new, None, &now, 0).await }
+    }))
+    .buffer_unordered(16)
+    .collect()
+    .await;
+    assert!(results.iter().all(Result::is_ok));
+}
+
+/// `infra/monitor-bench.sh`, first part: one tick of 1,000 due monitors against a target
+/// answering in 50 ms. Prints the numbers for BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by infra/monitor-bench.sh"]
+async fn monitor_tick_benchmark_healthy_targets() {
+    livestatus_shared::telemetry::init();
+    let n: usize = std::env::var("MONITORS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let app = TestApp::isolated().await;
+    let target = slow_target(Some(std::time::Duration::from_millis(50))).await;
+
+    // One check alone, for the latency a check records without load.
+    many_monitors(&app, 1, &target, 10).await;
+    tick(&app).await;
+    app.clock.advance(Duration::seconds(3600));
+    tick(&app).await;
+    let single: Vec<u64> = recorded_latencies(&app).await;
+    let single_median = median(&single);
+
+    many_monitors(&app, n - 1, &target, 10).await;
+    // The new ones' first two checks (pending to up, then the second success of the
+    // threshold: each a write), then a steady tick.
+    for _ in 0..2 {
+        app.clock.advance(Duration::seconds(60));
+        tick(&app).await;
+    }
+    app.clock.advance(Duration::seconds(60));
+    let started = std::time::Instant::now();
+    let outcome = tick(&app).await;
+    let wall = started.elapsed();
+    let recent = recorded_latencies(&app).await;
+    println!(
+        "monitor bench: {} checks in one steady tick: wall {:.2} s; recorded latency median {} ms (a single check alone: {} ms)",
+        outcome.checks,
+        wall.as_secs_f64(),
+        median(&recent),
+        single_median
+    );
+    assert_eq!(outcome.checks, n);
+}
+
+/// `infra/monitor-bench.sh`, second part (on a DynamoDB Local of its own): one
+/// blackholed monitor with a 2 s timeout, then 100 of them in one tick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by infra/monitor-bench.sh"]
+async fn monitor_tick_benchmark_blackholed_targets() {
+    livestatus_shared::telemetry::init();
+    let holes = TestApp::isolated().await;
+    let blackhole = slow_target(None).await;
+    // Each measured tick is a steady one: three failing ticks first take the monitors
+    // down (each of those changes their runs, a write).
+    let steady_tick = || async {
+        for _ in 0..3 {
+            holes.clock.advance(Duration::seconds(60));
+            tick(&holes).await;
+        }
+        holes.clock.advance(Duration::seconds(60));
+        let started = std::time::Instant::now();
+        let outcome = tick(&holes).await;
+        (outcome, started.elapsed())
+    };
+    many_monitors(&holes, 1, &blackhole, 2).await;
+    let (_, one) = steady_tick().await;
+    many_monitors(&holes, 99, &blackhole, 2).await;
+    let (outcome, hundred) = steady_tick().await;
+    println!(
+        "monitor bench: one blackholed check with a 2 s timeout: tick {:.2} s; {} of them in one steady tick: {:.2} s",
+        one.as_secs_f64(),
+        outcome.checks,
+        hundred.as_secs_f64()
+    );
+    assert_eq!(outcome.checks, 100);
+}
+
+async fn recorded_latencies(app: &TestApp) -> Vec<u64> {
+    app.org_items(app.org)
+        .await
+        .into_iter()
+        .filter(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("monitorCheck"))
+        .filter_map(|i| i.get("latencyMs").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()))
+        .collect()
+}
+
+fn median(values: &[u64]) -> u64 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
