@@ -231,8 +231,58 @@ async fn a_service_monitor_url_gets_a_linked_monitor_kept_in_step_with_it() {
     let listed = app.call("GET", &format!("/api/v1/monitors?pageId={page}"), None).await;
     assert_eq!(listed.expect(200).json["data"].as_array().unwrap().len(), 1);
 
+    // Through the monitors API its settings can be tuned, but not its URL, and it
+    // cannot be deleted: it follows the service.
+    let tuned = app.call("PATCH", &format!("/api/v1/monitors/{service}"), Some(json!({"failureThreshold": 5}))).await;
+    assert_eq!(tuned.expect(200).json["data"]["failureThreshold"], 5);
+    let r =
+        app.call("PATCH", &format!("/api/v1/monitors/{service}"), Some(json!({"url": "http://127.0.0.1:9/c"}))).await;
+    assert!(r.expect_error(400, "invalid_request").json["error"]["message"].as_str().unwrap().contains("monitorUrl"));
+    app.call("DELETE", &format!("/api/v1/monitors/{service}"), None).await.expect_error(400, "invalid_request");
+
+    // Removing the URL removes the monitor, with its event and its records.
+    put_check_record(&app, &service).await;
     app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": null}))).await.expect(200);
     app.call("GET", &format!("/api/v1/monitors/{service}"), None).await.expect_error(404, "not_found");
+    assert_eq!(monitor_records(&app, &service).await, 0);
+    let events = app.call("GET", "/api/v1/events?limit=100", None).await;
+    let deleted = events.expect(200).json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "monitor.deleted" && e["data"]["monitor"]["id"] == service.as_str())
+        .count();
+    assert_eq!(deleted, 1);
+
+    // Deleting a service takes its linked monitor's records too.
+    app.call("PATCH", &format!("/api/v1/services/{service}"), Some(json!({"monitorUrl": "http://127.0.0.1:9/d"})))
+        .await
+        .expect(200);
+    put_check_record(&app, &service).await;
+    app.call("DELETE", &format!("/api/v1/services/{service}"), None).await.expect(204);
+    app.call("GET", &format!("/api/v1/monitors/{service}"), None).await.expect_error(404, "not_found");
+    assert_eq!(monitor_records(&app, &service).await, 0);
+}
+
+/// Puts a check record of monitor `id`, as the scheduler writes them.
+async fn put_check_record(app: &TestApp, id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    app.store
+        .client()
+        .put_item()
+        .table_name(app.store.table())
+        .item("pk", A::S(format!("ORG#{}", app.org)))
+        .item("sk", A::S(format!("MONITOR#{id}#CHECK#2026-11-23T00:00:00.000Z")))
+        .item("entity", A::S("monitorCheck".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Items under `MONITOR#<id>#`: its checks and rollups.
+async fn monitor_records(app: &TestApp, id: &str) -> usize {
+    let prefix = format!("MONITOR#{id}#");
+    app.org_items(app.org).await.iter().filter(|i| i["sk"].as_s().unwrap().starts_with(&prefix)).count()
 }
 
 #[tokio::test]

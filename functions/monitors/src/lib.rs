@@ -11,7 +11,7 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::domain;
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
 use livestatus_shared::monitor::{ExpectedStatus, INTERVALS, MAX_TIMEOUT_SECS, MonitorStatus};
-use livestatus_shared::store::monitors::{DayCounters, MonitorPatch, NewMonitor};
+use livestatus_shared::store::monitors::{DayCounters, LINKED_FOLLOWS_SERVICE, MonitorPatch, NewMonitor};
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -232,6 +232,9 @@ async fn update_monitor(
         None => None,
     };
     let url = match body.url {
+        Some(_) if current.service_id == Some(current.id) => {
+            return Err(ApiError::InvalidRequest(LINKED_FOLLOWS_SERVICE.into()));
+        }
         Some(raw) => Some(url(&state, raw).await?),
         None => None,
     };

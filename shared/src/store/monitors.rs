@@ -23,6 +23,10 @@ use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schem
 use crate::error::ApiError;
 use crate::monitor::{MonitorStatus, Runs};
 
+/// Why a linked monitor cannot be deleted, or get another URL, through the monitors API.
+pub const LINKED_FOLLOWS_SERVICE: &str =
+    "This monitor is linked to its service and follows the service's monitorUrl: change or remove that instead.";
+
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
 /// Shards of the active monitors (and of the scheduler's state about them).
@@ -564,6 +568,9 @@ impl Store {
     /// Deletes a monitor (with its `monitor.deleted` event), then its checks and rollups.
     pub async fn delete_monitor(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
         let current = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+        if current.monitor.service_id == Some(id) {
+            return Err(ApiError::InvalidRequest(LINKED_FOLLOWS_SERVICE.into()));
+        }
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
@@ -587,16 +594,7 @@ impl Store {
             }
             Err(e) => return Err(e.into_api_error()),
         }
-        let rest = self
-            .client()
-            .query()
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .projection_expression("pk, sk")
-            .expression_attribute_values(":pk", s(schema::org_pk(org)))
-            .expression_attribute_values(":prefix", s(format!("{}#", monitor_sk(id))))
-            .consistent_read(true);
-        let rest = self.query_all(rest).await?;
-        self.delete_keys(rest).await
+        self.delete_monitor_records(org, id).await
     }
 
     /// A monitor's recent checks, newest first (kept 7 days).
@@ -1040,14 +1038,43 @@ impl Store {
         Ok(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?])
     }
 
-    /// The write that removes a service's linked monitor, if there is one.
-    pub(crate) fn linked_monitor_delete(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+    /// The writes that remove a service's linked monitor, with its `monitor.deleted`
+    /// event (none when it is already gone).
+    pub(crate) async fn linked_monitor_delete(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        service: Uuid,
+        now: &str,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        let Some(current) = self.monitor_item(org, service).await? else { return Ok(Vec::new()) };
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), monitor_sk(service))))
             .build()
             .map_err(ApiError::internal)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        let event = Event::new(
+            EventType::MonitorDeleted,
+            current.monitor.page_id,
+            actor,
+            now,
+            data_of("monitor", &current.monitor),
+        );
+        Ok(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
+    }
+
+    /// Removes a deleted monitor's checks and rollups.
+    pub(crate) async fn delete_monitor_records(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+        let records = self
+            .client()
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(schema::org_pk(org)))
+            .expression_attribute_values(":prefix", s(format!("{}#", monitor_sk(id))))
+            .consistent_read(true);
+        let records = self.query_all(records).await?;
+        self.delete_keys(records).await
     }
 
     /// Records a monitor's automatic incident (opened, or `None` once resolved) and the

@@ -353,7 +353,9 @@ impl Store {
                 Some(Some(url)) if current.monitor_url.as_deref() != Some(url.as_str()) => {
                     linked = self.linked_monitor_writes(org, actor, &updated, url, now)?;
                 }
-                Some(None) if current.monitor_url.is_some() => linked.push(self.linked_monitor_delete(org, id)?),
+                Some(None) if current.monitor_url.is_some() => {
+                    linked = self.linked_monitor_delete(org, actor, id, now).await?;
+                }
                 _ => {}
             }
             if let Some(to) = changed {
@@ -361,9 +363,15 @@ impl Store {
                 // No history written under a page whose delete has begun.
                 items.push(self.page_is_live(org, current.page_id)?);
             }
+            let removed = matches!(patch.monitor_url, Some(None)) && !linked.is_empty();
             items.extend(linked);
             match self.transact(items).await {
-                Ok(()) => return Ok(updated),
+                Ok(()) => {
+                    if removed {
+                        self.delete_monitor_records(org, id).await?;
+                    }
+                    return Ok(updated);
+                }
                 // Deleted or changed since we read it: read again.
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 3).is_some() => {
@@ -389,7 +397,7 @@ impl Store {
             Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
         let mut items = vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?];
         if current.monitor_url.is_some() {
-            items.push(self.linked_monitor_delete(org, id)?);
+            items.extend(self.linked_monitor_delete(org, actor, id, now).await?);
         }
         match self.transact(items).await {
             Ok(()) => {}
@@ -409,7 +417,11 @@ impl Store {
             .expression_attribute_values(":prefix", s(schema::status_changes_prefix(id)))
             .consistent_read(true);
         let history = self.query_all(history).await?;
-        self.delete_keys(history).await
+        self.delete_keys(history).await?;
+        if current.monitor_url.is_some() {
+            self.delete_monitor_records(org, id).await?;
+        }
+        Ok(())
     }
 
     /// The put of a status history entry: `service` (as it was) changing to `to` at `now`.
