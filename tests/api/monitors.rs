@@ -139,6 +139,36 @@ async fn a_linked_monitor_never_overrides_a_service_under_maintenance() {
 }
 
 #[tokio::test]
+async fn a_service_that_went_down_during_a_window_comes_out_of_it_as_its_monitor_sees_it() {
+    // Arrange: an operational service with a monitor, a window from now for 10 minutes.
+    let app = TestApp::isolated().await;
+    let page = app.page().await;
+    let service = app.service(&page, "DB").await;
+    let target = Receiver::start(|_, _| Reply::Status(503)).await;
+    create(
+        &app,
+        json!({"name": "DB", "url": format!("{}/db", target.base), "serviceId": service, "failureThreshold": 1}),
+    )
+    .await;
+    let now = livestatus_shared::clock::Clock::now(&*app.clock);
+    let window = json!({"title": "Upgrade", "body": "Upgrading.", "serviceIds": [service],
+        "scheduledFor": livestatus_shared::clock::timestamp(now),
+        "scheduledUntil": livestatus_shared::clock::timestamp(now + Duration::minutes(10))});
+    app.call("POST", &format!("/api/v1/pages/{page}/maintenances"), Some(window)).await.expect(201);
+
+    // Act: the window starts and the monitor goes down in the same tick; then it ends.
+    tick(&app).await;
+    let during = status_of(&app, &service).await;
+    app.clock.advance(Duration::minutes(11));
+    tick(&app).await;
+
+    // Assert
+    assert_eq!(during, "maintenance", "the window wins while it lasts");
+    assert_eq!(monitor_events(&app).await, ["monitor.down"]);
+    assert_eq!(status_of(&app, &service).await, "outage", "then the service is what its monitor says");
+}
+
+#[tokio::test]
 async fn defaults_and_validation_follow_the_contract() {
     let app = TestApp::all().await;
     let m = create(&app, json!({"name": "Site", "url": "http://127.0.0.1:9/"})).await;

@@ -307,6 +307,11 @@ impl Store {
         for _ in 0..5 {
             let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
             if patch.unless_in_maintenance && current.current_status == ServiceStatus::Maintenance {
+                // Held by a window: the verdict becomes what the service returns to when
+                // the last window ends, so it comes out of maintenance as it really is.
+                if let Some(status) = patch.current_status {
+                    self.set_restore_status(org, id, status).await?;
+                }
                 return Ok(current);
             }
             let changed = patch.current_status.filter(|s| *s != current.current_status);
@@ -381,6 +386,28 @@ impl Store {
             }
         }
         Err(ApiError::ServiceUnavailable("service kept changing during the update".into()))
+    }
+
+    /// Sets the status a service under maintenance windows returns to when the last of
+    /// them ends. Nothing when no window holds it (under maintenance by hand, or no
+    /// longer under maintenance).
+    async fn set_restore_status(&self, org: Uuid, id: Uuid, status: ServiceStatus) -> Result<(), ApiError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
+            .update_expression("SET restoreStatus = :status")
+            .condition_expression("currentStatus = :maintenance AND attribute_exists(maintenanceHolds)")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":maintenance", s(ServiceStatus::Maintenance.as_str()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     /// Deletes a service of `org` (with its `service.deleted` event) and then its status
