@@ -86,12 +86,9 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
     let dir = std::env::temp_dir().join(format!("livestatus-faults-{port}"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut local = Local::start(port, dir);
-    let config = livestatus_shared::store::client_config()
-        .await
-        .to_builder()
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .build();
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "faults");
+    let config = livestatus_shared::store::client_config().await;
+    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "faults")
+        .with_endpoint(&format!("http://127.0.0.1:{port}"));
     store.ensure_table().await.unwrap();
     let org = store.create_org("Faults".into(), Plan::Business, "2026-11-22T00:00:00.000Z").await.unwrap().id;
     let (_, key) = store

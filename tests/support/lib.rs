@@ -18,6 +18,7 @@ use livestatus_shared::notify::sealing::Sealer;
 use livestatus_shared::notify::sender::Sender;
 use livestatus_shared::outbound::Policy;
 use livestatus_shared::store::Store;
+use livestatus_shared::store::wire::CallObserver;
 use livestatus_shared::store::api_keys::NewKey;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -52,6 +53,22 @@ impl CallCounter {
     }
 }
 
+impl CallCounter {
+    /// Counts a request of `op`, records the permissions it needs for the function being
+    /// tested, or fails it when told to.
+    fn observe(&self, op: &str, body: &[u8]) -> Result<(), String> {
+        if let Ok(function) = policy::FUNCTION.try_with(|f| *f) {
+            policy::record(function, policy::permissions(op, body));
+        }
+        if self.1.lock().unwrap().as_deref() == Some(op) {
+            return Err(format!("injected failure before {op}"));
+        }
+        self.0.lock().unwrap().push(op.to_owned());
+        Ok(())
+    }
+}
+
+/// The SDK client's requests.
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "CallCounter"
@@ -64,16 +81,15 @@ impl Intercept for CallCounter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let target = ctx.request().headers().get("x-amz-target").unwrap_or("?");
-        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
-        if let Ok(function) = policy::FUNCTION.try_with(|f| *f) {
-            let body = ctx.request().body().bytes().unwrap_or_default();
-            policy::record(function, policy::permissions(&op, body));
-        }
-        if self.1.lock().unwrap().as_deref() == Some(op.as_str()) {
-            return Err(format!("injected failure before {op}").into());
-        }
-        self.0.lock().unwrap().push(op);
-        Ok(())
+        let op = target.rsplit('.').next().unwrap_or(target);
+        Ok(self.observe(op, ctx.request().body().bytes().unwrap_or_default())?)
+    }
+}
+
+/// The lean client's requests.
+impl CallObserver for CallCounter {
+    fn before_send(&self, operation: &str, body: &[u8]) -> Result<(), String> {
+        self.observe(operation, body)
     }
 }
 
@@ -269,7 +285,7 @@ impl TestApp {
 
     async fn build(router: fn(AppState) -> Router, plan: Plan, table: &str) -> Self {
         let calls = CallCounter::default();
-        let store = Store::new(client(Some(calls.clone())).await, table);
+        let store = Store::new(client(Some(calls.clone())).await, table).observed(Arc::new(calls.clone()));
         let now = chrono::Utc::now().timestamp();
         // Two seconds into a minute, so a burst never straddles a window by accident.
         let start = chrono::DateTime::from_timestamp(now - now.rem_euclid(60) + 2, 0).unwrap();

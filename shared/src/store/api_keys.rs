@@ -1,17 +1,15 @@
 //! API keys: creation, revocation, and authentication combined with the rate limit in one
 //! conditional `UpdateItem` (see the README's "Auth and rate limit in one round trip").
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
-use super::{Item, Store, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item};
+use super::{Item, Store, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item, wire};
 use crate::apikey::{KeyHash, PlaintextKey};
 use crate::clock::timestamp;
 use crate::domain::{Scope, Scopes};
@@ -178,24 +176,28 @@ impl Store {
     ) -> Result<(Principal, RateLimit), AuthRejection> {
         let now_s = timestamp(now);
         let mut window = now.timestamp() - now.timestamp().rem_euclid(WINDOW_SECS);
+        let item_key = key(schema::api_key_pk(&hash.0), schema::API_KEY_SK);
+        let condition = format!("{VALID_KEY} AND rlWindow = :w");
         // A lost race at a window boundary costs one more round.
         for _ in 0..6 {
+            let values: Item = [(":now", s(&now_s)), (":w", n(window)), (":one", n(1))]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
             let counted = self
-                .client()
-                .update_item()
-                .table_name(self.table())
-                .set_key(Some(key(schema::api_key_pk(&hash.0), schema::API_KEY_SK)))
-                .condition_expression(format!("{VALID_KEY} AND rlWindow = :w"))
-                .update_expression("SET lastUsedAt = :now ADD rlCount :one")
-                .expression_attribute_values(":now", s(&now_s))
-                .expression_attribute_values(":w", n(window))
-                .expression_attribute_values(":one", n(1))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
+                .update_returning(&wire::UpdateIn {
+                    table_name: self.table(),
+                    key: wire::ItemRef(&item_key),
+                    update_expression: "SET lastUsedAt = :now ADD rlCount :one",
+                    condition_expression: Some(&condition),
+                    expression_attribute_names: None,
+                    expression_attribute_values: Some(wire::ItemRef(&values)),
+                    return_values: Some("ALL_NEW"),
+                    return_values_on_condition_check_failure: Some("ALL_OLD"),
+                })
                 .await;
             let old = match counted {
-                Ok(out) => return counted_in_window(out.attributes.unwrap_or_default(), now),
+                Ok(new) => return counted_in_window(new, now),
                 Err(e) => condition_failed(e)?,
             };
             let Some(old) = old else { return Err(ApiError::InvalidApiKey.into()) };
@@ -211,20 +213,17 @@ impl Store {
             }
             let old_count = get_n(&old, "rlCount").unwrap_or(0);
             let limit = get_n(&old, "rateLimit").unwrap_or(0);
-            let mut call = self
-                .client()
-                .update_item()
-                .table_name(self.table())
-                .set_key(Some(key(schema::api_key_pk(&hash.0), schema::API_KEY_SK)))
-                // The count folded must be the window's last: nobody counted since we read it.
-                .condition_expression(format!("{VALID_KEY} AND rlWindow = :oldW AND rlCount = :oldCount"))
-                .expression_attribute_values(":now", s(&now_s))
-                .expression_attribute_values(":w", n(window))
-                .expression_attribute_values(":oldW", n(old_window))
-                .expression_attribute_values(":oldCount", n(old_count))
-                .expression_attribute_values(":one", n(1))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            let mut values: Item = [
+                (":now", s(&now_s)),
+                (":w", n(window)),
+                (":oldW", n(old_window)),
+                (":oldCount", n(old_count)),
+                (":one", n(1)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            let mut names = std::collections::HashMap::new();
             let mut adds = Vec::new();
             if old_count > 0 {
                 let day = day_of(old_window);
@@ -234,9 +233,8 @@ impl Store {
                 {
                     if count > 0 {
                         adds.push(format!("#add{tag} :add{tag}"));
-                        call = call
-                            .expression_attribute_names(format!("#add{tag}"), format!("{prefix}{day}"))
-                            .expression_attribute_values(format!(":add{tag}"), n(count));
+                        names.insert(format!("#add{tag}"), format!("{prefix}{day}"));
+                        values.insert(format!(":add{tag}"), n(count));
                     }
                 }
             }
@@ -252,7 +250,7 @@ impl Store {
             let mut removes = Vec::new();
             for (i, name) in stale.into_iter().enumerate() {
                 removes.push(format!("#old{i}"));
-                call = call.expression_attribute_names(format!("#old{i}"), name.clone());
+                names.insert(format!("#old{i}"), name.clone());
             }
             let mut expression = "SET lastUsedAt = :now, rlWindow = :w, rlCount = :one".to_owned();
             if !adds.is_empty() {
@@ -261,8 +259,22 @@ impl Store {
             if !removes.is_empty() {
                 expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
             }
-            match call.update_expression(expression).send().await {
-                Ok(out) => return counted_in_window(out.attributes.unwrap_or_default(), now),
+            // The count folded must be the window's last: nobody counted since we read it.
+            let condition = format!("{VALID_KEY} AND rlWindow = :oldW AND rlCount = :oldCount");
+            let rolled = self
+                .update_returning(&wire::UpdateIn {
+                    table_name: self.table(),
+                    key: wire::ItemRef(&item_key),
+                    update_expression: &expression,
+                    condition_expression: Some(&condition),
+                    expression_attribute_names: Some(&names).filter(|n| !n.is_empty()),
+                    expression_attribute_values: Some(wire::ItemRef(&values)),
+                    return_values: Some("ALL_NEW"),
+                    return_values_on_condition_check_failure: Some("ALL_OLD"),
+                })
+                .await;
+            match rolled {
+                Ok(new) => return counted_in_window(new, now),
                 // Someone else opened the window or counted in the old one (or the key
                 // was revoked): decide again.
                 Err(e) => {
@@ -542,11 +554,12 @@ fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateL
 
 /// For a failed condition: `Ok(old item)` (absent when there was no item); any other
 /// failure is translated.
-fn condition_failed(
-    e: SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Result<Option<Item>, ApiError> {
-    match e.as_service_error() {
-        Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(c.item().cloned()),
-        _ => Err(sdk_error(e)),
+/// The key as it was when the condition failed (`None`: no such key); other failures
+/// as errors.
+fn condition_failed(e: wire::Failure) -> Result<Option<Item>, ApiError> {
+    if e.is_condition_failed() {
+        let wire::Failure::Refused { item, .. } = e else { unreachable!("a refusal") };
+        return Ok(item);
     }
+    Err(e.into_api_error())
 }

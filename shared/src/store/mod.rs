@@ -15,8 +15,10 @@ pub mod schema;
 pub mod services;
 pub mod subscribers;
 pub mod webhooks;
+pub mod wire;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -30,17 +32,37 @@ use crate::error::ApiError;
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The table and the client that reaches it. Cheap to clone; build it once per process.
+/// The table and the clients that reach it: the SDK's, and the lean one of the calls
+/// nearly every request makes ([`wire`]). Cheap to clone; build it once per process.
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
+    wire: Arc<wire::Wire>,
     table: String,
 }
 
 impl Store {
-    /// Wraps an existing client (tests add interceptors to theirs).
+    /// Wraps an existing client (tests add interceptors to theirs). The lean client takes
+    /// its region and credentials; it goes to `DYNAMODB_ENDPOINT` when set, as
+    /// [`client_config`] does, else to the region's endpoint ([`Store::with_endpoint`]
+    /// points both elsewhere).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
+        let wire = wire::Wire::new(endpoint.as_deref(), region_of(&client));
+        Self { client, wire: Arc::new(wire), table: table.into() }
+    }
+
+    /// The same store with both clients sent to `endpoint` (e.g. another DynamoDB Local).
+    pub fn with_endpoint(self, endpoint: &str) -> Self {
+        let client = Client::from_conf(self.client.config().to_builder().endpoint_url(endpoint).build());
+        let wire = wire::Wire::new(Some(endpoint), region_of(&client));
+        Self { client, wire: Arc::new(wire), table: self.table }
+    }
+
+    /// The same store with `observer` seeing every request of the lean client (the SDK
+    /// client's requests are seen by its interceptors).
+    pub fn observed(self, observer: Arc<dyn wire::CallObserver>) -> Self {
+        Self { wire: Arc::new(self.wire.observed(observer)), ..self }
     }
 
     /// Builds the client from the standard AWS environment. `TABLE_NAME` names the table
@@ -174,6 +196,11 @@ impl Store {
             .await;
         results.into_iter().collect()
     }
+}
+
+/// The client's region; `client_config` always sets one.
+fn region_of(client: &Client) -> &str {
+    client.config().region().map_or("us-east-1", |r| r.as_ref())
 }
 
 /// How a transaction ended when it did not commit.
@@ -414,19 +441,40 @@ impl Store {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = query
-                .clone()
-                .table_name(self.table())
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
+            let (page, last) = self.query_page(&query, None, start.as_ref()).await?;
+            items.extend(page);
+            start = last;
             if start.is_none() {
                 return Ok(items);
             }
         }
+    }
+
+    /// An `UpdateItem` by the lean client, returning the attributes it asked for.
+    pub(crate) async fn update_returning(&self, input: &wire::UpdateIn<'_>) -> Result<Item, wire::Failure> {
+        let out: wire::UpdateOut = self.wire.call("UpdateItem", input).await?;
+        Ok(out.attributes.map(|a| a.0).unwrap_or_default())
+    }
+
+    /// A `GetItem` by the lean client.
+    pub(crate) async fn get(&self, key: &Item, consistent: bool) -> Result<Option<Item>, ApiError> {
+        let input = wire::GetIn { table_name: self.table(), key: wire::ItemRef(key), consistent_read: consistent };
+        let out: wire::GetOut = self.wire.call("GetItem", &input).await.map_err(wire::Failure::into_api_error)?;
+        Ok(out.item.map(|i| i.0))
+    }
+
+    /// One page of a query built with the SDK's builder, sent by the lean client.
+    async fn query_page(
+        &self,
+        query: &aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: Option<i32>,
+        start: Option<&Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+        let mut input = wire::QueryIn::from_sdk(self.table(), query.as_input());
+        input.limit = limit.or(input.limit);
+        input.exclusive_start_key = start.map(wire::ItemRef);
+        let out: wire::QueryOut = self.wire.call("Query", &input).await.map_err(wire::Failure::into_api_error)?;
+        Ok((out.items.into_iter().map(|i| i.0).collect(), out.last_evaluated_key.map(|k| k.0)))
     }
 
     /// Runs a query until it has `limit` items or the end, following `LastEvaluatedKey`
@@ -441,16 +489,9 @@ impl Store {
         let limit = limit as usize;
         let mut items = Vec::with_capacity(limit);
         loop {
-            let out = query
-                .clone()
-                .table_name(self.table())
-                .limit((limit - items.len()) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
+            let (page, last) = self.query_page(&query, Some((limit - items.len()) as i32), start.as_ref()).await?;
+            items.extend(page);
+            start = last;
             if items.len() >= limit || start.is_none() {
                 return Ok((items, start));
             }

@@ -1,0 +1,678 @@
+//! A lean DynamoDB client for the calls nearly every request makes (authenticating,
+//! queries, reads by key): DynamoDB's JSON protocol, signed with SigV4 and sent over a
+//! kept-alive connection, without the SDK's per-call orchestration (endpoint rules,
+//! interceptors, config layers), which was half of an authenticated read's CPU.
+//! Retries, timeouts and error translation follow the SDK client's settings.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_dynamodb::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::ser::{Error as _, SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Item;
+use crate::error::ApiError;
+
+/// Attempts per call (the SDK's standard retry mode: three).
+const ATTEMPTS: u32 = 3;
+/// One attempt, connection included (as `client_config`'s operation attempt timeout).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A call, retries included (as `client_config`'s operation timeout).
+const CALL_TIMEOUT: Duration = Duration::from_secs(12);
+/// Connecting (as `client_config`'s connect timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Error codes DynamoDB answers when it is busy or failing: retried, then 503.
+const UNAVAILABLE: [&str; 6] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+];
+
+/// Sees every request the lean client is about to send (tests count calls, record the
+/// permissions they need, and inject failures with it).
+pub trait CallObserver: Send + Sync + fmt::Debug {
+    /// Called once per call before it is sent, with the operation (e.g. `Query`) and
+    /// the JSON body; an error fails the call without sending it.
+    fn before_send(&self, operation: &str, body: &[u8]) -> Result<(), String>;
+}
+
+/// How a call ended when DynamoDB did not answer with a result.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// DynamoDB refused the request: its error code (e.g.
+    /// `ConditionalCheckFailedException`) and, for a failed condition that asked for it,
+    /// the item as it was.
+    Refused { code: String, message: String, item: Option<Item> },
+    /// Anything else, already translated (503 when the store is unreachable or busy).
+    Failed(ApiError),
+}
+
+impl Failure {
+    /// For callers that expected no refusal.
+    pub(crate) fn into_api_error(self) -> ApiError {
+        match self {
+            Self::Failed(e) => e,
+            Self::Refused { code, message, .. } => ApiError::internal(format!("DynamoDB refused: {code}: {message}")),
+        }
+    }
+
+    /// Whether DynamoDB refused because a condition failed.
+    pub(crate) fn is_condition_failed(&self) -> bool {
+        matches!(self, Self::Refused { code, .. } if code == "ConditionalCheckFailedException")
+    }
+}
+
+/// The lean client: one per process (inside [`super::Store`]).
+pub(crate) struct Wire {
+    http: reqwest::Client,
+    url: String,
+    host: String,
+    region: String,
+    /// The standard chain, built on first use (`None` until then), or local credentials.
+    provider: Mutex<Option<SharedCredentialsProvider>>,
+    credentials: Mutex<Option<Credentials>>,
+    signing_key: Mutex<Option<SigningKey>>,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl fmt::Debug for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wire").field("url", &self.url).field("region", &self.region).finish_non_exhaustive()
+    }
+}
+
+/// The day's derived SigV4 key, kept for the credentials it was made from.
+struct SigningKey {
+    date: String,
+    access_key: String,
+    secret: String,
+    key: [u8; 32],
+}
+
+impl Wire {
+    /// A client for `endpoint` (e.g. DynamoDB Local's URL), or, when `None`, the
+    /// region's public endpoint. Credentials come from the standard chain, as the SDK
+    /// client's do, except for an endpoint of DynamoDB Local without AWS credentials in
+    /// the environment (`client_config`'s rule), which gets fixed local ones.
+    pub(crate) fn new(endpoint: Option<&str>, region: &str) -> Self {
+        let local = endpoint.is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none();
+        let provider = local.then(|| SharedCredentialsProvider::new(Credentials::new("local", "local", None, None, "local")));
+        let url = match endpoint {
+            Some(e) => e.trim_end_matches('/').to_owned(),
+            None if region.starts_with("cn-") => format!("https://dynamodb.{region}.amazonaws.com.cn"),
+            None => format!("https://dynamodb.{region}.amazonaws.com"),
+        };
+        let host = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default();
+        let host = host.strip_suffix(":443").filter(|_| url.starts_with("https:")).unwrap_or(host).to_owned();
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(ATTEMPT_TIMEOUT)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .expect("a client with static settings builds");
+        Self {
+            http,
+            url: format!("{url}/"),
+            host,
+            region: region.to_owned(),
+            provider: Mutex::new(provider),
+            credentials: Mutex::new(None),
+            signing_key: Mutex::new(None),
+            observer: None,
+        }
+    }
+
+    /// The same client, with `observer` seeing its requests.
+    pub(crate) fn observed(&self, observer: Arc<dyn CallObserver>) -> Self {
+        Self {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            host: self.host.clone(),
+            region: self.region.clone(),
+            provider: Mutex::new(self.provider.lock().expect("not poisoned").clone()),
+            credentials: Mutex::new(None),
+            signing_key: Mutex::new(None),
+            observer: Some(observer),
+        }
+    }
+
+    /// Sends `operation` with `body`, retrying what the SDK would retry (connection
+    /// failures, timeouts, 5xx, throttling) with backoff, within the call timeout.
+    pub(crate) async fn call<T: DeserializeOwned>(&self, operation: &str, body: &impl Serialize) -> Result<T, Failure> {
+        let body = serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?;
+        if let Some(observer) = &self.observer {
+            observer
+                .before_send(operation, &body)
+                .map_err(|e| Failure::Failed(ApiError::internal(format!("{operation}: {e}"))))?;
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, self.attempts(operation, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Failed(ApiError::ServiceUnavailable(format!("{operation} timed out").into()))),
+        }
+    }
+
+    async fn attempts<T: DeserializeOwned>(&self, operation: &str, body: Vec<u8>) -> Result<T, Failure> {
+        let mut attempt = 1;
+        loop {
+            let last = attempt == ATTEMPTS;
+            let credentials = self.credentials().await?;
+            let request = self.signed(operation, &credentials, body.clone());
+            let cause = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let bytes = response.bytes().await;
+                    match bytes {
+                        Ok(bytes) if status.is_success() => {
+                            return serde_json::from_slice(&bytes).map_err(|e| {
+                                Failure::Failed(ApiError::internal(format!("{operation}: unreadable response: {e}")))
+                            });
+                        }
+                        Ok(bytes) => {
+                            let refused = refusal(&bytes, status);
+                            let transient = status.is_server_error() || UNAVAILABLE.contains(&refused.code.as_str());
+                            if !transient {
+                                return Err(Failure::Refused {
+                                    code: refused.code,
+                                    message: refused.message,
+                                    item: refused.item.map(|i| i.0),
+                                });
+                            }
+                            format!("{operation}: {} ({status}): {}", refused.code, refused.message)
+                        }
+                        Err(e) => format!("{operation}: reading the response: {e}"),
+                    }
+                }
+                Err(e) => format!("{operation}: {}", error_chain(&e)),
+            };
+            if last {
+                return Err(Failure::Failed(ApiError::ServiceUnavailable(cause.into())));
+            }
+            tracing::debug!(cause, attempt, "retrying a DynamoDB call");
+            tokio::time::sleep(super::backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// Credentials from the SDK's provider, kept until a minute before they expire.
+    async fn credentials(&self) -> Result<Credentials, Failure> {
+        let fresh = |c: &Credentials| c.expiry().is_none_or(|e| e > SystemTime::now() + Duration::from_secs(60));
+        if let Some(cached) = self.credentials.lock().expect("not poisoned").as_ref().filter(|c| fresh(c)) {
+            return Ok(cached.clone());
+        }
+        let cached_provider = self.provider.lock().expect("not poisoned").clone();
+        let provider = match cached_provider {
+            Some(p) => p,
+            None => {
+                let p = SharedCredentialsProvider::new(aws_config::default_provider::credentials::default_provider().await);
+                self.provider.lock().expect("not poisoned").get_or_insert(p).clone()
+            }
+        };
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Failure::Failed(ApiError::ServiceUnavailable(format!("loading credentials: {e}").into())))?;
+        *self.credentials.lock().expect("not poisoned") = Some(credentials.clone());
+        Ok(credentials)
+    }
+
+    fn signed(&self, operation: &str, credentials: &Credentials, body: Vec<u8>) -> reqwest::RequestBuilder {
+        let target = format!("DynamoDB_20120810.{operation}");
+        let now = chrono::Utc::now();
+        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let key = self.signing_key(&amz_date[..8], credentials);
+        let authorization = authorization(
+            &Signing { host: &self.host, region: &self.region, amz_date: &amz_date, target: &target },
+            credentials,
+            &key,
+            &body,
+        );
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", CONTENT_TYPE)
+            .header("x-amz-date", amz_date)
+            .header("x-amz-target", target)
+            .header("authorization", authorization);
+        if let Some(token) = credentials.session_token() {
+            request = request.header("x-amz-security-token", token);
+        }
+        request.body(body)
+    }
+
+    /// The signing key for `date` (`YYYYMMDD`), derived once a day per credentials.
+    fn signing_key(&self, date: &str, credentials: &Credentials) -> [u8; 32] {
+        let mut cached = self.signing_key.lock().expect("not poisoned");
+        if let Some(k) = cached.as_ref().filter(|k| {
+            k.date == date && k.access_key == credentials.access_key_id() && k.secret == credentials.secret_access_key()
+        }) {
+            return k.key;
+        }
+        let key = derive_key(credentials.secret_access_key(), date, &self.region);
+        *cached = Some(SigningKey {
+            date: date.to_owned(),
+            access_key: credentials.access_key_id().to_owned(),
+            secret: credentials.secret_access_key().to_owned(),
+            key,
+        });
+        key
+    }
+}
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const SERVICE: &str = "dynamodb";
+
+/// What a request's signature covers besides the credentials and the body.
+struct Signing<'a> {
+    host: &'a str,
+    region: &'a str,
+    amz_date: &'a str,
+    target: &'a str,
+}
+
+/// The SigV4 signing key: `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+fn derive_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
+    let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k = hmac(&k, region.as_bytes());
+    let k = hmac(&k, SERVICE.as_bytes());
+    hmac(&k, b"aws4_request")
+}
+
+/// The `Authorization` header of a `POST /` with the JSON protocol's headers, signed
+/// with SigV4 (the signed headers in sorted order, the session token among them).
+fn authorization(s: &Signing<'_>, credentials: &Credentials, key: &[u8; 32], body: &[u8]) -> String {
+    let token = credentials.session_token();
+    let signed_headers = if token.is_some() {
+        "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+    } else {
+        "content-type;host;x-amz-date;x-amz-target"
+    };
+    let mut canonical = String::with_capacity(320);
+    canonical.push_str("POST\n/\n\n");
+    canonical.push_str(&format!("content-type:{CONTENT_TYPE}\nhost:{}\nx-amz-date:{}\n", s.host, s.amz_date));
+    if let Some(token) = token {
+        canonical.push_str(&format!("x-amz-security-token:{token}\n"));
+    }
+    canonical.push_str(&format!("x-amz-target:{}\n\n{signed_headers}\n{}", s.target, hex(&Sha256::digest(body))));
+    let scope = format!("{}/{}/{SERVICE}/aws4_request", &s.amz_date[..8], s.region);
+    let to_sign = format!("AWS4-HMAC-SHA256\n{}\n{scope}\n{}", s.amz_date, hex(&Sha256::digest(canonical.as_bytes())));
+    let signature = hex(&hmac(key, to_sign.as_bytes()));
+    format!(
+        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+        credentials.access_key_id()
+    )
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// DynamoDB's error body: `{"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": …}`.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(rename = "__type", default)]
+    kind: String,
+    #[serde(alias = "Message", default)]
+    message: String,
+    #[serde(rename = "Item")]
+    item: Option<WireItem>,
+}
+
+struct Refusal {
+    code: String,
+    message: String,
+    item: Option<WireItem>,
+}
+
+fn refusal(bytes: &[u8], status: reqwest::StatusCode) -> Refusal {
+    let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_default();
+    let code = body.kind.rsplit('#').next().unwrap_or_default();
+    let code = if code.is_empty() { format!("HTTP {}", status.as_u16()) } else { code.to_owned() };
+    Refusal { code, message: body.message, item: body.item }
+}
+
+/// An item as DynamoDB JSON, for request bodies.
+pub(crate) struct ItemRef<'a>(pub &'a Item);
+
+impl Serialize for ItemRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(name, &ValueRef(value))?;
+        }
+        map.end()
+    }
+}
+
+struct ValueRef<'a>(&'a AttributeValue);
+
+struct Seq<'a, T>(&'a [T], fn(&T) -> ValueOrText<'_>);
+
+enum ValueOrText<'a> {
+    Value(ValueRef<'a>),
+    Text(&'a str),
+    Blob(String),
+}
+
+impl Serialize for ValueOrText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Value(v) => v.serialize(serializer),
+            Self::Text(t) => serializer.serialize_str(t),
+            Self::Blob(b) => serializer.serialize_str(b),
+        }
+    }
+}
+
+impl<T> Serialize for Seq<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for element in self.0 {
+            seq.serialize_element(&(self.1)(element))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for ValueRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self.0 {
+            AttributeValue::S(s) => map.serialize_entry("S", s)?,
+            AttributeValue::N(n) => map.serialize_entry("N", n)?,
+            AttributeValue::Bool(b) => map.serialize_entry("BOOL", b)?,
+            AttributeValue::Null(_) => map.serialize_entry("NULL", &true)?,
+            AttributeValue::M(m) => map.serialize_entry("M", &ItemRef(m))?,
+            AttributeValue::L(l) => map.serialize_entry("L", &Seq(l, |v| ValueOrText::Value(ValueRef(v))))?,
+            AttributeValue::Ss(ss) => map.serialize_entry("SS", &Seq(ss, |s| ValueOrText::Text(s)))?,
+            AttributeValue::Ns(ns) => map.serialize_entry("NS", &Seq(ns, |s| ValueOrText::Text(s)))?,
+            AttributeValue::B(b) => map.serialize_entry("B", &BASE64.encode(b.as_ref()))?,
+            AttributeValue::Bs(bs) => {
+                map.serialize_entry("BS", &Seq(bs, |b| ValueOrText::Blob(BASE64.encode(b.as_ref()))))?;
+            }
+            other => return Err(S::Error::custom(format!("unknown attribute value {other:?}"))),
+        }
+        map.end()
+    }
+}
+
+/// An item read from DynamoDB JSON.
+#[derive(Debug)]
+pub(crate) struct WireItem(pub Item);
+
+impl<'de> Deserialize<'de> for WireItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = HashMap::<String, WireValue>::deserialize(deserializer)?;
+        raw.into_iter()
+            .map(|(k, v)| v.into_value().map(|v| (k, v)))
+            .collect::<Result<Item, String>>()
+            .map(WireItem)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// One attribute value in DynamoDB JSON: exactly serde's externally tagged enum.
+#[derive(Deserialize)]
+enum WireValue {
+    S(String),
+    N(String),
+    #[serde(rename = "BOOL")]
+    Bool(bool),
+    #[serde(rename = "NULL")]
+    Null(bool),
+    M(HashMap<String, WireValue>),
+    L(Vec<WireValue>),
+    #[serde(rename = "SS")]
+    Ss(Vec<String>),
+    #[serde(rename = "NS")]
+    Ns(Vec<String>),
+    B(String),
+    #[serde(rename = "BS")]
+    Bs(Vec<String>),
+}
+
+impl WireValue {
+    fn into_value(self) -> Result<AttributeValue, String> {
+        let blob = |b: String| BASE64.decode(b).map(Blob::new).map_err(|e| format!("binary attribute: {e}"));
+        Ok(match self {
+            Self::S(s) => AttributeValue::S(s),
+            Self::N(n) => AttributeValue::N(n),
+            Self::Bool(b) => AttributeValue::Bool(b),
+            Self::Null(n) => AttributeValue::Null(n),
+            Self::M(m) => {
+                AttributeValue::M(m.into_iter().map(|(k, v)| v.into_value().map(|v| (k, v))).collect::<Result<_, _>>()?)
+            }
+            Self::L(l) => AttributeValue::L(l.into_iter().map(Self::into_value).collect::<Result<_, _>>()?),
+            Self::Ss(ss) => AttributeValue::Ss(ss),
+            Self::Ns(ns) => AttributeValue::Ns(ns),
+            Self::B(b) => AttributeValue::B(blob(b)?),
+            Self::Bs(bs) => AttributeValue::Bs(bs.into_iter().map(blob).collect::<Result<_, _>>()?),
+        })
+    }
+}
+
+/// `UpdateItem`'s input, as far as this project uses it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct UpdateIn<'a> {
+    pub table_name: &'a str,
+    pub key: ItemRef<'a>,
+    pub update_expression: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression_attribute_names: Option<&'a HashMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression_attribute_values: Option<ItemRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_values: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_values_on_condition_check_failure: Option<&'a str>,
+}
+
+/// `UpdateItem`'s output.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct UpdateOut {
+    pub attributes: Option<WireItem>,
+}
+
+/// `GetItem`'s input.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetIn<'a> {
+    pub table_name: &'a str,
+    pub key: ItemRef<'a>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub consistent_read: bool,
+}
+
+/// `GetItem`'s output.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetOut {
+    pub item: Option<WireItem>,
+}
+
+/// `Query`'s input, taken from the SDK's builder so call sites keep building queries
+/// the SDK's way.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct QueryIn<'a> {
+    pub table_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_condition_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression_attribute_names: Option<&'a HashMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression_attribute_values: Option<ItemRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistent_read: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_index_forward: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusive_start_key: Option<ItemRef<'a>>,
+}
+
+impl<'a> QueryIn<'a> {
+    /// The query an SDK builder describes, on `table`.
+    pub(crate) fn from_sdk(table: &'a str, q: &'a aws_sdk_dynamodb::operation::query::builders::QueryInputBuilder) -> Self {
+        Self {
+            table_name: table,
+            index_name: q.get_index_name().as_deref(),
+            key_condition_expression: q.get_key_condition_expression().as_deref(),
+            filter_expression: q.get_filter_expression().as_deref(),
+            projection_expression: q.get_projection_expression().as_deref(),
+            expression_attribute_names: q.get_expression_attribute_names().as_ref(),
+            expression_attribute_values: q.get_expression_attribute_values().as_ref().map(ItemRef),
+            consistent_read: *q.get_consistent_read(),
+            scan_index_forward: *q.get_scan_index_forward(),
+            select: q.get_select().as_ref().map(aws_sdk_dynamodb::types::Select::as_str),
+            limit: *q.get_limit(),
+            exclusive_start_key: None,
+        }
+    }
+}
+
+/// `Query`'s output.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct QueryOut {
+    #[serde(default)]
+    pub items: Vec<WireItem>,
+    pub last_evaluated_key: Option<WireItem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_matches_the_aws_sigv4_crate_with_and_without_a_session_token() {
+        for token in [None, Some("FwoGZXIvYXdzEJr//////////wEaDNc+token/with+plus==".to_owned())] {
+            let credentials = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, None, "t");
+            let body = br#"{"TableName":"livestatus","Key":{"pk":{"S":"KEY#abc"}}}"#;
+            let host = "dynamodb.eu-west-1.amazonaws.com";
+            let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+            let amz_date = chrono::DateTime::<chrono::Utc>::from(time).format("%Y%m%dT%H%M%SZ").to_string();
+            let target = "DynamoDB_20120810.UpdateItem";
+
+            let ours = authorization(
+                &Signing { host, region: "eu-west-1", amz_date: &amz_date, target },
+                &credentials,
+                &derive_key(credentials.secret_access_key(), &amz_date[..8], "eu-west-1"),
+                body,
+            );
+
+            let identity = credentials.clone().into();
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region("eu-west-1")
+                .name("dynamodb")
+                .time(time)
+                .settings(aws_sigv4::http_request::SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let headers = [("content-type", CONTENT_TYPE), ("host", host), ("x-amz-target", target)];
+            let request = aws_sigv4::http_request::SignableRequest::new(
+                "POST",
+                format!("https://{host}/"),
+                headers.into_iter(),
+                aws_sigv4::http_request::SignableBody::Bytes(body),
+            )
+            .unwrap();
+            let (instructions, _) = aws_sigv4::http_request::sign(request, &params).unwrap().into_parts();
+            let theirs = instructions.headers().find(|(name, _)| *name == "authorization").unwrap().1.to_owned();
+
+            assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn attribute_values_round_trip_through_dynamodb_json() {
+        let item: Item = HashMap::from([
+            ("s".to_owned(), AttributeValue::S("a \"quoted\" ✓".into())),
+            ("n".to_owned(), AttributeValue::N("-12.5".into())),
+            ("b".to_owned(), AttributeValue::Bool(true)),
+            ("z".to_owned(), AttributeValue::Null(true)),
+            ("bin".to_owned(), AttributeValue::B(Blob::new(vec![0, 255, 7]))),
+            ("ss".to_owned(), AttributeValue::Ss(vec!["x".into(), "y".into()])),
+            ("ns".to_owned(), AttributeValue::Ns(vec!["1".into()])),
+            ("bs".to_owned(), AttributeValue::Bs(vec![Blob::new(vec![1])])),
+            (
+                "m".to_owned(),
+                AttributeValue::M(HashMap::from([(
+                    "l".to_owned(),
+                    AttributeValue::L(vec![AttributeValue::S("x".into()), AttributeValue::N("1".into())]),
+                )])),
+            ),
+        ]);
+
+        let json = serde_json::to_string(&ItemRef(&item)).unwrap();
+        let back: WireItem = serde_json::from_str(&json).unwrap();
+
+        assert_eq!(back.0, item);
+        assert!(json.contains(r#""bin":{"B":"AP8H"}"#), "{json}");
+        assert!(json.contains(r#""z":{"NULL":true}"#), "{json}");
+    }
+
+    #[test]
+    fn an_error_body_gives_the_code_and_the_old_item() {
+        let body = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"rlWindow":{"N":"60"}}}"#;
+
+        let refused = refusal(body, reqwest::StatusCode::BAD_REQUEST);
+
+        assert_eq!(refused.code, "ConditionalCheckFailedException");
+        assert_eq!(refused.message, "The conditional request failed");
+        assert_eq!(refused.item.unwrap().0["rlWindow"], AttributeValue::N("60".into()));
+        assert_eq!(refusal(b"not json", reqwest::StatusCode::BAD_GATEWAY).code, "HTTP 502");
+    }
+}
