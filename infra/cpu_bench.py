@@ -56,8 +56,10 @@ def drive(method, path, body_for, count):
 statuses = ["degraded", "operational"]
 patch = lambda i: json.dumps({"currentStatus": statuses[i % 2]})  # noqa: E731
 drive("GET", "/api/v1/pages", lambda i: None, 400)  # warm up connections, caches, pools
-result = {
-    "read GET /api/v1/pages": drive("GET", "/api/v1/pages", lambda i: None, requests),
-    "write PATCH /api/v1/services/{id}": drive("PATCH", f"/api/v1/services/{service}", patch, requests),
-}
+ONLY = os.environ.get("ONLY", "")  # "read" or "write": one of the two (e.g. for a profile)
+result = {}
+if ONLY in ("", "read"):
+    result["read GET /api/v1/pages"] = drive("GET", "/api/v1/pages", lambda i: None, requests)
+if ONLY in ("", "write"):
+    result["write PATCH /api/v1/services/{id}"] = drive("PATCH", f"/api/v1/services/{service}", patch, requests)
 print(json.dumps(result, indent=2))

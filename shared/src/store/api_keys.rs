@@ -1,9 +1,7 @@
 //! API keys: creation, revocation, and authentication combined with the rate limit in one
 //! conditional `UpdateItem` (see the README's "Auth and rate limit in one round trip").
 
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -326,15 +324,8 @@ impl Store {
     /// The hash of `org`'s key `key_id`, from its reference in the org partition.
     async fn key_hash_by_id(&self, org: Uuid, key_id: Uuid) -> Result<String, ApiError> {
         let reference = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::api_key_ref_sk(key_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?
-            .item
+            .get(&key(schema::org_pk(org), schema::api_key_ref_sk(key_id)), true)
+            .await?
             .ok_or_else(|| ApiError::not_found("API key"))?;
         get_s(&reference, "keyHash")
             .map(str::to_owned)
@@ -344,15 +335,8 @@ impl Store {
     /// The key item of `org`'s key `key_id`, through its reference in the org partition.
     async fn key_item_by_id(&self, org: Uuid, key_id: Uuid) -> Result<Item, ApiError> {
         let hash = self.key_hash_by_id(org, key_id).await?;
-        self.client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::api_key_pk(&hash), schema::API_KEY_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?
-            .item
+        self.get(&key(schema::api_key_pk(&hash), schema::API_KEY_SK), true)
+            .await?
             .filter(|i| get_s(i, "orgId") == Some(org.to_string().as_str()))
             .ok_or_else(|| ApiError::not_found("API key"))
     }

@@ -215,16 +215,8 @@ impl Store {
 
     /// Reads a delivery.
     pub async fn get_delivery(&self, org: Uuid, id: Uuid) -> Result<Option<DeliveryRecord>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(delivery_key(org, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(|i| from_item::<DeliveryItem>(i).map(into_record)).transpose()
+        let out = self.get(&delivery_key(org, id), true).await?;
+        out.map(|i| from_item::<DeliveryItem>(i).map(into_record)).transpose()
     }
 
     /// Takes the lease of a delivery for one attempt: a pending one whose lease has run

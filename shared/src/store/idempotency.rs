@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Store, get_n, get_s, key, n, s, schema, sdk_error};
+use super::{Store, get_n, get_s, key, n, s, schema};
 use crate::error::ApiError;
 
 /// How long a record is honoured.
@@ -118,15 +118,8 @@ impl Store {
         now_epoch: i64,
     ) -> Result<Outcome<T>, ApiError> {
         let item = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::idempotency_sk(&idem.key_hash))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?
-            .item
+            .get(&key(schema::org_pk(org), schema::idempotency_sk(&idem.key_hash)), true)
+            .await?
             .filter(|i| get_n(i, schema::TTL).is_some_and(|ttl| ttl > now_epoch))
             .ok_or_else(|| ApiError::ServiceUnavailable("idempotency record vanished between write and read".into()))?;
         if get_s(&item, "requestHash") != Some(idem.request_hash.as_str()) {

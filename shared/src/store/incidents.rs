@@ -456,15 +456,8 @@ impl Store {
         // Optimistic: the incident's status is read, then changed only if still the same.
         for _ in 0..5 {
             let current = self
-                .client()
-                .get_item()
-                .table_name(self.table())
-                .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id))))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_error)?
-                .item
+                .get(&key(schema::org_pk(org), schema::incident_sk(id)), true)
+                .await?
                 .map(from_item::<IncidentItem>)
                 .transpose()?
                 .filter(|i| i.deleting.is_none())

@@ -473,16 +473,8 @@ impl Store {
     }
 
     pub(crate) async fn monitor_item(&self, org: Uuid, id: Uuid) -> Result<Option<MonitorItem>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(from_item::<MonitorItem>).transpose()
+        let out = self.get(&key(schema::org_pk(org), monitor_sk(id)), true).await?;
+        out.map(from_item::<MonitorItem>).transpose()
     }
 
     /// The organization's monitors, oldest first, of one status or page when given.
@@ -716,16 +708,8 @@ pub struct DueShard {
 impl Store {
     /// A shard's scheduler state (empty before its first tick).
     pub async fn shard_state(&self, shard: u8) -> Result<ShardState, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.map(from_item::<ShardState>).transpose()?.unwrap_or_default())
+        let out = self.get(&key(SCHEDULER_PK, shard_state_sk(shard)), true).await?;
+        Ok(out.map(from_item::<ShardState>).transpose()?.unwrap_or_default())
     }
 
     /// The active monitors of one shard due at `now`, whole (the index projects every

@@ -55,15 +55,7 @@ impl Store {
 
     /// Reads an organization.
     pub async fn get_org(&self, org: Uuid) -> Result<Option<Org>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(|item| from_item::<OrgItem>(item).map(|i| i.org)).transpose()
+        let out = self.get(&key(schema::org_pk(org), schema::ORG_SK), true).await?;
+        out.map(|item| from_item::<OrgItem>(item).map(|i| i.org)).transpose()
     }
 }

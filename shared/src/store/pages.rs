@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
-use super::{
-    Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item,
-};
+use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item};
 use crate::domain::{HexColor, Plan, Slug};
 use crate::error::ApiError;
 
@@ -188,16 +186,8 @@ impl Store {
     }
 
     async fn get_page_item(&self, org: Uuid, page: Uuid) -> Result<Option<PageItem>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let item = out.item.map(from_item::<PageItem>).transpose()?;
+        let out = self.get(&key(schema::org_pk(org), schema::page_sk(page)), true).await?;
+        let item = out.map(from_item::<PageItem>).transpose()?;
         Ok(item.filter(|i| i.deleting.is_none()))
     }
 
@@ -212,28 +202,13 @@ impl Store {
     /// organization: for the subscription links, which prove themselves with a token.
     pub async fn page_by_slug(&self, slug: &str) -> Result<Option<(Uuid, Page)>, ApiError> {
         let Ok(slug) = Slug::parse(slug) else { return Ok(None) };
-        let claim = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::slug_pk(slug.as_str()), schema::SLUG_SK)))
-            .send()
-            .await
-            .map_err(sdk_error)?
-            .item;
+        let claim = self.get(&key(schema::slug_pk(slug.as_str()), schema::SLUG_SK), false).await?;
         let parse = |item: &Item, attr| get_s(item, attr).and_then(|v| Uuid::parse_str(v).ok());
         let Some((org, page)) = claim.and_then(|c| Some((parse(&c, "orgId")?, parse(&c, "pageId")?))) else {
             return Ok(None);
         };
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let item = out.item.map(from_item::<PageItem>).transpose()?;
+        let out = self.get(&key(schema::org_pk(org), schema::page_sk(page)), false).await?;
+        let item = out.map(from_item::<PageItem>).transpose()?;
         Ok(item.filter(|i| i.deleting.is_none() && i.page.slug == slug.as_str()).map(|i| (org, i.page)))
     }
 

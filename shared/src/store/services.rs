@@ -252,16 +252,8 @@ impl Store {
 
     /// Reads a service of `org`.
     pub async fn get_service(&self, org: Uuid, id: Uuid) -> Result<Option<Service>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(|i| from_item::<ServiceItem>(i).map(|i| i.service)).transpose()
+        let out = self.get(&key(schema::org_pk(org), schema::service_sk(id)), true).await?;
+        out.map(|i| from_item::<ServiceItem>(i).map(|i| i.service)).transpose()
     }
 
     /// Lists a page's services by display order, then creation. The page must exist.
@@ -479,16 +471,8 @@ impl Store {
 
     /// A service with its maintenance hold, read consistently.
     pub(crate) async fn held_service(&self, org: Uuid, id: Uuid) -> Result<Option<HeldService>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.map(from_item::<ServiceItem>).transpose()?.map(|i| HeldService {
+        let out = self.get(&key(schema::org_pk(org), schema::service_sk(id)), true).await?;
+        Ok(out.map(from_item::<ServiceItem>).transpose()?.map(|i| HeldService {
             hold: Hold { status: i.service.current_status, windows: i.maintenance_holds, restore: i.restore_status },
             service: i.service,
         }))

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::pages::Listing;
-use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
 use crate::error::ApiError;
 
@@ -323,27 +323,10 @@ impl Store {
         page: Uuid,
         email: &EmailAddress,
     ) -> Result<Option<Claimed>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(claim_key(org, page, email)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let Some(claim) = out.item.map(from_item::<EmailClaimItem>).transpose()? else { return Ok(None) };
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(subscriber_key(org, claim.subscriber_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let out = self.get(&claim_key(org, page, email), true).await?;
+        let Some(claim) = out.map(from_item::<EmailClaimItem>).transpose()? else { return Ok(None) };
+        let out = self.get(&subscriber_key(org, claim.subscriber_id), true).await?;
         Ok(out
-            .item
             .map(from_item::<SubscriberItem>)
             .transpose()?
             .map(|item| Claimed { confirmation_sent_at: item.confirmation_sent_at, subscriber: item.subscriber }))
@@ -408,16 +391,8 @@ impl Store {
 
     /// Reads a subscriber.
     pub async fn get_subscriber(&self, org: Uuid, id: Uuid) -> Result<Option<SubscriberRecord>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(subscriber_key(org, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(|i| from_item::<SubscriberItem>(i).map(|i| record(org, i))).transpose()
+        let out = self.get(&subscriber_key(org, id), true).await?;
+        out.map(|i| from_item::<SubscriberItem>(i).map(|i| record(org, i))).transpose()
     }
 
     /// A page's subscribers, oldest first, optionally in one state only.

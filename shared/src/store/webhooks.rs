@@ -187,16 +187,8 @@ impl Store {
 
     /// Reads a webhook with its secrets.
     pub async fn get_webhook(&self, org: Uuid, id: Uuid) -> Result<Option<WebhookRecord>, ApiError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), webhook_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(|i| from_item::<WebhookItem>(i).map(record)).transpose()
+        let out = self.get(&key(schema::org_pk(org), webhook_sk(id)), true).await?;
+        out.map(|i| from_item::<WebhookItem>(i).map(record)).transpose()
     }
 
     /// The organization's webhooks, oldest first.

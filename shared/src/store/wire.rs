@@ -78,7 +78,7 @@ impl Failure {
 /// The lean client: one per process (inside [`super::Store`]).
 pub(crate) struct Wire {
     http: reqwest::Client,
-    url: String,
+    url: reqwest::Url,
     host: String,
     region: String,
     /// The standard chain, built on first use (`None` until then), or local credentials.
@@ -109,7 +109,8 @@ impl Wire {
     /// the environment (`client_config`'s rule), which gets fixed local ones.
     pub(crate) fn new(endpoint: Option<&str>, region: &str) -> Self {
         let local = endpoint.is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none();
-        let provider = local.then(|| SharedCredentialsProvider::new(Credentials::new("local", "local", None, None, "local")));
+        let provider =
+            local.then(|| SharedCredentialsProvider::new(Credentials::new("local", "local", None, None, "local")));
         let url = match endpoint {
             Some(e) => e.trim_end_matches('/').to_owned(),
             None if region.starts_with("cn-") => format!("https://dynamodb.{region}.amazonaws.com.cn"),
@@ -127,7 +128,7 @@ impl Wire {
             .expect("a client with static settings builds");
         Self {
             http,
-            url: format!("{url}/"),
+            url: reqwest::Url::parse(&format!("{url}/")).expect("a valid DynamoDB endpoint URL"),
             host,
             region: region.to_owned(),
             provider: Mutex::new(provider),
@@ -218,7 +219,8 @@ impl Wire {
         let provider = match cached_provider {
             Some(p) => p,
             None => {
-                let p = SharedCredentialsProvider::new(aws_config::default_provider::credentials::default_provider().await);
+                let p =
+                    SharedCredentialsProvider::new(aws_config::default_provider::credentials::default_provider().await);
                 self.provider.lock().expect("not poisoned").get_or_insert(p).clone()
             }
         };
@@ -231,6 +233,7 @@ impl Wire {
     }
 
     fn signed(&self, operation: &str, credentials: &Credentials, body: Vec<u8>) -> reqwest::RequestBuilder {
+        use reqwest::header::{AUTHORIZATION, CONTENT_TYPE as CONTENT_TYPE_HEADER, HeaderMap, HeaderName, HeaderValue};
         let target = format!("DynamoDB_20120810.{operation}");
         let now = chrono::Utc::now();
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
@@ -241,17 +244,17 @@ impl Wire {
             &key,
             &body,
         );
-        let mut request = self
-            .http
-            .post(&self.url)
-            .header("content-type", CONTENT_TYPE)
-            .header("x-amz-date", amz_date)
-            .header("x-amz-target", target)
-            .header("authorization", authorization);
+        // Parsed once: the URL and header names are the same on every call.
+        let header = |value: String| HeaderValue::try_from(value).expect("signing output is header-safe");
+        let mut headers = HeaderMap::with_capacity(6);
+        headers.insert(CONTENT_TYPE_HEADER, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(HeaderName::from_static("x-amz-date"), header(amz_date));
+        headers.insert(HeaderName::from_static("x-amz-target"), header(target));
+        headers.insert(AUTHORIZATION, header(authorization));
         if let Some(token) = credentials.session_token() {
-            request = request.header("x-amz-security-token", token);
+            headers.insert(HeaderName::from_static("x-amz-security-token"), header(token.to_owned()));
         }
-        request.body(body)
+        self.http.post(self.url.clone()).headers(headers).body(body)
     }
 
     /// The signing key for `date` (`YYYYMMDD`), derived once a day per credentials.
@@ -563,7 +566,10 @@ pub(crate) struct QueryIn<'a> {
 
 impl<'a> QueryIn<'a> {
     /// The query an SDK builder describes, on `table`.
-    pub(crate) fn from_sdk(table: &'a str, q: &'a aws_sdk_dynamodb::operation::query::builders::QueryInputBuilder) -> Self {
+    pub(crate) fn from_sdk(
+        table: &'a str,
+        q: &'a aws_sdk_dynamodb::operation::query::builders::QueryInputBuilder,
+    ) -> Self {
         Self {
             table_name: table,
             index_name: q.get_index_name().as_deref(),
@@ -597,7 +603,8 @@ mod tests {
     #[test]
     fn the_signature_matches_the_aws_sigv4_crate_with_and_without_a_session_token() {
         for token in [None, Some("FwoGZXIvYXdzEJr//////////wEaDNc+token/with+plus==".to_owned())] {
-            let credentials = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, None, "t");
+            let credentials =
+                Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, None, "t");
             let body = br#"{"TableName":"livestatus","Key":{"pk":{"S":"KEY#abc"}}}"#;
             let host = "dynamodb.eu-west-1.amazonaws.com";
             let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
