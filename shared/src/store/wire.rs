@@ -204,7 +204,7 @@ impl Wire {
                 return Err(Failure::Failed(ApiError::ServiceUnavailable(cause.into())));
             }
             tracing::debug!(cause, attempt, "retrying a DynamoDB call");
-            tokio::time::sleep(super::backoff(attempt)).await;
+            tokio::time::sleep(retry_delay(attempt)).await;
             attempt += 1;
         }
     }
@@ -274,6 +274,15 @@ impl Wire {
         });
         key
     }
+}
+
+/// The SDK's standard retry delay: full jitter over 1 s doubled per attempt, so a
+/// store that is briefly down is waited for (about 1.5 s over two retries on average).
+fn retry_delay(attempt: u32) -> Duration {
+    let mut random = [0u8; 4];
+    let _ = getrandom::fill(&mut random);
+    let ceiling_ms = 1000u64 << (attempt - 1).min(4);
+    Duration::from_millis(u64::from(u32::from_le_bytes(random)) % ceiling_ms)
 }
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
