@@ -31,6 +31,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 const CALL_TIMEOUT: Duration = Duration::from_secs(12);
 /// Connecting (as `client_config`'s connect timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Idle connections are closed after this (DynamoDB's side closes them after about a
+/// minute; reusing one it has closed costs a retry).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Error codes DynamoDB answers when it is busy or failing: retried, then 503.
 const UNAVAILABLE: [&str; 6] = [
     "ProvisionedThroughputExceededException",
@@ -76,9 +79,11 @@ impl Failure {
 }
 
 /// The lean client: one per process (inside [`super::Store`]).
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+
 pub(crate) struct Wire {
-    http: reqwest::Client,
-    url: reqwest::Url,
+    http: hyper_util::client::legacy::Client<Connector, http_body_util::Full<bytes::Bytes>>,
+    uri: axum::http::Uri,
     host: String,
     region: String,
     /// The standard chain, built on first use (`None` until then), or local credentials.
@@ -90,7 +95,7 @@ pub(crate) struct Wire {
 
 impl fmt::Debug for Wire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wire").field("url", &self.url).field("region", &self.region).finish_non_exhaustive()
+        f.debug_struct("Wire").field("uri", &self.uri).field("region", &self.region).finish_non_exhaustive()
     }
 }
 
@@ -118,17 +123,22 @@ impl Wire {
         };
         let host = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default();
         let host = host.strip_suffix(":443").filter(|_| url.starts_with("https:")).unwrap_or(host).to_owned();
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(ATTEMPT_TIMEOUT)
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .expect("a client with static settings builds");
+        let mut connect = hyper_util::client::legacy::connect::HttpConnector::new();
+        connect.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connect.set_nodelay(true);
+        connect.enforce_http(false);
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            .expect("ring offers TLS 1.2 and 1.3")
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connect);
+        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(tls);
         Self {
             http,
-            url: reqwest::Url::parse(&format!("{url}/")).expect("a valid DynamoDB endpoint URL"),
+            uri: format!("{url}/").parse().expect("a valid DynamoDB endpoint URL"),
             host,
             region: region.to_owned(),
             provider: Mutex::new(provider),
@@ -142,7 +152,7 @@ impl Wire {
     pub(crate) fn observed(&self, observer: Arc<dyn CallObserver>) -> Self {
         Self {
             http: self.http.clone(),
-            url: self.url.clone(),
+            uri: self.uri.clone(),
             host: self.host.clone(),
             region: self.region.clone(),
             provider: Mutex::new(self.provider.lock().expect("not poisoned").clone()),
@@ -155,7 +165,8 @@ impl Wire {
     /// Sends `operation` with `body`, retrying what the SDK would retry (connection
     /// failures, timeouts, 5xx, throttling) with backoff, within the call timeout.
     pub(crate) async fn call<T: DeserializeOwned>(&self, operation: &str, body: &impl Serialize) -> Result<T, Failure> {
-        let body = serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?;
+        let body: bytes::Bytes =
+            serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?.into();
         if let Some(observer) = &self.observer {
             observer
                 .before_send(operation, &body)
@@ -167,38 +178,32 @@ impl Wire {
         }
     }
 
-    async fn attempts<T: DeserializeOwned>(&self, operation: &str, body: Vec<u8>) -> Result<T, Failure> {
+    async fn attempts<T: DeserializeOwned>(&self, operation: &str, body: bytes::Bytes) -> Result<T, Failure> {
         let mut attempt = 1;
         loop {
             let last = attempt == ATTEMPTS;
             let credentials = self.credentials().await?;
             let request = self.signed(operation, &credentials, body.clone());
-            let cause = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let bytes = response.bytes().await;
-                    match bytes {
-                        Ok(bytes) if status.is_success() => {
-                            return serde_json::from_slice(&bytes).map_err(|e| {
-                                Failure::Failed(ApiError::internal(format!("{operation}: unreadable response: {e}")))
-                            });
-                        }
-                        Ok(bytes) => {
-                            let refused = refusal(&bytes, status);
-                            let transient = status.is_server_error() || UNAVAILABLE.contains(&refused.code.as_str());
-                            if !transient {
-                                return Err(Failure::Refused {
-                                    code: refused.code,
-                                    message: refused.message,
-                                    item: refused.item.map(|i| i.0),
-                                });
-                            }
-                            format!("{operation}: {} ({status}): {}", refused.code, refused.message)
-                        }
-                        Err(e) => format!("{operation}: reading the response: {e}"),
-                    }
+            let cause = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.exchange(request)).await {
+                Ok(Ok((status, bytes))) if status.is_success() => {
+                    return serde_json::from_slice(&bytes).map_err(|e| {
+                        Failure::Failed(ApiError::internal(format!("{operation}: unreadable response: {e}")))
+                    });
                 }
-                Err(e) => format!("{operation}: {}", error_chain(&e)),
+                Ok(Ok((status, bytes))) => {
+                    let refused = refusal(&bytes, status);
+                    let transient = status.is_server_error() || UNAVAILABLE.contains(&refused.code.as_str());
+                    if !transient {
+                        return Err(Failure::Refused {
+                            code: refused.code,
+                            message: refused.message,
+                            item: refused.item.map(|i| i.0),
+                        });
+                    }
+                    format!("{operation}: {} ({status}): {}", refused.code, refused.message)
+                }
+                Ok(Err(e)) => format!("{operation}: {e}"),
+                Err(_) => format!("{operation}: no response within {ATTEMPT_TIMEOUT:?}"),
             };
             if last {
                 return Err(Failure::Failed(ApiError::ServiceUnavailable(cause.into())));
@@ -207,6 +212,18 @@ impl Wire {
             tokio::time::sleep(retry_delay(attempt)).await;
             attempt += 1;
         }
+    }
+
+    /// One request and its whole response.
+    async fn exchange(
+        &self,
+        request: axum::http::Request<http_body_util::Full<bytes::Bytes>>,
+    ) -> Result<(axum::http::StatusCode, bytes::Bytes), String> {
+        use http_body_util::BodyExt;
+        let response = self.http.request(request).await.map_err(|e| error_chain(&e))?;
+        let status = response.status();
+        let body = response.into_body().collect().await.map_err(|e| format!("reading the response: {e}"))?;
+        Ok((status, body.to_bytes()))
     }
 
     /// Credentials from the SDK's provider, kept until a minute before they expire.
@@ -232,11 +249,15 @@ impl Wire {
         Ok(credentials)
     }
 
-    fn signed(&self, operation: &str, credentials: &Credentials, body: Vec<u8>) -> reqwest::RequestBuilder {
-        use reqwest::header::{AUTHORIZATION, CONTENT_TYPE as CONTENT_TYPE_HEADER, HeaderMap, HeaderName, HeaderValue};
+    fn signed(
+        &self,
+        operation: &str,
+        credentials: &Credentials,
+        body: bytes::Bytes,
+    ) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
+        use axum::http::header::{AUTHORIZATION, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, HeaderName, HeaderValue};
         let target = format!("DynamoDB_20120810.{operation}");
-        let now = chrono::Utc::now();
-        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let key = self.signing_key(&amz_date[..8], credentials);
         let authorization = authorization(
             &Signing { host: &self.host, region: &self.region, amz_date: &amz_date, target: &target },
@@ -244,9 +265,12 @@ impl Wire {
             &key,
             &body,
         );
-        // Parsed once: the URL and header names are the same on every call.
         let header = |value: String| HeaderValue::try_from(value).expect("signing output is header-safe");
-        let mut headers = HeaderMap::with_capacity(6);
+        let mut request = axum::http::Request::new(http_body_util::Full::new(body));
+        *request.method_mut() = axum::http::Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, header(self.host.clone()));
         headers.insert(CONTENT_TYPE_HEADER, HeaderValue::from_static(CONTENT_TYPE));
         headers.insert(HeaderName::from_static("x-amz-date"), header(amz_date));
         headers.insert(HeaderName::from_static("x-amz-target"), header(target));
@@ -254,7 +278,7 @@ impl Wire {
         if let Some(token) = credentials.session_token() {
             headers.insert(HeaderName::from_static("x-amz-security-token"), header(token.to_owned()));
         }
-        self.http.post(self.url.clone()).headers(headers).body(body)
+        request
     }
 
     /// The signing key for `date` (`YYYYMMDD`), derived once a day per credentials.
@@ -373,7 +397,7 @@ struct Refusal {
     item: Option<WireItem>,
 }
 
-fn refusal(bytes: &[u8], status: reqwest::StatusCode) -> Refusal {
+fn refusal(bytes: &[u8], status: axum::http::StatusCode) -> Refusal {
     let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_default();
     let code = body.kind.rsplit('#').next().unwrap_or_default();
     let code = if code.is_empty() { format!("HTTP {}", status.as_u16()) } else { code.to_owned() };
@@ -684,11 +708,11 @@ mod tests {
     fn an_error_body_gives_the_code_and_the_old_item() {
         let body = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"rlWindow":{"N":"60"}}}"#;
 
-        let refused = refusal(body, reqwest::StatusCode::BAD_REQUEST);
+        let refused = refusal(body, axum::http::StatusCode::BAD_REQUEST);
 
         assert_eq!(refused.code, "ConditionalCheckFailedException");
         assert_eq!(refused.message, "The conditional request failed");
         assert_eq!(refused.item.unwrap().0["rlWindow"], AttributeValue::N("60".into()));
-        assert_eq!(refusal(b"not json", reqwest::StatusCode::BAD_GATEWAY).code, "HTTP 502");
+        assert_eq!(refusal(b"not json", axum::http::StatusCode::BAD_GATEWAY).code, "HTTP 502");
     }
 }
