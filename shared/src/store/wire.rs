@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
-use serde::de::{DeserializeOwned, Deserializer};
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::ser::{Error as _, SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -165,8 +165,7 @@ impl Wire {
     /// Sends `operation` with `body`, retrying what the SDK would retry (connection
     /// failures, timeouts, 5xx, throttling) with backoff, within the call timeout.
     pub(crate) async fn call<T: DeserializeOwned>(&self, operation: &str, body: &impl Serialize) -> Result<T, Failure> {
-        let body: bytes::Bytes =
-            serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?.into();
+        let body: bytes::Bytes = serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?.into();
         if let Some(observer) = &self.observer {
             observer
                 .before_send(operation, &body)
@@ -475,52 +474,74 @@ pub(crate) struct WireItem(pub Item);
 
 impl<'de> Deserialize<'de> for WireItem {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = HashMap::<String, WireValue>::deserialize(deserializer)?;
-        raw.into_iter()
-            .map(|(k, v)| v.into_value().map(|v| (k, v)))
-            .collect::<Result<Item, String>>()
-            .map(WireItem)
-            .map_err(serde::de::Error::custom)
+        deserializer.deserialize_map(ItemVisitor).map(WireItem)
     }
 }
 
-/// One attribute value in DynamoDB JSON: exactly serde's externally tagged enum.
-#[derive(Deserialize)]
-enum WireValue {
-    S(String),
-    N(String),
-    #[serde(rename = "BOOL")]
-    Bool(bool),
-    #[serde(rename = "NULL")]
-    Null(bool),
-    M(HashMap<String, WireValue>),
-    L(Vec<WireValue>),
-    #[serde(rename = "SS")]
-    Ss(Vec<String>),
-    #[serde(rename = "NS")]
-    Ns(Vec<String>),
-    B(String),
-    #[serde(rename = "BS")]
-    Bs(Vec<String>),
+/// Reads a JSON object of attribute values straight into an [`Item`].
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+        let mut item = Item::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((name, value)) = map.next_entry::<String, WireValue>()? {
+            item.insert(name, value.0);
+        }
+        Ok(item)
+    }
 }
 
-impl WireValue {
-    fn into_value(self) -> Result<AttributeValue, String> {
-        let blob = |b: String| BASE64.decode(b).map(Blob::new).map_err(|e| format!("binary attribute: {e}"));
-        Ok(match self {
-            Self::S(s) => AttributeValue::S(s),
-            Self::N(n) => AttributeValue::N(n),
-            Self::Bool(b) => AttributeValue::Bool(b),
-            Self::Null(n) => AttributeValue::Null(n),
-            Self::M(m) => {
-                AttributeValue::M(m.into_iter().map(|(k, v)| v.into_value().map(|v| (k, v))).collect::<Result<_, _>>()?)
+/// One attribute value in DynamoDB JSON (`{"S": "…"}`, `{"M": {…}}`, …), read straight
+/// into the SDK's type.
+struct WireValue(AttributeValue);
+
+impl<'de> Deserialize<'de> for WireValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = WireValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB attribute value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireValue, A::Error> {
+        use serde::de::Error;
+        let blob =
+            |b: String| BASE64.decode(b).map(Blob::new).map_err(|e| A::Error::custom(format!("binary attribute: {e}")));
+        let Some(tag) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+            return Err(A::Error::custom("an attribute value without a type"));
+        };
+        let value = match tag.as_ref() {
+            "S" => AttributeValue::S(map.next_value()?),
+            "N" => AttributeValue::N(map.next_value()?),
+            "BOOL" => AttributeValue::Bool(map.next_value()?),
+            "NULL" => AttributeValue::Null(map.next_value()?),
+            "M" => AttributeValue::M(map.next_value::<WireItem>()?.0),
+            "L" => AttributeValue::L(map.next_value::<Vec<WireValue>>()?.into_iter().map(|v| v.0).collect()),
+            "SS" => AttributeValue::Ss(map.next_value()?),
+            "NS" => AttributeValue::Ns(map.next_value()?),
+            "B" => AttributeValue::B(blob(map.next_value()?)?),
+            "BS" => {
+                AttributeValue::Bs(map.next_value::<Vec<String>>()?.into_iter().map(blob).collect::<Result<_, _>>()?)
             }
-            Self::L(l) => AttributeValue::L(l.into_iter().map(Self::into_value).collect::<Result<_, _>>()?),
-            Self::Ss(ss) => AttributeValue::Ss(ss),
-            Self::Ns(ns) => AttributeValue::Ns(ns),
-            Self::B(b) => AttributeValue::B(blob(b)?),
-            Self::Bs(bs) => AttributeValue::Bs(bs.into_iter().map(blob).collect::<Result<_, _>>()?),
-        })
+            other => return Err(A::Error::custom(format!("unknown attribute type {other}"))),
+        };
+        if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom("an attribute value with more than one type"));
+        }
+        Ok(WireValue(value))
     }
 }
 
@@ -702,6 +723,8 @@ mod tests {
         assert_eq!(back.0, item);
         assert!(json.contains(r#""bin":{"B":"AP8H"}"#), "{json}");
         assert!(json.contains(r#""z":{"NULL":true}"#), "{json}");
+        assert!(serde_json::from_str::<WireItem>(r#"{"a":{"S":"x","N":"1"}}"#).is_err(), "two types");
+        assert!(serde_json::from_str::<WireItem>(r#"{"a":{"X":"x"}}"#).is_err(), "an unknown type");
     }
 
     #[test]
