@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Server CPU per authenticated read and write: the local server built with the release
 # profile plus symbols (`profiling`), over an in-memory DynamoDB Local, driven by
-# infra/cpu_bench.py through 4 keep-alive connections. CPU is the server process's user +
+# infra/cpu_bench.py through one keep-alive connection (CONNECTIONS=4 for more). CPU is the server process's user +
 # system time (all threads) from /proc, divided by the requests served.
 # `PERF=1` also records a perf profile (target/cpu-bench.perf.txt); `SERVER_BIN` measures
-# another build of livestatus-local (e.g. an older commit's) instead of this one.
+# another build of livestatus-local (e.g. an older commit's) instead of this one;
+# `ONLY=read` or `ONLY=write` runs one of the two.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 requests="${1:-4000}"
@@ -17,6 +18,9 @@ DDB_LOG="$ROOT_DIR/target/dynamodb-local-bench.log"
 start_dynamodb_local "$ddb_port" -inMemory
 export_local_aws_env
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" TABLE_NAME=bench PORT=$(free_port)
+# The request path only: the local server's stream poller and scheduler tick (separate
+# Lambdas in production) would otherwise bill their work to the requests.
+export STREAM_POLL_MS="${STREAM_POLL_MS:-3600000}" SCHEDULER_TICK_MS="${SCHEDULER_TICK_MS:-3600000}"
 "$server_bin" >"$ROOT_DIR/target/cpu-bench-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; stop_dynamodb_local' EXIT

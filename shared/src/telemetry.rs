@@ -9,6 +9,7 @@ pub fn init() {
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         builder.json().without_time().with_current_span(false).init();
     } else {
-        builder.with_target(false).init();
+        // Colour only for a terminal: a log file gets plain lines (and formats faster).
+        builder.with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
     }
 }
