@@ -1,4 +1,6 @@
 //! Lambda entry point of the scheduler: one EventBridge tick a minute.
+// The tick's future (notifier, monitors, maintenance) nests deeper than the default 128.
+#![recursion_limit = "256"]
 
 use lambda_http::{LambdaEvent, service_fn};
 use livestatus_notifications::stream;
