@@ -489,7 +489,8 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
-        let mut item = Item::with_capacity(map.size_hint().unwrap_or(8));
+        // JSON gives no size hint; 16 holds a typical item without growing.
+        let mut item = Item::with_capacity(map.size_hint().unwrap_or(16));
         while let Some((name, value)) = map.next_entry::<String, WireValue>()? {
             item.insert(name, value.0);
         }
