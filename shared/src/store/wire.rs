@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Item;
-use crate::error::ApiError;
+use crate::error::{ApiError, error_chain};
 
 /// Attempts per call (the SDK's standard retry mode: three).
 const ATTEMPTS: u32 = 3;
@@ -366,17 +366,6 @@ fn hex(bytes: &[u8]) -> String {
         out.push(DIGITS[usize::from(b & 15)] as char);
     }
     out
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// DynamoDB's error body: `{"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": …}`.
