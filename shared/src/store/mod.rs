@@ -38,18 +38,23 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     client: Client,
     wire: Arc<wire::Wire>,
-    table: String,
+    // Shared, not copied: the state (and so the store) is cloned for every request.
+    table: Arc<str>,
 }
 
 impl Store {
     /// Wraps an existing client (tests add interceptors to theirs). The lean client takes
-    /// its region and credentials; it goes to `DYNAMODB_ENDPOINT` when set, as
-    /// [`client_config`] does, else to the region's endpoint ([`Store::with_endpoint`]
-    /// points both elsewhere).
+    /// its region; it goes to `DYNAMODB_ENDPOINT` when set, as [`client_config`] does (or
+    /// the SDK's `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), else to the region's
+    /// endpoint, FIPS with `AWS_USE_FIPS_ENDPOINT=true` ([`Store::with_endpoint`] points
+    /// both elsewhere).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
+        // The SDK's own endpoint variables too, so both clients always reach one table.
+        let endpoint = ["DYNAMODB_ENDPOINT", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find_map(|name| std::env::var(name).ok().filter(|e| !e.is_empty()));
         let wire = wire::Wire::new(endpoint.as_deref(), region_of(&client));
-        Self { client, wire: Arc::new(wire), table: table.into() }
+        Self { client, wire: Arc::new(wire), table: Arc::from(table.into()) }
     }
 
     /// The same store with both clients sent to `endpoint` (e.g. another DynamoDB Local).
@@ -86,14 +91,14 @@ impl Store {
     /// an earlier version gets the indexes it lacks, and its items their index keys.
     pub async fn ensure_table(&self) -> anyhow::Result<bool> {
         use anyhow::Context;
-        if schema::create_table(&self.client, &self.table).await.context("creating the table")? {
+        if schema::create_table(&self.client, self.table()).await.context("creating the table")? {
             return Ok(true);
         }
-        if schema::add_missing_indexes(&self.client, &self.table).await.context("adding indexes")? {
+        if schema::add_missing_indexes(&self.client, self.table()).await.context("adding indexes")? {
             tracing::info!(table = %self.table, "added GSI2");
             // DynamoDB Local fails writes now and then while an index is still being built.
             for _ in 0..100 {
-                let described = self.client.describe_table().table_name(&self.table).send().await?;
+                let described = self.client.describe_table().table_name(self.table()).send().await?;
                 let building = described.table().is_some_and(|t| {
                     t.global_secondary_indexes()
                         .iter()
@@ -105,7 +110,7 @@ impl Store {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        if schema::enable_stream(&self.client, &self.table).await.context("enabling the stream")? {
+        if schema::enable_stream(&self.client, self.table()).await.context("enabling the stream")? {
             tracing::info!(table = %self.table, "enabled the table's stream");
         }
         let changed = self.migrate().await.context("filling index keys")?;
@@ -121,7 +126,7 @@ impl Store {
         let marked = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.table())
             .set_key(Some(key))
             .condition_expression("attribute_exists(pk)")
             .update_expression("SET deleting = if_not_exists(deleting, :now)")
@@ -176,11 +181,11 @@ impl Store {
                     let out = self
                         .client
                         .batch_write_item()
-                        .request_items(&self.table, pending)
+                        .request_items(self.table(), pending)
                         .send()
                         .await
                         .map_err(sdk_error)?;
-                    pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                    pending = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
                     if !pending.is_empty() {
                         attempt += 1;
                         if attempt > 8 {

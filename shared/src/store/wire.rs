@@ -118,8 +118,12 @@ impl Wire {
             local.then(|| SharedCredentialsProvider::new(Credentials::new("local", "local", None, None, "local")));
         let url = match endpoint {
             Some(e) => e.trim_end_matches('/').to_owned(),
-            None if region.starts_with("cn-") => format!("https://dynamodb.{region}.amazonaws.com.cn"),
-            None => format!("https://dynamodb.{region}.amazonaws.com"),
+            None => {
+                let fips = std::env::var("AWS_USE_FIPS_ENDPOINT").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+                let service = if fips { "dynamodb-fips" } else { "dynamodb" };
+                let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+                format!("https://{service}.{region}.{suffix}")
+            }
         };
         let host = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default();
         let host = host.strip_suffix(":443").filter(|_| url.starts_with("https:")).unwrap_or(host).to_owned();
@@ -171,19 +175,20 @@ impl Wire {
                 .before_send(operation, &body)
                 .map_err(|e| Failure::Failed(ApiError::internal(format!("{operation}: {e}"))))?;
         }
-        match tokio::time::timeout(CALL_TIMEOUT, self.attempts(operation, body)).await {
-            Ok(result) => result,
-            Err(_) => Err(Failure::Failed(ApiError::ServiceUnavailable(format!("{operation} timed out").into()))),
-        }
+        self.attempts(operation, body).await
     }
 
+    /// The attempts of one call, each bounded by what is left of the call's time (one
+    /// timer per attempt).
     async fn attempts<T: DeserializeOwned>(&self, operation: &str, body: bytes::Bytes) -> Result<T, Failure> {
+        let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
         let mut attempt = 1;
         loop {
             let last = attempt == ATTEMPTS;
+            let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let credentials = self.credentials().await?;
             let request = self.signed(operation, &credentials, body.clone());
-            let cause = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.exchange(request)).await {
+            let cause = match tokio::time::timeout(ATTEMPT_TIMEOUT.min(time_left), self.exchange(request)).await {
                 Ok(Ok((status, bytes))) if status.is_success() => {
                     return serde_json::from_slice(&bytes).map_err(|e| {
                         Failure::Failed(ApiError::internal(format!("{operation}: unreadable response: {e}")))
@@ -202,13 +207,14 @@ impl Wire {
                     format!("{operation}: {} ({status}): {}", refused.code, refused.message)
                 }
                 Ok(Err(e)) => format!("{operation}: {e}"),
-                Err(_) => format!("{operation}: no response within {ATTEMPT_TIMEOUT:?}"),
+                Err(_) => format!("{operation}: no response within {:?}", ATTEMPT_TIMEOUT.min(time_left)),
             };
-            if last {
+            let delay = retry_delay(attempt);
+            if last || tokio::time::Instant::now() + delay >= deadline {
                 return Err(Failure::Failed(ApiError::ServiceUnavailable(cause.into())));
             }
             tracing::debug!(cause, attempt, "retrying a DynamoDB call");
-            tokio::time::sleep(retry_delay(attempt)).await;
+            tokio::time::sleep(delay).await;
             attempt += 1;
         }
     }
@@ -685,6 +691,19 @@ mod tests {
 
             assert_eq!(ours, theirs);
         }
+    }
+
+    #[test]
+    fn the_endpoint_and_the_signed_host_follow_the_region_or_the_given_url() {
+        let regional = Wire::new(None, "eu-west-1");
+        let china = Wire::new(None, "cn-north-1");
+        let local = Wire::new(Some("http://127.0.0.1:8000/"), "us-east-1");
+
+        assert_eq!(regional.uri.to_string(), "https://dynamodb.eu-west-1.amazonaws.com/");
+        assert_eq!(regional.host, "dynamodb.eu-west-1.amazonaws.com");
+        assert_eq!(china.host, "dynamodb.cn-north-1.amazonaws.com.cn");
+        assert_eq!(local.uri.to_string(), "http://127.0.0.1:8000/");
+        assert_eq!(local.host, "127.0.0.1:8000");
     }
 
     #[test]
