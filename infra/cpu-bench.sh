@@ -21,10 +21,18 @@ export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" TABLE_NAME=bench PORT=$(fr
 # The request path only: the local server's stream poller and scheduler tick (separate
 # Lambdas in production) would otherwise bill their work to the requests.
 export STREAM_POLL_MS="${STREAM_POLL_MS:-3600000}" SCHEDULER_TICK_MS="${SCHEDULER_TICK_MS:-3600000}"
-"$server_bin" >"$ROOT_DIR/target/cpu-bench-server.log" 2>&1 &
+if [ -n "${INSTR:-}" ]; then
+  # Instructions instead of time: the server under callgrind, counted from user space
+  # only, but the same for the same build whatever the machine's speed that hour.
+  export CALLGRIND="$ROOT_DIR/target/callgrind.out"
+  rm -f "$CALLGRIND"*
+  valgrind --tool=callgrind --callgrind-out-file="$CALLGRIND" "$server_bin" >"$ROOT_DIR/target/cpu-bench-server.log" 2>&1 &
+else
+  "$server_bin" >"$ROOT_DIR/target/cpu-bench-server.log" 2>&1 &
+fi
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; stop_dynamodb_local' EXIT
-for _ in $(seq 1 100); do grep -q "listening on" "$ROOT_DIR/target/cpu-bench-server.log" && break; sleep 0.2; done
+for _ in $(seq 1 300); do grep -q "listening on" "$ROOT_DIR/target/cpu-bench-server.log" && break; sleep 0.2; done
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 org=$(./target/debug/livestatus-admin org create --name Bench --plan business | json "['id']")

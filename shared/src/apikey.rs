@@ -61,7 +61,7 @@ impl PlaintextKey {
 
     /// Lowercase hex SHA-256 of the key: the only form that is stored.
     pub fn hash(&self) -> KeyHash {
-        KeyHash(hex(&Sha256::digest(self.0.as_bytes())))
+        KeyHash(crate::hex::lower(&Sha256::digest(self.0.as_bytes())))
     }
 
     /// The display prefix, `ls_live_` and the first four random characters.
@@ -73,14 +73,6 @@ impl PlaintextKey {
 /// The SHA-256 of a key in lowercase hex.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyHash(pub String);
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
 
 /// Reads the key from `Authorization: Bearer …` (preferred) or `X-API-Key`.
 pub fn from_headers(headers: &HeaderMap) -> Result<PlaintextKey, ApiError> {

@@ -277,9 +277,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for IdempotentJson<T> {
 
 /// `{"data": […], "meta": {"count", "nextCursor"}}`.
 pub fn list<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Response {
-    let count = items.len();
-    axum::Json(serde_json::json!({ "data": items, "meta": { "count": count, "nextCursor": next_cursor } }))
-        .into_response()
+    // Typed, not `json!`: no `Value` tree built and thrown away on every listing.
+    #[derive(Serialize)]
+    struct Listing<T> {
+        data: Vec<T>,
+        meta: Meta,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        count: usize,
+        next_cursor: Option<String>,
+    }
+    let meta = Meta { count: items.len(), next_cursor };
+    json_response(StatusCode::OK, serde_json::to_vec(&Listing { data: items, meta }).expect("API values serialize"))
 }
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.

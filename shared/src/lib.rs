@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cors;
 pub mod domain;
 pub mod error;
+pub mod hex;
 pub mod http;
 pub mod monitor;
 #[cfg(feature = "store")]

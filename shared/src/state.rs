@@ -23,10 +23,10 @@ pub struct AppState {
     /// Sends subscribers' email; `None` where email is not set up (or not needed).
     pub mailer: Option<Arc<dyn Mailer>>,
     /// Base of the public links in notifications (`PUBLIC_BASE_URL`), no trailing `/`.
-    pub public_url: Option<String>,
+    pub public_url: Option<Arc<str>>,
     /// The sender address of subscriber email (`EMAIL_FROM`); `None`: no email
     /// subscriptions (the public page then shows no sign-up form).
-    pub email_from: Option<String>,
+    pub email_from: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -40,8 +40,8 @@ impl AppState {
             sealer: Sealer::from_env(),
             sender: Sender::from_env(),
             mailer: None,
-            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
-            email_from: std::env::var("EMAIL_FROM").ok().filter(|f| !f.is_empty()),
+            public_url: public_url.map(|u| u.trim_end_matches('/').into()),
+            email_from: std::env::var("EMAIL_FROM").ok().filter(|f| !f.is_empty()).map(Into::into),
         }
     }
 

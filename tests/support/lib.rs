@@ -296,8 +296,8 @@ impl TestApp {
             sealer: Sealer::new("test sealing key"),
             sender: Sender::new(Policy { allow_private: true, allow_http: true }, SEND_TIMEOUT),
             mailer: mailer().await,
-            public_url: Some(PUBLIC_URL.to_owned()),
-            email_from: Some(EMAIL_FROM.to_owned()),
+            public_url: Some(PUBLIC_URL.into()),
+            email_from: Some(EMAIL_FROM.into()),
         };
         let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
         let mut app = Self {

@@ -190,7 +190,8 @@ pub(crate) async fn test_subscriber(
         ));
     }
     // A test email's links use the host this request came through, unless set otherwise.
-    let public_url = state.public_url.clone().or_else(|| Some(livestatus_shared::http::public_base_url(&headers)));
+    let public_url =
+        state.public_url.clone().or_else(|| Some(livestatus_shared::http::public_base_url(&headers).into()));
     let state = AppState { public_url, ..state };
     let delivery = notify::ping(&state, who.org_id, &notify::Endpoint::Subscriber(record)).await?;
     Ok(data(StatusCode::ACCEPTED, delivery))

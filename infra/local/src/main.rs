@@ -8,7 +8,7 @@ use livestatus_shared::{AppState, store::Store, telemetry};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let store = Store::from_env().await;
@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let mut state = livestatus_notifications::with_mailer_from_env(AppState::new(store)).await;
     // Links in email point at this server unless PUBLIC_BASE_URL says otherwise.
-    state.public_url.get_or_insert_with(|| format!("http://localhost:{port}"));
+    state.public_url.get_or_insert_with(|| format!("http://localhost:{port}").into());
     let every = |name: &str, default_ms: u64| {
         std::time::Duration::from_millis(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default_ms))
     };

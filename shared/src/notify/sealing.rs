@@ -14,9 +14,11 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Seals and opens secrets.
+/// Seals and opens secrets. Cheap to clone: the state holding it is cloned per request.
 #[derive(Clone)]
-pub struct Sealer {
+pub struct Sealer(std::sync::Arc<Keys>);
+
+struct Keys {
     cipher: Aes256Gcm,
     token_key: [u8; 32],
 }
@@ -47,7 +49,10 @@ impl Sealer {
         let key = Sha256::digest(material.as_bytes());
         // A separate key for link tokens, so neither use can be turned against the other.
         let token_key = Sha256::new().chain_update(b"livestatus link tokens v1\0").chain_update(material).finalize();
-        Self { cipher: Aes256Gcm::new_from_slice(&key).expect("a 32-byte key"), token_key: token_key.into() }
+        Self(std::sync::Arc::new(Keys {
+            cipher: Aes256Gcm::new_from_slice(&key).expect("a 32-byte key"),
+            token_key: token_key.into(),
+        }))
     }
 
     /// From `SECRETS_KEY`; without it, a random key that lives as long as the process
@@ -69,7 +74,7 @@ impl Sealer {
     pub fn seal(&self, plaintext: &str) -> String {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).expect("the OS random source works");
-        let sealed = self.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).expect("AES-GCM seals");
+        let sealed = self.0.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).expect("AES-GCM seals");
         let mut out = nonce.to_vec();
         out.extend(sealed);
         format!("{VERSION}{}", STANDARD.encode(out))
@@ -84,6 +89,7 @@ impl Sealer {
             .ok_or_else(|| ApiError::internal("a sealed secret is malformed"))?;
         let (nonce, body) = raw.split_at(12);
         let plain = self
+            .0
             .cipher
             .decrypt(Nonce::from_slice(nonce), body)
             .map_err(|_| ApiError::internal("a sealed secret does not open with SECRETS_KEY"))?;
@@ -93,7 +99,7 @@ impl Sealer {
 
 impl Sealer {
     fn token_mac(&self, signed: &[u8], org: Uuid) -> [u8; 16] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0.token_key).expect("HMAC takes keys of any length");
         mac.update(signed);
         mac.update(org.as_bytes());
         let full = mac.finalize().into_bytes();
@@ -120,7 +126,8 @@ impl Sealer {
     pub fn verify_token(&self, purpose: TokenPurpose, org: Uuid, raw: &str) -> Option<(Uuid, i64)> {
         let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok().filter(|b| b.len() == TOKEN_LEN)?;
         let (signed, mac) = bytes.split_at(TOKEN_LEN - 16);
-        let mut check = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("HMAC takes keys of any length");
+        let mut check =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0.token_key).expect("HMAC takes keys of any length");
         check.update(signed);
         check.update(org.as_bytes());
         // Constant-time comparison of the truncated MAC.

@@ -512,27 +512,28 @@ impl Store {
 /// The principal and window state from the key item a request was counted on, or 429
 /// when the count went past the key's limit.
 fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateLimit), AuthRejection> {
-    let item: ApiKeyItem = from_item(item)?;
-    if item.rl_count > item.rate_limit {
-        let reset = item.rl_window + WINDOW_SECS;
+    fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, ApiError> {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ApiError::internal(format!("a key item's {name} is missing or out of range")))
+    }
+    let (limit, window, count): (u32, i64, u32) =
+        (number(&item, "rateLimit")?, number(&item, "rlWindow")?, number(&item, "rlCount")?);
+    let reset = window + WINDOW_SECS;
+    if count > limit {
         return Err(AuthRejection {
             error: ApiError::RateLimited { retry_after: (reset - now.timestamp()).max(1) as u64 },
-            rate: Some(RateLimit { limit: item.rate_limit, remaining: 0, reset }),
+            rate: Some(RateLimit { limit, remaining: 0, reset }),
         });
     }
-    let names: Vec<Scope> = item.key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
+    // Straight into `ApiKey`, the counters read above: `ApiKeyItem`'s `flatten` would
+    // buffer every attribute first, on every request.
+    let key: ApiKey = from_item(item)?;
+    let names: Vec<Scope> = key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
     Ok((
-        Principal {
-            org_id: item.key.org_id,
-            key_id: item.key.id,
-            key_prefix: item.key.prefix.clone(),
-            scopes: Scopes(names),
-        },
-        RateLimit {
-            limit: item.rate_limit,
-            remaining: item.rate_limit.saturating_sub(item.rl_count),
-            reset: item.rl_window + WINDOW_SECS,
-        },
+        Principal { org_id: key.org_id, key_id: key.id, key_prefix: key.prefix, scopes: Scopes(names) },
+        RateLimit { limit, remaining: limit.saturating_sub(count), reset },
     ))
 }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Store, get_n, get_s, key, n, s, schema};
 use crate::error::ApiError;
+use crate::hex::lower;
 
 /// How long a record is honoured.
 pub const RETENTION_SECS: i64 = 24 * 60 * 60;
@@ -31,17 +32,13 @@ impl IdempotencyKey {
         request.update(path.as_bytes());
         request.update(b"\n");
         request.update(&canonical);
-        Self { key_hash: hex(&Sha256::digest(key.as_bytes())), request_hash: hex(&request.finalize()) }
+        Self { key_hash: lower(&Sha256::digest(key.as_bytes())), request_hash: lower(&request.finalize()) }
     }
 
     /// Sort key of this key's record in the org partition.
     pub(crate) fn record_sk(&self) -> String {
         schema::idempotency_sk(&self.key_hash)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A create's `Idempotency-Key` with how to write its record: the response's bytes as

@@ -226,7 +226,9 @@ impl Store {
             .consistent_read(true);
         let (items, last) = self.query_up_to(query, limit, start).await?;
         Ok(Listing {
-            items: items.into_iter().map(|i| from_item::<PageItem>(i).map(|i| i.page)).collect::<Result<_, _>>()?,
+            // Straight into `Page` (the item's other attributes are ignored): `PageItem`'s
+            // `flatten` would buffer every attribute first.
+            items: items.into_iter().map(from_item::<Page>).collect::<Result<_, _>>()?,
             next_cursor: last.as_ref().map(cursor::encode),
         })
     }

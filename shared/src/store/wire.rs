@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::Item;
 use crate::error::{ApiError, error_chain};
+use crate::hex::lower as hex;
 
 /// Attempts per call (the SDK's standard retry mode: three).
 const ATTEMPTS: u32 = 3;
@@ -261,8 +262,8 @@ impl Wire {
         body: bytes::Bytes,
     ) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
         use axum::http::header::{AUTHORIZATION, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, HeaderName, HeaderValue};
-        let target = format!("DynamoDB_20120810.{operation}");
-        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let target = ["DynamoDB_20120810.", operation].concat();
+        let amz_date = amz_date(chrono::Utc::now());
         let key = self.signing_key(&amz_date[..8], credentials);
         let authorization = authorization(
             &Signing { host: &self.host, region: &self.region, amz_date: &amz_date, target: &target },
@@ -342,36 +343,60 @@ fn authorization(s: &Signing<'_>, credentials: &Credentials, key: &[u8; 32], bod
     } else {
         "content-type;host;x-amz-date;x-amz-target"
     };
-    let mut canonical = String::with_capacity(320);
-    canonical.push_str("POST\n/\n\n");
-    canonical.push_str(&format!("content-type:{CONTENT_TYPE}\nhost:{}\nx-amz-date:{}\n", s.host, s.amz_date));
-    if let Some(token) = token {
-        canonical.push_str(&format!("x-amz-security-token:{token}\n"));
+    // Built by appending, not `format!`: this runs for every call.
+    let mut canonical = String::with_capacity(320 + token.map_or(0, str::len));
+    for part in ["POST\n/\n\ncontent-type:", CONTENT_TYPE, "\nhost:", s.host, "\nx-amz-date:", s.amz_date, "\n"] {
+        canonical.push_str(part);
     }
-    canonical.push_str(&format!("x-amz-target:{}\n\n{signed_headers}\n{}", s.target, hex(&Sha256::digest(body))));
-    let scope = format!("{}/{}/{SERVICE}/aws4_request", &s.amz_date[..8], s.region);
-    let to_sign = format!("AWS4-HMAC-SHA256\n{}\n{scope}\n{}", s.amz_date, hex(&Sha256::digest(canonical.as_bytes())));
+    if let Some(token) = token {
+        for part in ["x-amz-security-token:", token, "\n"] {
+            canonical.push_str(part);
+        }
+    }
+    for part in ["x-amz-target:", s.target, "\n\n", signed_headers, "\n", &hex(&Sha256::digest(body))] {
+        canonical.push_str(part);
+    }
+    let scope = [&s.amz_date[..8], "/", s.region, "/", SERVICE, "/aws4_request"].concat();
+    let canonical_hash = hex(&Sha256::digest(canonical.as_bytes()));
+    let to_sign = ["AWS4-HMAC-SHA256\n", s.amz_date, "\n", &scope, "\n", &canonical_hash].concat();
     let signature = hex(&hmac(key, to_sign.as_bytes()));
-    format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-        credentials.access_key_id()
-    )
+    [
+        "AWS4-HMAC-SHA256 Credential=",
+        credentials.access_key_id(),
+        "/",
+        &scope,
+        ", SignedHeaders=",
+        signed_headers,
+        ", Signature=",
+        &signature,
+    ]
+    .concat()
+}
+
+/// SigV4's timestamp, `YYYYMMDDTHHMMSSZ`, without a format string to interpret.
+fn amz_date(now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    fn push(out: &mut String, value: u32, width: u32) {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        }
+    }
+    let mut out = String::with_capacity(16);
+    push(&mut out, now.year().clamp(0, 9999).unsigned_abs(), 4);
+    push(&mut out, now.month(), 2);
+    push(&mut out, now.day(), 2);
+    out.push('T');
+    push(&mut out, now.hour(), 2);
+    push(&mut out, now.minute(), 2);
+    push(&mut out, now.second(), 2);
+    out.push('Z');
+    out
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
 }
 
 /// DynamoDB's error body: `{"__type": "com.amazonaws.dynamodb.v20120810#Code", "message": …}`.
@@ -658,7 +683,7 @@ mod tests {
             let body = br#"{"TableName":"livestatus","Key":{"pk":{"S":"KEY#abc"}}}"#;
             let host = "dynamodb.eu-west-1.amazonaws.com";
             let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-            let amz_date = chrono::DateTime::<chrono::Utc>::from(time).format("%Y%m%dT%H%M%SZ").to_string();
+            let amz_date = amz_date(time.into());
             let target = "DynamoDB_20120810.UpdateItem";
 
             let ours = authorization(
@@ -691,6 +716,12 @@ mod tests {
 
             assert_eq!(ours, theirs);
         }
+    }
+
+    #[test]
+    fn the_timestamp_is_the_basic_iso_8601_form() {
+        let time = chrono::DateTime::parse_from_rfc3339("2026-03-07T04:05:09.999Z").unwrap().to_utc();
+        assert_eq!(amz_date(time), "20260307T040509Z");
     }
 
     #[test]
