@@ -10,6 +10,7 @@ mod incident_delete;
 mod incidents;
 mod key_usage;
 mod keys;
+mod local_stream;
 mod maintenances;
 mod monitors;
 mod og_ad;

@@ -100,3 +100,43 @@ pub async fn tick(state: &AppState) -> Result<Outcome, livestatus_shared::ApiErr
     );
     Ok(outcome)
 }
+
+/// What a replay of the set-aside records came to.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    /// Records fanned out and forgotten.
+    pub replayed: usize,
+    /// Records that failed again and stay set aside (with the new error).
+    pub failed: usize,
+}
+
+/// Fans out again every record the local poller set aside, in stream order per shard,
+/// and forgets each one that now goes through; one that fails again stays, with its
+/// new error. Safe to run while the poller runs: fan-out is idempotent.
+pub async fn replay_set_aside(state: &AppState) -> Result<Replay, livestatus_shared::ApiError> {
+    let mut replay = Replay::default();
+    for mut set_aside in state.store.set_aside_records().await? {
+        let record: Result<livestatus_shared::store::streams::Record, String> =
+            serde_json::from_str(&set_aside.record).map_err(|e| format!("reading the record: {e}"));
+        let outcome = match record.and_then(|r| r.event()) {
+            Ok((org, event)) => notify::handle_event(state, org, &event).await.map(drop).map_err(|e| e.to_string()),
+            Err(reason) => Err(reason),
+        };
+        match outcome {
+            Ok(()) => {
+                state.store.forget_set_aside(&set_aside.shard, &set_aside.sequence).await?;
+                replay.replayed += 1;
+            }
+            Err(error) => {
+                tracing::error!(error, sequence = set_aside.sequence, "a set-aside stream record failed again");
+                set_aside.error = error;
+                set_aside.attempts += 1;
+                set_aside.set_aside_at = livestatus_shared::clock::timestamp(state.clock.now());
+                state.store.set_aside_record(&set_aside, state.now_epoch()).await?;
+                replay.failed += 1;
+            }
+        }
+    }
+    Ok(replay)
+}

@@ -31,6 +31,12 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// The stream records the local server's poller set aside (the local twin of the
+    /// notifier's on-failure queue on AWS).
+    Stream {
+        #[command(subcommand)]
+        command: StreamCommand,
+    },
     /// Brings a table up to this version's schema: fills GSI2's keys on incidents
     /// written before it existed. Run once after a deploy that added the index; safe to
     /// run again (it scans the table).
@@ -65,6 +71,15 @@ enum OrgCommand {
         #[arg(long)]
         plan: String,
     },
+}
+
+#[derive(Subcommand)]
+enum StreamCommand {
+    /// Lists the set-aside records: shard, sequence, attempts, the last error.
+    SetAside,
+    /// Fans each set-aside record out again, as the notifier would, and forgets those that
+    /// now go through (those that fail again stay, with the new error).
+    Replay,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +126,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store().await?;
             let changed = store.migrate().await.map_err(api)?;
             json!({ "backfilledIncidents": changed })
+        }
+        Command::Stream { command: StreamCommand::SetAside } => {
+            let records = store().await?.set_aside_records().await.map_err(api)?;
+            json!({ "setAside": records })
+        }
+        Command::Stream { command: StreamCommand::Replay } => {
+            let state = livestatus_shared::AppState::new(store().await?);
+            let state = livestatus_notifications::with_mailer_from_env(state).await;
+            let replay = livestatus_notifications::stream::replay_set_aside(&state).await.map_err(api)?;
+            serde_json::to_value(replay)?
         }
         Command::Org { command: OrgCommand::Create { name, plan } } => {
             let name = domain::name("name", name, 100).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,106 +1,290 @@
 //! The work that runs beside the routes on AWS, run in-process locally: a poller of the
-//! table's stream on DynamoDB Local that calls the notifier's handler with each new
-//! event, and the scheduler's tick every few seconds.
+//! table's stream on DynamoDB Local that hands each new event to the notifier's handler
+//! (the twin of the event source mapping, its filter, retries and on-failure queue), and
+//! the scheduler's tick every few seconds. Both run under [`supervise`]: a panic is
+//! logged as an error and the loop starts again, so neither ever stops in silence.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use aws_sdk_dynamodbstreams::Client;
-use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use livestatus_shared::AppState;
+use futures::{FutureExt, StreamExt};
+use livestatus_shared::clock::timestamp;
 use livestatus_shared::notify;
+use livestatus_shared::store::events::Event;
+use livestatus_shared::store::streams::{Position, Record, SetAside, Shard, StreamError};
+use livestatus_shared::{ApiError, AppState};
+use uuid::Uuid;
+
+/// How the poller paces itself.
+#[derive(Clone, Debug)]
+pub struct Pacing {
+    /// The wait between polls while the stream has nothing new (a full page is followed
+    /// at once by the next, so a backlog drains without waiting).
+    pub idle: Duration,
+    /// Attempts at an event before it is set aside (the event source mapping's retries).
+    pub attempts: u32,
+    /// The wait before the first retry, doubled for each next one.
+    pub retry: Duration,
+    /// How often the shards are listed again (DynamoDB Local opens a new one every so often).
+    pub discover: Duration,
+}
+
+impl Default for Pacing {
+    /// 200 ms between idle polls; four attempts over 3.5 s; shards listed every 4 s.
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_millis(200),
+            attempts: 4,
+            retry: Duration::from_millis(500),
+            discover: Duration::from_secs(4),
+        }
+    }
+}
+
+/// Pages of events (or organizations, for events of no page) fanned out at once; each
+/// page's events go one after another, in stream order.
+pub const PAGES_AT_ONCE: usize = 32;
+
+/// Runs `task` for ever: when it ends or panics, says so as an error and starts it again
+/// a second later.
+pub async fn supervise<F, Fut>(name: &'static str, task: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(task()).await {
+            Ok(()) => tracing::error!(task = name, "background task ended; starting it again"),
+            Err(e) => tracing::error!(task = name, error = %e, "background task panicked; starting it again"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A shard being read: where the next page starts, and the last record handled.
+#[derive(Debug, Default)]
+struct Cursor {
+    iterator: Option<String>,
+    after: Option<String>,
+    read_failures: u32,
+}
 
 /// Polls the stream for ever. Starts each shard at its oldest record: replays are
 /// harmless (deliveries have deterministic ids, and webhooks ignore events older than
-/// themselves), and nothing written while the server was down is missed.
-pub async fn poll_stream(state: AppState, client: Client, every: Duration) {
+/// themselves), and nothing written while the server was down is missed. A page that
+/// cannot be read is read again from the same position; an event whose fan-out keeps
+/// failing is retried, then set aside in the table (`livestatus-admin stream`), and the
+/// poller moves on.
+pub async fn poll_stream(state: AppState, pacing: Pacing) {
     let stream = loop {
-        match stream_arn(&state).await {
+        match state.store.stream_arn().await {
             Ok(Some(arn)) => break arn,
-            Ok(None) => tracing::warn!("the table has no stream; webhooks are not delivered locally"),
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot describe the table"),
+            Ok(None) => tracing::error!("the table has no stream; webhooks and email are not delivered locally"),
+            Err(e) => tracing::error!(error = %e, "cannot describe the table; retrying"),
         }
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    let mut iterators: HashMap<String, String> = HashMap::new();
+    let mut cursors: HashMap<String, Cursor> = HashMap::new();
     let mut finished: HashSet<String> = HashSet::new();
-    let mut rounds = 0u64;
+    let mut discovered_at: Option<tokio::time::Instant> = None;
     loop {
-        if rounds % 20 == 0 {
-            if let Err(e) = discover(&client, &stream, &mut iterators, &finished).await {
-                tracing::warn!(error = format!("{e:#}"), "cannot describe the stream");
+        if discovered_at.is_none_or(|at| at.elapsed() >= pacing.discover) {
+            match state.store.stream_shards(&stream).await {
+                Ok(shards) => {
+                    discovered_at = Some(tokio::time::Instant::now());
+                    start_new_shards(&shards, &mut cursors, &finished);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot list the stream's shards; retrying"),
             }
         }
-        rounds += 1;
-        let shards: Vec<(String, String)> = iterators.iter().map(|(s, i)| (s.clone(), i.clone())).collect();
-        for (shard, iterator) in shards {
-            match client.get_records().shard_iterator(&iterator).limit(1000).send().await {
-                Ok(out) => {
-                    for record in out.records() {
-                        let Some(image) = record.dynamodb().and_then(|d| d.new_image()) else { continue };
-                        let Some((org, event)) = notify::event_of_image(image.clone()) else { continue };
-                        if let Err(e) = notify::handle_event(&state, org, &event).await {
-                            // The scheduler retries what was made; what was not stays in the stream
-                            // only until the shard iterator moves on, so say so loudly.
-                            tracing::error!(error = ?e, event = %event.id, "local fan-out failed");
-                        }
-                    }
-                    match out.next_shard_iterator() {
-                        Some(next) => {
-                            iterators.insert(shard, next.to_owned());
-                        }
-                        None => {
-                            iterators.remove(&shard);
-                            finished.insert(shard);
-                        }
-                    }
+        let mut busy = false;
+        let mut ids: Vec<String> = cursors.keys().cloned().collect();
+        ids.sort();
+        for id in ids {
+            let cursor = cursors.get_mut(&id).expect("listed above");
+            match poll_shard(&state, &stream, &id, cursor, &pacing).await {
+                Polled::Records(full) => busy |= full,
+                Polled::Nothing => {}
+                Polled::Closed => {
+                    cursors.remove(&id);
+                    finished.insert(id);
+                    // A child of this shard may be read now.
+                    discovered_at = None;
                 }
+            }
+        }
+        if !busy {
+            tokio::time::sleep(pacing.idle).await;
+        }
+    }
+}
+
+/// Adds a cursor for every shard not yet read whose parent is done (a child is read only
+/// after its parent, so events keep their order).
+fn start_new_shards(shards: &[Shard], cursors: &mut HashMap<String, Cursor>, finished: &HashSet<String>) {
+    let known: HashSet<&str> = shards.iter().map(|s| s.id.as_str()).collect();
+    for shard in shards {
+        if cursors.contains_key(&shard.id) || finished.contains(&shard.id) {
+            continue;
+        }
+        if shard.parent.as_deref().is_some_and(|p| known.contains(p) && !finished.contains(p)) {
+            continue;
+        }
+        cursors.insert(shard.id.clone(), Cursor::default());
+    }
+}
+
+/// What one poll of a shard came to.
+enum Polled {
+    /// A page was handled; `true` when it was full (more is waiting).
+    Records(bool),
+    /// Nothing new, or a failure that the next poll retries.
+    Nothing,
+    /// The shard is closed and read to its end.
+    Closed,
+}
+
+async fn poll_shard(state: &AppState, stream: &str, shard: &str, cursor: &mut Cursor, pacing: &Pacing) -> Polled {
+    let iterator = match cursor.iterator.clone() {
+        Some(iterator) => iterator,
+        None => {
+            let position = cursor.after.clone().map_or(Position::Oldest, Position::After);
+            match state.store.stream_iterator(stream, shard, &position).await {
+                Ok(Some(iterator)) => iterator,
+                Ok(None) => return Polled::Closed,
                 Err(e) => {
-                    tracing::warn!(error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), shard, "get records");
-                    iterators.remove(&shard);
+                    tracing::error!(error = %e, shard, "cannot get a shard iterator; retrying");
+                    return Polled::Nothing;
                 }
             }
         }
-        tokio::time::sleep(every).await;
+    };
+    let page = match state.store.stream_records(&iterator).await {
+        Ok(page) => page,
+        Err(StreamError::Expired(e)) => {
+            tracing::info!(error = e, shard, "reading the shard again after its last handled record");
+            cursor.iterator = None;
+            return Polled::Nothing;
+        }
+        Err(StreamError::Failed(e)) => {
+            cursor.read_failures += 1;
+            tracing::error!(error = e, shard, failures = cursor.read_failures, "cannot read the stream; retrying");
+            // The same iterator first; then a fresh one at the same position.
+            cursor.iterator = (cursor.read_failures < pacing.attempts).then_some(iterator);
+            return Polled::Nothing;
+        }
+    };
+    cursor.read_failures = 0;
+    if let Err(e) = handle_page(state, shard, &page.records, pacing).await {
+        // Nothing may be skipped: the page is read again from the same position (what
+        // was fanned out already is found by its delivery ids, never sent twice).
+        tracing::error!(error = ?e, shard, "cannot set a failed stream record aside; reading the page again");
+        cursor.iterator = None;
+        tokio::time::sleep(pacing.retry).await;
+        return Polled::Nothing;
+    }
+    if let Some(last) = page.records.last() {
+        cursor.after = Some(last.sequence().to_owned());
+    }
+    let full = page.records.len() >= livestatus_shared::store::streams::PAGE_LIMIT as usize;
+    match page.next {
+        Some(next) => {
+            cursor.iterator = Some(next);
+            Polled::Records(full || !page.records.is_empty())
+        }
+        None => Polled::Closed,
     }
 }
 
-async fn stream_arn(state: &AppState) -> anyhow::Result<Option<String>> {
-    let described = state.store.client().describe_table().table_name(state.store.table()).send().await?;
-    Ok(described.table().and_then(|t| t.latest_stream_arn()).map(str::to_owned))
-}
-
-/// Adds an iterator for every shard not yet read whose parent is done.
-async fn discover(
-    client: &Client,
-    stream: &str,
-    iterators: &mut HashMap<String, String>,
-    finished: &HashSet<String>,
-) -> anyhow::Result<()> {
-    let described = client.describe_stream().stream_arn(stream).send().await?;
-    let shards = described.stream_description().map(|d| d.shards().to_vec()).unwrap_or_default();
-    let known: HashSet<&str> = shards.iter().filter_map(|s| s.shard_id()).collect();
-    for shard in &shards {
-        let Some(id) = shard.shard_id() else { continue };
-        if iterators.contains_key(id) || finished.contains(id) {
-            continue;
-        }
-        // Read a child only after its parent, so events keep their order.
-        if shard.parent_shard_id().is_some_and(|p| known.contains(p) && !finished.contains(p)) {
-            continue;
-        }
-        let out = client
-            .get_shard_iterator()
-            .stream_arn(stream)
-            .shard_id(id)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await?;
-        if let Some(iterator) = out.shard_iterator() {
-            iterators.insert(id.to_owned(), iterator.to_owned());
+/// Fans out the events of one page of records: what the AWS filter lets through (event
+/// inserts), pages at once and each page's events in order. An unreadable record is set
+/// aside at once; an event whose fan-out keeps failing after its retries too. Fails only
+/// when a record cannot be set aside.
+pub async fn handle_page(state: &AppState, shard: &str, records: &[Record], pacing: &Pacing) -> Result<(), ApiError> {
+    let mut groups: Vec<((Uuid, Option<Uuid>), Vec<(Record, Event)>)> = Vec::new();
+    for record in records.iter().filter(|r| r.is_event_insert()) {
+        match record.event() {
+            Ok((org, event)) => {
+                let key = (org, event.page_id);
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, events)) => events.push((record.clone(), event)),
+                    None => groups.push((key, vec![(record.clone(), event)])),
+                }
+            }
+            Err(reason) => {
+                tracing::error!(error = reason, shard, sequence = record.sequence(), "unreadable stream record");
+                set_aside(state, shard, record, reason, 1).await?;
+            }
         }
     }
-    Ok(())
+    let results: Vec<Result<(), ApiError>> = futures::stream::iter(groups)
+        .map(|((org, _), events)| async move {
+            for (record, event) in events {
+                fan_out(state, shard, org, &record, &event, pacing).await?;
+            }
+            Ok(())
+        })
+        .buffer_unordered(PAGES_AT_ONCE)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// One event's fan-out with its retries; set aside when they are spent (a panic counts
+/// as a failure).
+async fn fan_out(
+    state: &AppState,
+    shard: &str,
+    org: Uuid,
+    record: &Record,
+    event: &Event,
+    pacing: &Pacing,
+) -> Result<(), ApiError> {
+    let mut delay = pacing.retry;
+    let mut attempt = 1;
+    loop {
+        let handled = AssertUnwindSafe(notify::handle_event(state, org, event)).catch_unwind().await;
+        let error = match handled {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => format!("{e:?}"),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!("the fan-out panicked: {message}")
+            }
+        };
+        if attempt >= pacing.attempts {
+            tracing::error!(error, event = %event.id, attempts = attempt, "fan-out failed; the event is set aside");
+            return set_aside(state, shard, record, error, attempt).await;
+        }
+        tracing::warn!(error, event = %event.id, attempt, "fan-out failed; retrying");
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempt += 1;
+    }
+}
+
+async fn set_aside(
+    state: &AppState,
+    shard: &str,
+    record: &Record,
+    error: String,
+    attempts: u32,
+) -> Result<(), ApiError> {
+    let set_aside = SetAside {
+        shard: shard.to_owned(),
+        sequence: record.sequence().to_owned(),
+        error,
+        attempts,
+        set_aside_at: timestamp(state.clock.now()),
+        record: record.0.to_string(),
+    };
+    state.store.set_aside_record(&set_aside, state.now_epoch()).await
 }
 
 /// Runs the scheduler's tick every `every`.
@@ -119,25 +303,7 @@ pub async fn tick_forever(state: AppState, every: Duration) {
                 );
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "scheduler tick failed"),
+            Err(e) => tracing::error!(error = ?e, "scheduler tick failed"),
         }
     }
-}
-
-/// A client of DynamoDB Local's stream API, configured like the table's client.
-pub async fn streams_client() -> Client {
-    let shared = aws_config::load_from_env().await;
-    let mut config = aws_sdk_dynamodbstreams::config::Builder::from(&shared);
-    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
-        config = config.endpoint_url(endpoint);
-        if shared.credentials_provider().is_none() || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            config = config.credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-                "local", "local", None, None, "local",
-            ));
-        }
-        if shared.region().is_none() {
-            config = config.region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"));
-        }
-    }
-    Client::from_conf(config.build())
 }

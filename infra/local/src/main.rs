@@ -33,9 +33,15 @@ async fn main() -> anyhow::Result<()> {
     let every = |name: &str, default_ms: u64| {
         std::time::Duration::from_millis(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default_ms))
     };
-    let streams = livestatus_local::background::streams_client().await;
-    tokio::spawn(livestatus_local::background::poll_stream(state.clone(), streams, every("STREAM_POLL_MS", 200)));
-    tokio::spawn(livestatus_local::background::tick_forever(state.clone(), every("SCHEDULER_TICK_MS", 5_000)));
+    let pacing = livestatus_local::background::Pacing { idle: every("STREAM_POLL_MS", 200), ..Default::default() };
+    let tick = every("SCHEDULER_TICK_MS", 5_000);
+    let (poller, ticker) = (state.clone(), state.clone());
+    tokio::spawn(livestatus_local::background::supervise("stream poller", move || {
+        livestatus_local::background::poll_stream(poller.clone(), pacing.clone())
+    }));
+    tokio::spawn(livestatus_local::background::supervise("scheduler", move || {
+        livestatus_local::background::tick_forever(ticker.clone(), tick)
+    }));
     let app = livestatus_shared::finish_router(livestatus_local::routes(), state);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod pages;
 pub mod schema;
 pub mod services;
+pub mod streams;
 pub mod subscribers;
 pub mod webhooks;
 pub mod wire;

@@ -23,6 +23,7 @@
 //! | email claim   | `ORG#<org>`        | `SUBEMAIL#<page>#<sha256(email)>` |          |          |
 //! | maintenance   | `ORG#<org>`        | `MAINTENANCE#<id>`   | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `<id>` |
 //! | maint. update | `ORG#<org>`        | `MAINTENANCE#<id>#UPDATE#<upd>` | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `!U#<id>#<upd>` |
+//! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
 //!
 //! A maintenance window with a transition ahead (reminder, start, completion) also
 //! carries `gsi2pk = DUE#MAINTENANCE`, `gsi2sk = <when>#<org>#<id>`, removed once nothing
@@ -78,6 +79,13 @@ pub fn org_pk(org: Uuid) -> String {
 }
 /// Sort key of the organization item.
 pub const ORG_SK: &str = "ORG";
+
+/// Partition of the stream records the local poller gave up on (its on-failure queue).
+pub const SET_ASIDE_PK: &str = "STREAM#SETASIDE";
+/// `<shard>#<sequence>`: a set-aside record, in stream order per shard.
+pub fn set_aside_sk(shard: &str, sequence: &str) -> String {
+    format!("{shard}#{sequence}")
+}
 
 /// Sort key prefix of pages in the org partition.
 pub const PAGE_PREFIX: &str = "PAGE#";

@@ -176,19 +176,36 @@ impl Wire {
                 .before_send(operation, &body)
                 .map_err(|e| Failure::Failed(ApiError::internal(format!("{operation}: {e}"))))?;
         }
-        self.attempts(operation, body).await
+        self.attempts(API, operation, body).await
+    }
+
+    /// Sends an operation of DynamoDB Streams (e.g. `GetRecords`), unobserved: only the
+    /// local server's poller, the twin of the event source mapping, calls it. The answer is
+    /// read as `T` by serde (the poller reads records leniently, where the SDK cannot).
+    pub(crate) async fn call_streams<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Failure> {
+        let body: bytes::Bytes = serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?.into();
+        self.attempts(STREAMS_API, operation, body).await
     }
 
     /// The attempts of one call, each bounded by what is left of the call's time (one
     /// timer per attempt).
-    async fn attempts<T: DeserializeOwned>(&self, operation: &str, body: bytes::Bytes) -> Result<T, Failure> {
+    async fn attempts<T: DeserializeOwned>(
+        &self,
+        api: &str,
+        operation: &str,
+        body: bytes::Bytes,
+    ) -> Result<T, Failure> {
         let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
         let mut attempt = 1;
         loop {
             let last = attempt == ATTEMPTS;
             let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let credentials = self.credentials().await?;
-            let request = self.signed(operation, &credentials, body.clone());
+            let request = self.signed(api, operation, &credentials, body.clone());
             let cause = match tokio::time::timeout(ATTEMPT_TIMEOUT.min(time_left), self.exchange(request)).await {
                 Ok(Ok((status, bytes))) if status.is_success() => {
                     return serde_json::from_slice(&bytes).map_err(|e| {
@@ -257,12 +274,13 @@ impl Wire {
 
     fn signed(
         &self,
+        api: &str,
         operation: &str,
         credentials: &Credentials,
         body: bytes::Bytes,
     ) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
         use axum::http::header::{AUTHORIZATION, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, HeaderName, HeaderValue};
-        let target = ["DynamoDB_20120810.", operation].concat();
+        let target = [api, ".", operation].concat();
         let amz_date = amz_date(chrono::Utc::now());
         let key = self.signing_key(&amz_date[..8], credentials);
         let authorization = authorization(
@@ -316,6 +334,10 @@ fn retry_delay(attempt: u32) -> Duration {
 }
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// The target prefix of DynamoDB's operations.
+const API: &str = "DynamoDB_20120810";
+/// The target prefix of DynamoDB Streams' operations (signed for the same service).
+const STREAMS_API: &str = "DynamoDBStreams_20120810";
 const SERVICE: &str = "dynamodb";
 
 /// What a request's signature covers besides the credentials and the body.
@@ -542,7 +564,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let blob =
             |b: String| BASE64.decode(b).map(Blob::new).map_err(|e| A::Error::custom(format!("binary attribute: {e}")));
         let Some(tag) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
-            return Err(A::Error::custom("an attribute value without a type"));
+            // DynamoDB Local's stream renders an empty map as `{}` (DynamoDB never answers
+            // a value without a type); it is the only empty object an item can hold.
+            return Ok(WireValue(AttributeValue::M(Item::new())));
         };
         let value = match tag.as_ref() {
             "S" => AttributeValue::S(map.next_value()?),
