@@ -48,7 +48,7 @@ pub async fn authenticate(
             return response;
         }
     };
-    let mut response = if principal.scopes.allows(scope) {
+    let mut response = if principal.scopes.allows(scope) || route.or.is_some_and(|or| principal.scopes.allows(or)) {
         req.extensions_mut().insert(principal);
         next.run(req).await
     } else {

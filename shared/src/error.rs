@@ -33,6 +33,10 @@ pub enum ApiError {
     /// Another page already uses this slug.
     #[error("Another page already uses the slug `{0}`.")]
     SlugTaken(String),
+    /// The delivery cannot be retried: its endpoint no longer takes deliveries, or it is a
+    /// confirmation email.
+    #[error("{0}")]
+    NotRetryable(String),
     /// An `Idempotency-Key` reused with a different body.
     #[error("This Idempotency-Key was already used with a different request body.")]
     IdempotencyConflict,
@@ -65,7 +69,7 @@ impl ApiError {
             Self::InvalidRequest(_) | Self::InvalidSlug(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::SlugTaken(_) | Self::IdempotencyConflict => StatusCode::CONFLICT,
+            Self::SlugTaken(_) | Self::IdempotencyConflict | Self::NotRetryable(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -86,6 +90,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::SlugTaken(_) => "slug_taken",
             Self::IdempotencyConflict => "idempotency_conflict",
+            Self::NotRetryable(_) => "not_retryable",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::ServiceUnavailable(_) => "service_unavailable",

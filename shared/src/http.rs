@@ -21,9 +21,63 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// The header by which our CloudFront distribution proves a request came through it
+/// (`OriginCustomHeaders` in `template.yaml`); its value is `ORIGIN_VERIFY_SECRET`.
+pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
+
+/// The origin secret of this deployment, read once (`None`: no CDN in front, as locally).
+fn origin_secret() -> Option<&'static str> {
+    static SECRET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SECRET.get_or_init(|| std::env::var("ORIGIN_VERIFY_SECRET").ok().filter(|s| !s.is_empty())).as_deref()
+}
+
+/// Keeps `X-Forwarded-Host` only when the request proves it came through our own CDN
+/// (its origin header equals `secret`, compared in constant time); a client's own is
+/// dropped, so no link is ever built from it. The proof itself never reaches a handler.
+pub fn drop_untrusted_forwarding(headers: &mut axum::http::HeaderMap, secret: Option<&str>) {
+    let proven = match (secret, headers.get(ORIGIN_VERIFY_HEADER)) {
+        (Some(secret), Some(given)) => {
+            use subtle_eq::ConstantTimeEq as _;
+            given.as_bytes().ct_eq(secret.as_bytes())
+        }
+        _ => false,
+    };
+    headers.remove(ORIGIN_VERIFY_HEADER);
+    if !proven {
+        headers.remove("x-forwarded-host");
+    }
+}
+
+/// Equality in time independent of where two byte strings differ.
+mod subtle_eq {
+    /// Constant-time equality.
+    pub trait ConstantTimeEq {
+        /// Whether `self` equals `other`, looking at every byte.
+        fn ct_eq(&self, other: &Self) -> bool;
+    }
+
+    impl ConstantTimeEq for [u8] {
+        fn ct_eq(&self, other: &[u8]) -> bool {
+            if self.len() != other.len() {
+                return false;
+            }
+            self.iter().zip(other).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        }
+    }
+}
+
+/// Headers on every response: `nosniff`, and HSTS (browsers heed it over HTTPS only, so
+/// the local run over plain HTTP is unaffected).
+fn secure_headers(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+}
+
 /// Outermost middleware: gives the request an id, answers with `X-Request-Id`, and renders
-/// every error (ours and the router's own 404/405) as the documented envelope.
+/// every error (ours and the router's own 404/405) as the documented envelope. Drops a
+/// forwarded host that did not come from our CDN, and sets the security headers.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
+    drop_untrusted_forwarding(req.headers_mut(), origin_secret());
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
@@ -52,6 +106,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         tracing::info!(%method, %path, status = response.status().as_u16(), request_id = %id, "request served");
     }
     response.headers_mut().insert("x-request-id", HeaderValue::from_str(&id).expect("uuid is a valid header"));
+    secure_headers(response.headers_mut());
     response
 }
 
@@ -309,7 +364,8 @@ pub fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
 
 /// The base of public links for a request: `PUBLIC_BASE_URL` (a custom domain), else the
 /// reader's host as CloudFront passes it on (`X-Forwarded-Host`, set by the
-/// distribution's viewer function), else the request's `Host` (plain `http` for a local
+/// distribution's viewer function and kept only with the CDN's proof, see
+/// [`drop_untrusted_forwarding`]), else the request's `Host` (plain `http` for a local
 /// one). No trailing `/`.
 pub fn public_base_url(headers: &axum::http::HeaderMap) -> String {
     let base = std::env::var("PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| {
@@ -319,4 +375,30 @@ pub fn public_base_url(headers: &axum::http::HeaderMap) -> String {
         format!("{}://{host}", if local { "http" } else { "https" })
     });
     base.trim_end_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod forwarding_tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> axum::http::HeaderMap {
+        pairs.iter().map(|(k, v)| (axum::http::HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn a_forwarded_host_is_kept_only_with_the_cdns_secret() {
+        let mut proven = headers(&[("x-forwarded-host", "status.acme.test"), (ORIGIN_VERIFY_HEADER, "s3cret")]);
+        drop_untrusted_forwarding(&mut proven, Some("s3cret"));
+        assert_eq!(proven.get("x-forwarded-host").unwrap(), "status.acme.test");
+        assert!(proven.get(ORIGIN_VERIFY_HEADER).is_none(), "the proof never reaches a handler");
+
+        for (given, secret) in [(Some("wrong!"), Some("s3cret")), (None, Some("s3cret")), (Some("s3cret"), None)] {
+            let mut forged = headers(&[("x-forwarded-host", "evil.example")]);
+            if let Some(given) = given {
+                forged.insert(ORIGIN_VERIFY_HEADER, HeaderValue::from_static(given));
+            }
+            drop_untrusted_forwarding(&mut forged, secret);
+            assert!(forged.get("x-forwarded-host").is_none(), "{given:?} against {secret:?}");
+        }
+    }
 }

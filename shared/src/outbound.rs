@@ -96,6 +96,7 @@ pub fn classify(ip: IpAddr) -> Class {
                 || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
                 || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48 (RFC 8215)
                 || s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0; // discard-only 100::/64
             if non_public { Class::NonPublic } else { Class::Public }
         }
@@ -122,13 +123,16 @@ fn classify_v4(v4: Ipv4Addr) -> Class {
     if non_public { Class::NonPublic } else { Class::Public }
 }
 
-/// The IPv4 address an IPv6 address carries: mapped `::ffff:a.b.c.d`, compatible
-/// `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`.
+/// The IPv4 address an IPv6 address carries: mapped `::ffff:a.b.c.d`, translated
+/// `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4
+/// `2002:aabb:ccdd::`.
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
     let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     match s {
         [0, 0, 0, 0, 0, 0xffff, _, _] => Some(tail),
+        // IPv4-translated `::ffff:0:a.b.c.d` (SIIT, RFC 2765).
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(tail),
         [0, 0, 0, 0, 0, 0, _, _] if !v6.is_loopback() && !v6.is_unspecified() => Some(tail),
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(tail),
         [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
@@ -225,6 +229,10 @@ mod tests {
             "https://[::ffff:7f00:1]/",
             "https://[::127.0.0.1]/",
             "https://[64:ff9b::10.0.0.1]/",
+            "https://[::ffff:0:127.0.0.1]/",
+            "https://[::ffff:0:a00:1]/",
+            "https://[64:ff9b:1::8.8.8.8]/",
+            "https://[64:ff9b:1:abcd::1]/",
             "https://[2002:c0a8:0101::]/",
             "https://[fc00::1]/",
             "https://[fd12:3456::1]/",

@@ -55,14 +55,22 @@ pub struct Route {
     pub path: &'static str,
     /// Scope required; `None` for public routes.
     pub scope: Option<Scope>,
+    /// A second scope that also admits the request, for a route whose handler then asks
+    /// for the one that fits what it touches (a delivery's retry: `webhooks:write` for a
+    /// webhook's, `subscribers:write` for a subscriber's).
+    pub or: Option<Scope>,
 }
 
 const fn public(group: Group, method: &'static str, path: &'static str) -> Route {
-    Route { group, method, path, scope: None }
+    Route { group, method, path, scope: None, or: None }
 }
 
 const fn route(group: Group, method: &'static str, path: &'static str, scope: Scope) -> Route {
-    Route { group, method, path, scope: Some(scope) }
+    Route { group, method, path, scope: Some(scope), or: None }
+}
+
+const fn route_either(group: Group, method: &'static str, path: &'static str, scope: Scope, or: Scope) -> Route {
+    Route { group, method, path, scope: Some(scope), or: Some(or) }
 }
 
 /// Every route of the API.
@@ -98,7 +106,13 @@ pub const ROUTES: &[Route] = &[
     route(Group::Notifications, "POST", "/api/v1/webhooks/{webhookId}/rotate-secret", Scope::WebhooksWrite),
     route(Group::Notifications, "POST", "/api/v1/webhooks/{webhookId}/test", Scope::WebhooksWrite),
     route(Group::Notifications, "GET", "/api/v1/webhooks/{webhookId}/deliveries", Scope::WebhooksRead),
-    route(Group::Notifications, "POST", "/api/v1/deliveries/{deliveryId}/retry", Scope::WebhooksWrite),
+    route_either(
+        Group::Notifications,
+        "POST",
+        "/api/v1/deliveries/{deliveryId}/retry",
+        Scope::WebhooksWrite,
+        Scope::SubscribersWrite,
+    ),
     route(Group::Notifications, "GET", "/api/v1/pages/{pageId}/subscribers", Scope::SubscribersRead),
     route(Group::Notifications, "POST", "/api/v1/pages/{pageId}/subscribers", Scope::SubscribersWrite),
     route(Group::Notifications, "GET", "/api/v1/subscribers/{subscriberId}", Scope::SubscribersRead),
@@ -145,6 +159,15 @@ pub const ROUTES: &[Route] = &[
     public(Group::Status, "POST", "/status/{slug}/unsubscribe"),
     public(Group::Status, "GET", "/robots.txt"),
 ];
+
+/// Every query parameter a `/status/*` route reads (history's `cursor`, the feeds'
+/// `service`, the badges' `style`, `theme`, `label`, `metric`, `window`, the links'
+/// `token`): the CDN's cache key for those routes, and all the origin gets of a query
+/// (`PublicCachePolicy` in `template.yaml`, checked against this list by a test).
+pub const STATUS_QUERY_PARAMS: &[&str] = &["cursor", "service", "style", "theme", "label", "metric", "window", "token"];
+
+/// Every query parameter of the card generator (`/api/og/*`; `CardCachePolicy`).
+pub const CARD_QUERY_PARAMS: &[&str] = &["headline", "subhead", "cta", "variant", "theme", "accent"];
 
 /// The route for a method and a matched path pattern; `HEAD` is served as `GET`.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {

@@ -6,6 +6,7 @@ mod concurrency;
 mod cors;
 mod cross_org;
 mod events;
+mod hardening;
 mod incident_delete;
 mod incidents;
 mod key_usage;

@@ -129,3 +129,101 @@ async fn the_openapi_document_is_served_and_describes_exactly_the_routes_of_the_
         }
     }
 }
+
+/// `template.yaml` as YAML.
+fn template_yaml() -> serde_yaml::Value {
+    serde_yaml::from_str(&template()).expect("template.yaml is YAML")
+}
+
+/// Whether a CloudFront path pattern (`*`: any characters, `?`: one) matches `path`.
+fn cloudfront_matches(pattern: &[u8], path: &[u8]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            cloudfront_matches(&pattern[1..], path) || (!path.is_empty() && cloudfront_matches(pattern, &path[1..]))
+        }
+        (Some(b'?'), Some(_)) => cloudfront_matches(&pattern[1..], &path[1..]),
+        (Some(p), Some(c)) if p == c => cloudfront_matches(&pattern[1..], &path[1..]),
+        _ => false,
+    }
+}
+
+fn names(list: &serde_yaml::Value) -> BTreeSet<String> {
+    list.as_sequence().map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+#[test]
+fn the_cdn_lets_every_route_of_the_table_through_with_its_methods_and_caches_only_get_and_head() {
+    let yaml = template_yaml();
+    let config = &yaml["Resources"]["Distribution"]["Properties"]["DistributionConfig"];
+    let behaviours: Vec<&serde_yaml::Value> =
+        config["CacheBehaviors"].as_sequence().expect("cache behaviours").iter().collect();
+    let default = &config["DefaultCacheBehavior"];
+    let mut problems = Vec::new();
+    for route in ROUTES {
+        // A concrete path of the route, as a reader sends it.
+        let path = route.path.replace(['{', '}'], "");
+        let behaviour = behaviours
+            .iter()
+            .find(|b| cloudfront_matches(b["PathPattern"].as_str().unwrap().as_bytes(), path.as_bytes()))
+            .copied()
+            .unwrap_or(default);
+        let allowed = names(&behaviour["AllowedMethods"]);
+        let mut methods = vec![route.method];
+        if route.method == "GET" {
+            methods.push("HEAD");
+        }
+        // Browsers send a preflight before a cross-origin call of any method but a simple one.
+        methods.push("OPTIONS");
+        for method in methods {
+            if !allowed.contains(method) {
+                problems.push(format!(
+                    "{method} {} is refused by the behaviour {:?}",
+                    route.path, behaviour["PathPattern"]
+                ));
+            }
+        }
+    }
+    for behaviour in behaviours.iter().copied().chain([default]) {
+        let cached = names(&behaviour["CachedMethods"]);
+        assert!(cached.iter().all(|m| m == "GET" || m == "HEAD"), "only GET and HEAD are cached: {cached:?}");
+    }
+    assert!(problems.is_empty(), "routes the distribution would refuse:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_cdn_keys_its_caches_on_exactly_the_query_parameters_the_routes_read() {
+    let yaml = template_yaml();
+    let resources = &yaml["Resources"];
+    for (policy, params) in [
+        ("PublicCachePolicy", livestatus_shared::routes::STATUS_QUERY_PARAMS),
+        ("CardCachePolicy", livestatus_shared::routes::CARD_QUERY_PARAMS),
+    ] {
+        let query = &resources[policy]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]["QueryStringsConfig"];
+        assert_eq!(query["QueryStringBehavior"].as_str(), Some("whitelist"), "{policy}");
+        let expected: BTreeSet<String> = params.iter().map(|p| (*p).to_owned()).collect();
+        assert_eq!(names(&query["QueryStrings"]), expected, "{policy}");
+    }
+    // The origin gets the cache key's parameters and no others.
+    let origin = &resources["PublicOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"];
+    assert_eq!(origin["QueryStringsConfig"]["QueryStringBehavior"].as_str(), Some("none"));
+}
+
+#[test]
+fn the_cdn_proves_itself_to_the_origin_and_the_http_api_is_throttled() {
+    let yaml = template_yaml();
+    let resources = &yaml["Resources"];
+    let origins = resources["Distribution"]["Properties"]["DistributionConfig"]["Origins"].as_sequence().unwrap();
+    for origin in origins {
+        let headers = origin["OriginCustomHeaders"].as_sequence().expect("origin custom headers");
+        assert!(
+            headers.iter().any(|h| h["HeaderName"].as_str().map(str::to_ascii_lowercase).as_deref()
+                == Some(livestatus_shared::http::ORIGIN_VERIFY_HEADER)),
+            "{origin:?}"
+        );
+    }
+    let status_env = &resources["StatusFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(!status_env["ORIGIN_VERIFY_SECRET"].is_null(), "the status function knows the CDN's proof");
+    let throttle = &resources["HttpApi"]["Properties"]["DefaultRouteSettings"];
+    assert!(!throttle["ThrottlingRateLimit"].is_null() && !throttle["ThrottlingBurstLimit"].is_null());
+}

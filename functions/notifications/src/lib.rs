@@ -85,8 +85,11 @@ async fn list_events(State(state): State<AppState>, who: Principal, params: List
             .map(|p| Uuid::parse_str(p).map_err(|_| ApiError::invalid_field("pageId", "must be a page id (a UUID)")))
             .transpose()?,
     };
-    let listing =
+    let mut listing =
         state.store.list_events(who.org_id, &filter, state.now_epoch(), params.limit, params.cursor.as_deref()).await?;
+    for event in &mut listing.items {
+        event.redact_for(&who.scopes);
+    }
     Ok(list(listing.items, listing.next_cursor))
 }
 
@@ -140,14 +143,18 @@ pub(crate) async fn webhook_url(state: &AppState, raw: String) -> Result<String,
 }
 
 /// Event type names: known types (audit-only ones too, when asked for by name), no
-/// duplicates.
-fn event_names(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
+/// duplicates; the `subscriber.*` types (they carry addresses) only for a key that may
+/// read subscribers.
+fn event_names(who: &Principal, raw: Vec<String>) -> Result<Vec<String>, ApiError> {
     let mut names = Vec::with_capacity(raw.len());
     for name in raw {
         let Some(kind) = EventType::parse(&name) else {
             let shown: String = name.chars().take(64).collect();
             return Err(ApiError::invalid_field("events", format_args!("`{shown}` is not an event type")));
         };
+        if kind.as_str().starts_with("subscriber.") {
+            who.require(livestatus_shared::domain::Scope::SubscribersRead)?;
+        }
         if !names.iter().any(|n| n == kind.as_str()) {
             names.push(kind.as_str().to_owned());
         }
@@ -194,7 +201,7 @@ async fn create_webhook(
 ) -> Result<Response, ApiError> {
     let new = NewWebhook {
         url: webhook_url(&state, body.url).await?,
-        events: event_names(body.events.unwrap_or_default())?,
+        events: event_names(&who, body.events.unwrap_or_default())?,
         page_ids: page_ids(&state, who.org_id, body.page_ids.unwrap_or_default()).await?,
         description: body.description.map(description).transpose()?,
     };
@@ -260,7 +267,7 @@ async fn update_webhook(
     };
     let patch = WebhookPatch {
         url,
-        events: body.events.map(event_names).transpose()?,
+        events: body.events.map(|e| event_names(&who, e)).transpose()?,
         page_ids: pages,
         description: body.description.map(|d| d.map(description).transpose()).transpose()?,
         enabled: body.enabled,
@@ -328,6 +335,6 @@ async fn retry_delivery(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "Delivery")?;
-    let delivery = notify::retry_now(&state, who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Delivery"))?;
+    let delivery = notify::retry_now(&state, &who, id).await?.ok_or_else(|| ApiError::not_found("Delivery"))?;
     Ok(data(StatusCode::ACCEPTED, delivery))
 }

@@ -124,7 +124,7 @@ impl CardParams {
     /// Parses decoded query pairs. Unknown or repeated parameters, missing headline, bad
     /// enums and colours, over-long or control-character text: 400 naming the parameter.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let known = ["headline", "subhead", "cta", "variant", "theme", "accent"];
+        let known = livestatus_shared::routes::CARD_QUERY_PARAMS;
         for (i, (name, _)) in pairs.iter().enumerate() {
             if !known.contains(&name.as_str()) {
                 let shown: String = name.chars().take(40).collect();

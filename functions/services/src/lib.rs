@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use livestatus_shared::auth::Principal;
-use livestatus_shared::domain::{self, ServiceStatus};
+use livestatus_shared::domain::{self, Scope, ServiceStatus};
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
 use livestatus_shared::store::services::{NewService, ServicePatch, StatusSource};
 use livestatus_shared::uptime;
@@ -85,6 +85,10 @@ async fn create_service(
 ) -> Result<Response, ApiError> {
     let page = path_id(&page, "Page")?;
     let body = request.body;
+    if body.monitor_url.is_some() {
+        // A monitor URL makes a linked monitor: the monitors' scope, not only the services'.
+        who.require(Scope::MonitorsWrite)?;
+    }
     let new = NewService {
         id: uuid::Uuid::now_v7(),
         name: domain::name("name", body.name, NAME_MAX)?,
@@ -116,6 +120,10 @@ async fn update_service(
     JsonBody(body): JsonBody<UpdateService>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "Service")?;
+    if body.monitor_url.is_some() {
+        // Setting or removing the URL makes or removes the linked monitor.
+        who.require(Scope::MonitorsWrite)?;
+    }
     let patch = ServicePatch {
         name: body.name.map(|n| domain::name("name", n, NAME_MAX)).transpose()?,
         monitor_url: body.monitor_url.map(|u| u.map(domain::monitor_url).transpose()).transpose()?,

@@ -361,20 +361,54 @@ pub async fn ping(state: &AppState, org: Uuid, endpoint: &Endpoint) -> Result<De
     attempt(state, &Batch::default(), endpoint, &record).await
 }
 
-/// Delivers again now, with the same `webhook-id` (a manual retry). `None` when the
-/// delivery is unknown; an attempt in flight answers `service_unavailable` so the
+/// Manual retries of one delivery per hour.
+pub const MANUAL_RETRIES_PER_HOUR: u32 = 5;
+
+/// Delivers again now, with the same `webhook-id` (a manual retry by `who`). `None` when
+/// the delivery is unknown. Needs the scope of what it retries (`webhooks:write` for a
+/// webhook's delivery, `subscribers:write` for a subscriber's); `409 not_retryable` for
+/// an endpoint that no longer takes deliveries (a disabled webhook, a subscriber not
+/// active) and for a confirmation email; at most [`MANUAL_RETRIES_PER_HOUR`] per
+/// delivery (then `429`); an attempt in flight answers `service_unavailable` so the
 /// caller retries.
-pub async fn retry_now(state: &AppState, org: Uuid, id: Uuid) -> Result<Option<Delivery>, ApiError> {
-    if state.store.get_delivery(org, id).await?.is_none() {
+pub async fn retry_now(state: &AppState, who: &crate::auth::Principal, id: Uuid) -> Result<Option<Delivery>, ApiError> {
+    use crate::domain::Scope;
+    let org = who.org_id;
+    let Some(record) = state.store.get_delivery(org, id).await? else {
         return Ok(None);
+    };
+    who.require(match record.endpoint_kind {
+        EndpointKind::Webhook => Scope::WebhooksWrite,
+        EndpointKind::Subscriber => Scope::SubscribersWrite,
+    })?;
+    if record.delivery.event_type == EventType::SubscriberConfirmationRequested.as_str() {
+        return Err(ApiError::NotRetryable(
+            "A confirmation email is never sent again by hand; the subscriber signs up again.".into(),
+        ));
+    }
+    let batch = Batch::default();
+    match batch.endpoint(state, org, &record).await? {
+        Some(Endpoint::Webhook(w)) if !w.webhook.enabled => {
+            return Err(ApiError::NotRetryable("The webhook is disabled; enable it first.".into()));
+        }
+        Some(Endpoint::Subscriber(s)) if s.subscriber.state != SubscriberState::Active => {
+            return Err(ApiError::NotRetryable(format!(
+                "The subscriber is {}; only active subscribers get deliveries.",
+                s.subscriber.state.as_str()
+            )));
+        }
+        None => return Err(ApiError::NotRetryable("The delivery's endpoint no longer exists.".into())),
+        Some(_) => {}
     }
     let now = state.clock.now();
+    if let Err(retry_after) = state.store.count_manual_retry(org, id, now.timestamp(), MANUAL_RETRIES_PER_HOUR).await? {
+        return Err(ApiError::RateLimited { retry_after });
+    }
     let claimed = state
         .store
         .claim_delivery(org, id, now.timestamp(), (now + Duration::seconds(LEASE_SECS)).timestamp(), true)
         .await?
         .ok_or_else(|| ApiError::ServiceUnavailable("an attempt of this delivery is in progress".into()))?;
-    let batch = Batch::default();
     let Some(endpoint) = batch.endpoint(state, org, &claimed).await? else {
         state.store.abandon_delivery(org, id).await?;
         return Ok(state.store.get_delivery(org, id).await?.map(|d| d.delivery));

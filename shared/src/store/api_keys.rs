@@ -89,6 +89,12 @@ impl Principal {
     pub fn actor(&self) -> super::events::Actor {
         super::events::Actor::key(self.key_id, &self.key_prefix)
     }
+
+    /// `403 insufficient_scope` unless the key holds `scope`: for what a route's own scope
+    /// does not cover (a service's linked monitor needs `monitors:write` too).
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.allows(scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope.as_str().to_owned())) }
+    }
 }
 
 /// The state of a key's rate-limit window, for the `X-RateLimit-*` headers.
@@ -530,11 +536,19 @@ fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateL
     // Straight into `ApiKey`, the counters read above: `ApiKeyItem`'s `flatten` would
     // buffer every attribute first, on every request.
     let key: ApiKey = from_item(item)?;
-    let names: Vec<Scope> = key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
-    Ok((
-        Principal { org_id: key.org_id, key_id: key.id, key_prefix: key.prefix, scopes: Scopes(names) },
-        RateLimit { limit, remaining: limit.saturating_sub(count), reset },
-    ))
+    let rate = RateLimit { limit, remaining: limit.saturating_sub(count), reset };
+    let mut names: Vec<Scope> = Vec::with_capacity(key.scopes.len());
+    for name in &key.scopes {
+        match Scope::parse(name) {
+            Some(scope) => names.push(scope),
+            // Fail closed: dropping it could leave no scope, which means every scope.
+            None => {
+                tracing::error!(key = %key.id, scope = %name, "a stored key holds an unknown scope; refusing the key");
+                return Err(AuthRejection { error: ApiError::InvalidApiKey, rate: Some(rate) });
+            }
+        }
+    }
+    Ok((Principal { org_id: key.org_id, key_id: key.id, key_prefix: key.prefix, scopes: Scopes(names) }, rate))
 }
 
 /// For a failed condition: `Ok(old item)` (absent when there was no item); any other

@@ -258,6 +258,56 @@ impl Store {
         }
     }
 
+    /// Counts a manual retry in the delivery's hourly window: `Err(seconds to wait)` when
+    /// `max` were made this hour already. Two conditional writes at most: one counting
+    /// in the current window, else one starting a new window.
+    pub async fn count_manual_retry(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        now_epoch: i64,
+        max: u32,
+    ) -> Result<Result<(), u64>, ApiError> {
+        let window = now_epoch - now_epoch.rem_euclid(3600);
+        let counted = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(org, id)))
+            .update_expression("SET retryCount = retryCount + :one")
+            .condition_expression("retryWindow = :window AND retryCount < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":window", n(window))
+            .expression_attribute_values(":max", n(i64::from(max)))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => return Ok(Ok(())),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {}
+            Err(e) => return Err(sdk_error(e)),
+        }
+        let started = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(org, id)))
+            .update_expression("SET retryWindow = :window, retryCount = :one")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(retryWindow) OR retryWindow < :window)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":window", n(window))
+            .send()
+            .await;
+        match started {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(Err(u64::try_from(window + 3600 - now_epoch).unwrap_or(1).max(1)))
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
     /// Records an attempt and what follows it, and gives up the lease: on to the due
     /// index at the next attempt's time, or off it for good.
     pub async fn record_attempt(&self, org: Uuid, id: Uuid, attempt: &Attempt, next: &Next) -> Result<(), ApiError> {

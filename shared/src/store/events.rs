@@ -174,6 +174,28 @@ pub struct Event {
 }
 
 impl Event {
+    /// Blanks what `scopes` may not read through the audit log: subscribers' addresses
+    /// without `subscribers:read`, webhook URLs without `webhooks:read`, monitor URLs
+    /// without `monitors:read` (`events:read` alone never reads through another scope).
+    pub fn redact_for(&mut self, scopes: &crate::domain::Scopes) {
+        use crate::domain::Scope;
+        let hidden: [(bool, &str, &[&str]); 4] = [
+            (!scopes.allows(Scope::SubscribersRead), "subscriber", &["email", "url"]),
+            (!scopes.allows(Scope::WebhooksRead), "webhook", &["url"]),
+            (!scopes.allows(Scope::MonitorsRead), "monitor", &["url"]),
+            (!scopes.allows(Scope::MonitorsRead), "service", &["monitorUrl"]),
+        ];
+        for (hide, object, fields) in hidden {
+            if let Some(map) = self.data.get_mut(object).and_then(serde_json::Value::as_object_mut).filter(|_| hide) {
+                for field in fields {
+                    if let Some(value) = map.get_mut(*field).filter(|v| !v.is_null()) {
+                        *value = serde_json::Value::String("[hidden: needs another scope]".into());
+                    }
+                }
+            }
+        }
+    }
+
     /// A new event happening now.
     pub fn new(kind: EventType, page_id: Option<Uuid>, actor: &Actor, now: &str, data: serde_json::Value) -> Self {
         Self { id: Uuid::now_v7(), kind, page_id, occurred_at: now.to_owned(), actor: actor.clone(), data }

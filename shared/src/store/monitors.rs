@@ -929,18 +929,30 @@ impl Store {
         if before.last_tick_at.is_some() {
             return self.set_shard_entries(shard, Some(now), checked, stale).await;
         }
-        let empty = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::new());
+        // The first tick of a shard: both maps start with the first monitor's entries,
+        // never empty (an empty map is something DynamoDB Local's stream cannot render).
+        let (id, last, day) = &checked[0];
+        let first = |value: aws_sdk_dynamodb::types::AttributeValue| {
+            aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::from([(id.to_string(), value)]))
+        };
         self.client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
             .update_expression(
-                "SET lastTickAt = :now, #last = if_not_exists(#last, :empty), #day = if_not_exists(#day, :empty)",
+                "SET lastTickAt = :now, #last = if_not_exists(#last, :last), #day = if_not_exists(#day, :day)",
             )
             .expression_attribute_names("#last", "last")
             .expression_attribute_names("#day", "day")
             .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":empty", empty)
+            .expression_attribute_values(
+                ":last",
+                first(serde_dynamo::to_attribute_value(last).map_err(ApiError::internal)?),
+            )
+            .expression_attribute_values(
+                ":day",
+                first(serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?),
+            )
             .send()
             .await
             .map_err(sdk_error)?;
