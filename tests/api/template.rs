@@ -124,6 +124,7 @@ async fn the_openapi_document_is_served_and_describes_exactly_the_routes_of_the_
     for route in ROUTES.iter().filter(|r| r.scope.is_some()) {
         let op = &r.json["paths"][route.path][route.method.to_lowercase()];
         assert_eq!(op["x-scope"], route.scope.unwrap().as_str(), "{} {}", route.method, route.path);
+        assert_eq!(op["x-scope-or"].as_str(), route.or.map(|s| s.as_str()), "{} {}", route.method, route.path);
         for status in ["401", "403", "429", "500", "503"] {
             assert!(op["responses"].get(status).is_some(), "{} {} documents {status}", route.method, route.path);
         }
