@@ -276,3 +276,90 @@ async fn a_backlog_of_events_reaches_the_receiver_once_each_and_in_order_per_pag
         assert_eq!(of_page, written[i]);
     }
 }
+
+/// `infra/stream-bench.sh`: a backlog of `EVENTS` (default 10,000) `incident.created`
+/// events over 100 pages, written before the poller starts, drained through the real
+/// poller to a webhook receiver on 127.0.0.1. Prints the time to drain for BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by infra/stream-bench.sh"]
+async fn stream_backlog_benchmark() {
+    livestatus_shared::telemetry::init();
+    let n: usize = std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let pages = 100;
+    let app = TestApp::isolated().await;
+    let receiver = Receiver::start(|_, _| Reply::Status(204)).await;
+    webhook_to(&app, &receiver, &["incident.created"]).await;
+    let page_ids: Vec<uuid::Uuid> = (0..pages).map(|_| uuid::Uuid::now_v7()).collect();
+    let at = livestatus_shared::clock::timestamp(app.clock.now() + chrono::Duration::seconds(1));
+    let items: Vec<std::collections::HashMap<String, AttributeValue>> = (0..n)
+        .map(|i| {
+            let id = uuid::Uuid::now_v7();
+            let page = page_ids[i % pages];
+            let incident = json!({"id": uuid::Uuid::now_v7(), "pageId": page, "title": format!("Incident {i}"),
+                "impact": "minor", "status": "investigating", "affectedServiceIds": [], "resolvedAt": null,
+                "createdAt": at, "updatedAt": at, "updates": [{"id": uuid::Uuid::now_v7(), "status": "investigating",
+                "body": "We are looking into elevated error rates on the API.", "createdAt": at}]});
+            serde_dynamo::to_item(json!({
+                "pk": format!("ORG#{}", app.org), "sk": format!("EVENT#{id}"), "entity": "event", "orgId": app.org,
+                "ttl": app.clock_secs() + 86_400, "id": id, "type": "incident.created", "pageId": page,
+                "occurredAt": at, "actor": {"type": "operator"}, "data": {"incident": incident},
+            }))
+            .unwrap()
+        })
+        .collect();
+    let writes: Vec<_> = items
+        .chunks(25)
+        .map(|chunk| {
+            let requests: Vec<_> = chunk
+                .iter()
+                .map(|item| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(
+                            aws_sdk_dynamodb::types::PutRequest::builder()
+                                .set_item(Some(item.clone()))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                })
+                .collect();
+            let store = app.store.clone();
+            async move {
+                let mut pending = requests;
+                while !pending.is_empty() {
+                    let out =
+                        store.client().batch_write_item().request_items(store.table(), pending).send().await.unwrap();
+                    pending = out.unprocessed_items.and_then(|mut m| m.remove(store.table())).unwrap_or_default();
+                }
+            }
+        })
+        .collect();
+    // In order, so the stream holds the events in the order of their ids.
+    for write in writes {
+        write.await;
+    }
+
+    let started = std::time::Instant::now();
+    let _poller = Poller(tokio::spawn(poll_stream(app.state.clone(), Pacing::default())));
+    while receiver.count() < n {
+        assert!(started.elapsed() < Duration::from_secs(600), "only {} of {n} arrived", receiver.count());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let drained = started.elapsed();
+
+    let got = received_events(&receiver);
+    for page in &page_ids {
+        let titles: Vec<u64> = got
+            .iter()
+            .filter(|(_, d)| d["pageId"].as_str() == Some(page.to_string().as_str()))
+            .map(|(_, d)| d["incident"]["title"].as_str().unwrap()[9..].parse().unwrap())
+            .collect();
+        assert!(titles.windows(2).all(|w| w[0] < w[1]), "in order per page");
+    }
+    println!(
+        "stream bench: {n} queued events over {pages} pages drained to the receiver in {:.2} s ({:.0} events/s), in order per page",
+        drained.as_secs_f64(),
+        n as f64 / drained.as_secs_f64()
+    );
+    assert_eq!(got.len(), n, "each once");
+}

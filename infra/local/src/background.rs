@@ -221,6 +221,14 @@ pub async fn handle_page(state: &AppState, shard: &str, records: &[Record], paci
     }
     let results: Vec<Result<(), ApiError>> = futures::stream::iter(groups)
         .map(|((org, _), events)| async move {
+            // The page's events together first (endpoints read once, writes batched);
+            // when that fails, one by one, so only the failing ones are set aside.
+            let together: Vec<Event> = events.iter().map(|(_, e)| e.clone()).collect();
+            let handled = AssertUnwindSafe(notify::handle_events(state, org, &together)).catch_unwind().await;
+            if let Ok(Ok(_)) = handled {
+                return Ok(());
+            }
+            tracing::warn!(shard, events = together.len(), "a page's fan-out failed; retrying its events one by one");
             for (record, event) in events {
                 fan_out(state, shard, org, &record, &event, pacing).await?;
             }

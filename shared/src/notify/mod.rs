@@ -18,7 +18,9 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::clock::timestamp;
 use crate::error::ApiError;
-use crate::store::deliveries::{Attempt, Delivery, DeliveryRecord, DeliveryState, EndpointKind, Next, delivery_id};
+use crate::store::deliveries::{
+    Attempt, Delivery, DeliveryRecord, DeliveryState, EndpointKind, NewDelivery, Next, delivery_id,
+};
 use crate::store::events::{Actor, Event, EventItem, EventType};
 use crate::store::schema;
 use crate::store::subscribers::{Subscriber, SubscriberRecord, SubscriberState};
@@ -248,86 +250,172 @@ impl Batch {
     }
 }
 
-/// The endpoints an event goes to: the webhooks that want it, and the page's active
-/// subscribers that want it (or, for a confirmation request, the one subscriber asking).
-async fn endpoints_for(state: &AppState, org: Uuid, event: &Event) -> Result<Vec<Endpoint>, ApiError> {
-    let mut endpoints: Vec<Endpoint> =
-        state.store.all_webhooks(org).await?.into_iter().filter(|w| wants(w, event)).map(Endpoint::Webhook).collect();
-    if event.kind == EventType::SubscriberConfirmationRequested {
-        let id = event.data.pointer("/subscriber/id").and_then(|v| v.as_str()).and_then(|v| Uuid::parse_str(v).ok());
-        if let Some(subscriber) = match id {
-            Some(id) => state.store.get_subscriber(org, id).await?,
-            None => None,
-        } {
-            // Only the request of the current sign-up: a replayed old one sends nothing.
-            if subscriber.subscriber.state == SubscriberState::Pending {
-                endpoints.push(Endpoint::Subscriber(subscriber));
-            }
-        }
-    } else if let Some(page) = event.page_id.filter(|_| for_subscribers(event)) {
-        endpoints.extend(
-            state
-                .store
-                .active_subscribers(org, page)
-                .await?
-                .into_iter()
-                .filter(|s| subscriber_wants(&s.subscriber, event))
-                .map(Endpoint::Subscriber),
-        );
-    }
-    Ok(endpoints)
+/// What a fan-out reads once, whatever the number of its events: the organization's
+/// webhooks, and each page's active subscribers.
+#[derive(Default)]
+struct Audience {
+    webhooks: Option<Vec<WebhookRecord>>,
+    subscribers: HashMap<Uuid, Vec<SubscriberRecord>>,
 }
+
+impl Audience {
+    /// The endpoints an event goes to: the webhooks that want it, and the page's active
+    /// subscribers that want it (or, for a confirmation request, the one subscriber asking).
+    async fn endpoints_for(&mut self, state: &AppState, org: Uuid, event: &Event) -> Result<Vec<Endpoint>, ApiError> {
+        if self.webhooks.is_none() {
+            self.webhooks = Some(state.store.all_webhooks(org).await?);
+        }
+        let webhooks = self.webhooks.as_deref().unwrap_or_default();
+        let mut endpoints: Vec<Endpoint> =
+            webhooks.iter().filter(|w| wants(w, event)).cloned().map(Endpoint::Webhook).collect();
+        if event.kind == EventType::SubscriberConfirmationRequested {
+            let id =
+                event.data.pointer("/subscriber/id").and_then(|v| v.as_str()).and_then(|v| Uuid::parse_str(v).ok());
+            if let Some(subscriber) = match id {
+                Some(id) => state.store.get_subscriber(org, id).await?,
+                None => None,
+            } {
+                // Only the request of the current sign-up: a replayed old one sends nothing.
+                if subscriber.subscriber.state == SubscriberState::Pending {
+                    endpoints.push(Endpoint::Subscriber(subscriber));
+                }
+            }
+        } else if let Some(page) = event.page_id.filter(|_| for_subscribers(event)) {
+            if !self.subscribers.contains_key(&page) {
+                let active = state.store.active_subscribers(org, page).await?;
+                self.subscribers.insert(page, active);
+            }
+            endpoints.extend(
+                self.subscribers[&page]
+                    .iter()
+                    .filter(|s| subscriber_wants(&s.subscriber, event))
+                    .cloned()
+                    .map(Endpoint::Subscriber),
+            );
+        }
+        Ok(endpoints)
+    }
+}
+
+/// Delivered first attempts recorded together once this many are waiting (so their
+/// leases are given up soon even in a long run of events).
+const RECORD_DELIVERED_EVERY: usize = 200;
 
 /// The notifier's handler: fans one event out into deliveries and makes their first
 /// attempts, concurrently with a bound. Idempotent: a replayed event makes no second
 /// delivery (and attempts nothing for the ones that exist: they are leased or done).
 pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<Outcome, ApiError> {
-    let endpoints = endpoints_for(state, org, event).await?;
-    if endpoints.is_empty() {
+    handle_events(state, org, std::slice::from_ref(event)).await
+}
+
+/// [`handle_event`] for a run of one organization's events, in order: the endpoints read
+/// once for the run, every delivery made up front (a hundred to a transaction), then each
+/// event's first attempts (concurrently, the next event only after them, so one
+/// endpoint gets a page's events in order), the ones that delivered recorded together
+/// (25 to a batch write). A failed attempt is recorded at once, with its retry.
+pub async fn handle_events(state: &AppState, org: Uuid, events: &[Event]) -> Result<Outcome, ApiError> {
+    let mut audience = Audience::default();
+    let mut plans: Vec<Vec<Endpoint>> = Vec::with_capacity(events.len());
+    for event in events {
+        plans.push(audience.endpoints_for(state, org, event).await?);
+    }
+    if plans.iter().all(Vec::is_empty) {
         return Ok(Outcome::default());
     }
-    let body = event_body(event);
+    let now = state.clock.now();
+    let lease = now + Duration::seconds(LEASE_SECS);
+    let mut new = Vec::new();
+    for (event, endpoints) in events.iter().zip(&plans) {
+        let body = if endpoints.is_empty() { String::new() } else { event_body(event) };
+        new.extend(endpoints.iter().map(|endpoint| NewDelivery {
+            id: delivery_id(event.id, endpoint.id()),
+            event: (event.id, event.kind.as_str().to_owned()),
+            endpoint: (endpoint.id(), endpoint.kind()),
+            body: body.clone(),
+        }));
+    }
+    let made = state
+        .store
+        .create_deliveries(org, new, &timestamp(now), now.timestamp(), (lease.timestamp(), &timestamp(lease)))
+        .await?;
+    let mut made: HashMap<Uuid, DeliveryRecord> = made.into_iter().map(|r| (r.delivery.id, r)).collect();
     let batch = Batch::default();
-    let results: Vec<Result<Option<bool>, ApiError>> = futures::stream::iter(endpoints)
-        .map(|endpoint| {
-            let body = body.clone();
-            let batch = &batch;
-            async move {
-                let id = delivery_id(event.id, endpoint.id());
-                let now = state.clock.now();
-                let lease = now + Duration::seconds(LEASE_SECS);
-                let created = state
-                    .store
-                    .create_delivery(
-                        org,
-                        id,
-                        (event.id, event.kind.as_str()),
-                        (endpoint.id(), endpoint.kind()),
-                        body,
-                        &timestamp(now),
-                        now.timestamp(),
-                        (lease.timestamp(), &timestamp(lease)),
-                    )
-                    .await?;
-                match created {
-                    Some(record) => {
-                        attempt(state, batch, &endpoint, &record).await.map(|d| Some(d.state_is_delivered()))
-                    }
-                    None => Ok(None),
+    let mut outcome = Outcome::default();
+    let mut delivered: Vec<(DeliveryRecord, Attempt)> = Vec::new();
+    let mut first_error = None;
+    for (event, endpoints) in events.iter().zip(plans) {
+        let todo: Vec<(Endpoint, DeliveryRecord)> = endpoints
+            .into_iter()
+            .filter_map(|endpoint| made.remove(&delivery_id(event.id, endpoint.id())).map(|r| (endpoint, r)))
+            .collect();
+        let batch = &batch;
+        let results: Vec<Result<First, ApiError>> = futures::stream::iter(todo)
+            .map(|(endpoint, record)| async move { first_attempt(state, batch, &endpoint, record).await })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            match result {
+                Ok(First::Delivered(record, attempt)) => {
+                    delivered.push((record, *attempt));
+                    outcome.deliveries += 1;
+                    outcome.delivered += 1;
+                }
+                Ok(First::Settled(delivery)) => {
+                    outcome.deliveries += 1;
+                    outcome.delivered += usize::from(delivery.state_is_delivered());
+                }
+                // The delivery stays leased and due: the scheduler makes it.
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut outcome = Outcome::default();
-    for result in results {
-        if let Some(delivered) = result? {
-            outcome.deliveries += 1;
-            outcome.delivered += usize::from(delivered);
+        }
+        if delivered.len() >= RECORD_DELIVERED_EVERY {
+            state.store.record_delivered(std::mem::take(&mut delivered)).await?;
         }
     }
-    Ok(outcome)
+    // What was sent is recorded even when something else failed, so it is not sent again.
+    state.store.record_delivered(delivered).await?;
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// How a first attempt ended.
+enum First {
+    /// It delivered, to an endpoint with no failure run: to be recorded with others.
+    Delivered(DeliveryRecord, Box<Attempt>),
+    /// Recorded already (a failure, a stopped endpoint, or a success ending a failure run).
+    Settled(Delivery),
+}
+
+/// A fresh delivery's first attempt; a plain success is left for the caller to record.
+async fn first_attempt(
+    state: &AppState,
+    batch: &Batch,
+    endpoint: &Endpoint,
+    record: DeliveryRecord,
+) -> Result<First, ApiError> {
+    let started = state.clock.now();
+    let Some(sent) = send(state, batch, endpoint, &record, started).await? else {
+        return Ok(First::Settled(abandoned(state, &record).await?));
+    };
+    let failing = match endpoint {
+        Endpoint::Webhook(w) => w.webhook.failing_since.is_some(),
+        Endpoint::Subscriber(s) => s.failing_since.is_some(),
+    };
+    if sent.ok && !failing {
+        let attempt = Attempt {
+            at: timestamp(started),
+            status_code: sent.status,
+            latency_ms: sent.latency_ms,
+            error: sent.error,
+        };
+        return Ok(First::Delivered(record, Box::new(attempt)));
+    }
+    settle(state, endpoint, &record, sent, started).await.map(First::Settled)
 }
 
 /// A test ping to one endpoint, made now: `{type: "ping", timestamp, data: {webhookId}}`
@@ -652,17 +740,35 @@ async fn attempt(
     endpoint: &Endpoint,
     record: &DeliveryRecord,
 ) -> Result<Delivery, ApiError> {
-    let org = record.org_id;
-    let id = record.delivery.id;
     let started = state.clock.now();
+    match send(state, batch, endpoint, record, started).await? {
+        Some(sent) => settle(state, endpoint, record, sent, started).await,
+        None => abandoned(state, record).await,
+    }
+}
+
+/// Ends a delivery its endpoint no longer takes.
+async fn abandoned(state: &AppState, record: &DeliveryRecord) -> Result<Delivery, ApiError> {
+    state.store.abandon_delivery(record.org_id, record.delivery.id).await?;
+    let mut delivery = record.delivery.clone();
+    delivery.state = DeliveryState::Failed;
+    delivery.next_attempt_at = None;
+    Ok(delivery)
+}
+
+/// Sends a leased delivery (signed POST or email); `None` when the endpoint no longer
+/// takes it.
+async fn send(
+    state: &AppState,
+    batch: &Batch,
+    endpoint: &Endpoint,
+    record: &DeliveryRecord,
+    started: DateTime<Utc>,
+) -> Result<Option<Sent>, ApiError> {
     let at = timestamp(started);
     let event_type = record.delivery.event_type.as_str();
     if !(endpoint.takes(event_type) || event_type == "ping") {
-        state.store.abandon_delivery(org, id).await?;
-        let mut delivery = record.delivery.clone();
-        delivery.state = DeliveryState::Failed;
-        delivery.next_attempt_at = None;
-        return Ok(delivery);
+        return Ok(None);
     }
     let sent = match endpoint {
         Endpoint::Webhook(w) => {
@@ -677,6 +783,21 @@ async fn attempt(
             _ => return Err(ApiError::internal("a subscriber with neither a signed URL nor an email address")),
         },
     };
+    Ok(Some(sent))
+}
+
+/// Records a sent attempt and keeps the endpoint's health (410, or 24 h of failures,
+/// stops it).
+async fn settle(
+    state: &AppState,
+    endpoint: &Endpoint,
+    record: &DeliveryRecord,
+    sent: Sent,
+    started: DateTime<Utc>,
+) -> Result<Delivery, ApiError> {
+    let org = record.org_id;
+    let id = record.delivery.id;
+    let at = timestamp(started);
     let attempt =
         Attempt { at: at.clone(), status_code: sent.status, latency_ms: sent.latency_ms, error: sent.error.clone() };
     let retry_number = record.delivery.attempts.len() + 1;

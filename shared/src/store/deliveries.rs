@@ -87,7 +87,27 @@ pub struct DeliveryRecord {
     pub body: String,
     /// What the endpoint is.
     pub endpoint_kind: EndpointKind,
+    /// When DynamoDB deletes it (epoch seconds).
+    pub ttl: i64,
 }
+
+/// A delivery about to be made (see [`Store::create_deliveries`]).
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    /// Its id ([`delivery_id`]).
+    pub id: Uuid,
+    /// The event delivered, and its type.
+    pub event: (Uuid, String),
+    /// The endpoint, and what it is.
+    pub endpoint: (Uuid, EndpointKind),
+    /// The exact body.
+    pub body: String,
+}
+
+/// Deliveries made in one transaction (DynamoDB's maximum).
+const CREATE_CHUNK: usize = 100;
+/// Bytes of bodies in one transaction, well under its 4 MB.
+const CREATE_CHUNK_BYTES: usize = 2_000_000;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -172,32 +192,8 @@ impl Store {
         now_epoch: i64,
         lease_until: (i64, &str),
     ) -> Result<Option<DeliveryRecord>, ApiError> {
-        let (endpoint, endpoint_kind) = endpoint;
-        let delivery = Delivery {
-            id,
-            event_id: event.0,
-            event_type: event.1.to_owned(),
-            endpoint_id: endpoint,
-            state: DeliveryState::Pending,
-            attempts: Vec::new(),
-            next_attempt_at: Some(now.to_owned()),
-            created_at: now.to_owned(),
-        };
-        let item = DeliveryItem {
-            pk: schema::org_pk(org),
-            sk: schema::delivery_sk(id),
-            gsi1pk: schema::endpoint_deliveries_gsi1pk(org, endpoint),
-            gsi1sk: id.to_string(),
-            gsi2pk: Some(schema::due_gsi2pk(shard(id))),
-            gsi2sk: Some(schema::due_gsi2sk(lease_until.1, org, id)),
-            entity: "delivery".into(),
-            org_id: org,
-            ttl: now_epoch + RETENTION_SECS,
-            body,
-            endpoint_kind,
-            lease_until: Some(lease_until.0),
-            delivery,
-        };
+        let new = NewDelivery { id, event: (event.0, event.1.to_owned()), endpoint, body };
+        let item = new_item(org, new, now, now_epoch, lease_until);
         let put = self
             .client()
             .put_item()
@@ -211,6 +207,109 @@ impl Store {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
             Err(e) => Err(sdk_error(e)),
         }
+    }
+
+    /// Makes deliveries as [`Store::create_delivery`] does, up to a hundred to a
+    /// transaction (a few transactions at once); returns those made, leaving out any that
+    /// exist already (a replayed stream record), which the transaction's cancellation
+    /// reasons name.
+    pub async fn create_deliveries(
+        &self,
+        org: Uuid,
+        new: Vec<NewDelivery>,
+        now: &str,
+        now_epoch: i64,
+        lease_until: (i64, &str),
+    ) -> Result<Vec<DeliveryRecord>, ApiError> {
+        use futures::StreamExt;
+        let items: Vec<DeliveryItem> = new.into_iter().map(|n| new_item(org, n, now, now_epoch, lease_until)).collect();
+        let mut chunks: Vec<Vec<DeliveryItem>> = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            let full =
+                chunks.last().is_none_or(|c| c.len() >= CREATE_CHUNK || bytes + item.body.len() > CREATE_CHUNK_BYTES);
+            if full {
+                chunks.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += item.body.len();
+            chunks.last_mut().expect("pushed above").push(item);
+        }
+        let made: Vec<Result<Vec<DeliveryRecord>, ApiError>> =
+            futures::stream::iter(chunks).map(|chunk| self.create_chunk(chunk)).buffer_unordered(4).collect().await;
+        Ok(made.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    }
+
+    /// One transaction of new deliveries; those whose condition failed (they exist) are
+    /// dropped and the rest sent again.
+    async fn create_chunk(&self, mut chunk: Vec<DeliveryItem>) -> Result<Vec<DeliveryRecord>, ApiError> {
+        for _ in 0..4 {
+            if chunk.is_empty() {
+                return Ok(Vec::new());
+            }
+            let puts = chunk
+                .iter()
+                .map(|item| {
+                    let put = aws_sdk_dynamodb::types::Put::builder()
+                        .table_name(self.table())
+                        .set_item(Some(to_item(item)?))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(ApiError::internal)?;
+                    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            match self.transact(puts).await {
+                Ok(()) => return Ok(chunk.into_iter().map(into_record).collect()),
+                Err(super::TxError::Cancelled(reasons)) => {
+                    let before = chunk.len();
+                    let mut i = 0;
+                    chunk.retain(|_| {
+                        let exists = super::failed_at(&reasons, i).is_some();
+                        i += 1;
+                        !exists
+                    });
+                    if chunk.len() == before {
+                        return Err(super::TxError::Cancelled(reasons).into_api_error());
+                    }
+                }
+                Err(e) => return Err(e.into_api_error()),
+            }
+        }
+        Err(ApiError::ServiceUnavailable("new deliveries kept colliding with existing ones".into()))
+    }
+
+    /// Records first attempts that delivered, each delivery written whole as delivered,
+    /// 25 to a `BatchWriteItem`. Only for deliveries whose lease the caller holds (nothing
+    /// else writes them meanwhile).
+    pub async fn record_delivered(&self, delivered: Vec<(DeliveryRecord, Attempt)>) -> Result<(), ApiError> {
+        let items = delivered
+            .into_iter()
+            .map(|(record, attempt)| {
+                let org = record.org_id;
+                let mut delivery = record.delivery;
+                delivery.attempts.push(attempt);
+                delivery.state = DeliveryState::Delivered;
+                delivery.next_attempt_at = None;
+                let item = DeliveryItem {
+                    pk: schema::org_pk(org),
+                    sk: schema::delivery_sk(delivery.id),
+                    gsi1pk: schema::endpoint_deliveries_gsi1pk(org, delivery.endpoint_id),
+                    gsi1sk: delivery.id.to_string(),
+                    gsi2pk: None,
+                    gsi2sk: None,
+                    entity: "delivery".into(),
+                    org_id: org,
+                    ttl: record.ttl,
+                    body: record.body,
+                    endpoint_kind: record.endpoint_kind,
+                    lease_until: None,
+                    delivery,
+                };
+                to_item(&item)
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.put_all(items).await
     }
 
     /// Reads a delivery.
@@ -423,5 +522,42 @@ impl Store {
 }
 
 fn into_record(item: DeliveryItem) -> DeliveryRecord {
-    DeliveryRecord { org_id: item.org_id, delivery: item.delivery, body: item.body, endpoint_kind: item.endpoint_kind }
+    DeliveryRecord {
+        org_id: item.org_id,
+        delivery: item.delivery,
+        body: item.body,
+        endpoint_kind: item.endpoint_kind,
+        ttl: item.ttl,
+    }
+}
+
+/// A new delivery's item: pending, leased to its maker until `lease_until`, and due on
+/// the index at that time.
+fn new_item(org: Uuid, new: NewDelivery, now: &str, now_epoch: i64, lease_until: (i64, &str)) -> DeliveryItem {
+    let NewDelivery { id, event, endpoint: (endpoint, endpoint_kind), body } = new;
+    let delivery = Delivery {
+        id,
+        event_id: event.0,
+        event_type: event.1,
+        endpoint_id: endpoint,
+        state: DeliveryState::Pending,
+        attempts: Vec::new(),
+        next_attempt_at: Some(now.to_owned()),
+        created_at: now.to_owned(),
+    };
+    DeliveryItem {
+        pk: schema::org_pk(org),
+        sk: schema::delivery_sk(id),
+        gsi1pk: schema::endpoint_deliveries_gsi1pk(org, endpoint),
+        gsi1sk: id.to_string(),
+        gsi2pk: Some(schema::due_gsi2pk(shard(id))),
+        gsi2sk: Some(schema::due_gsi2sk(lease_until.1, org, id)),
+        entity: "delivery".into(),
+        org_id: org,
+        ttl: now_epoch + RETENTION_SECS,
+        body,
+        endpoint_kind,
+        lease_until: Some(lease_until.0),
+        delivery,
+    }
 }

@@ -99,6 +99,9 @@ pub struct SubscriberRecord {
     pub subscriber: Subscriber,
     /// A webhook subscriber's signing secret, sealed.
     pub secret: Option<String>,
+    /// Start of the current run of failed deliveries, as last read (the notifier clears
+    /// it after a success only when it is set).
+    pub failing_since: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -118,6 +121,8 @@ struct SubscriberItem {
     confirmation_sent_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failing_since: Option<String>,
     #[serde(flatten)]
     subscriber: Subscriber,
 }
@@ -229,6 +234,7 @@ impl Store {
             secret,
             confirmation_sent_at: asks_confirmation.then(|| now.to_owned()),
             ttl,
+            failing_since: None,
             subscriber,
         };
         let mut items = vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?];
@@ -525,5 +531,10 @@ fn to_list(ids: &[Uuid]) -> AttributeValue {
 }
 
 fn record(org: Uuid, item: SubscriberItem) -> SubscriberRecord {
-    SubscriberRecord { org_id: org, subscriber: item.subscriber, secret: item.secret }
+    SubscriberRecord {
+        org_id: org,
+        subscriber: item.subscriber,
+        secret: item.secret,
+        failing_since: item.failing_since,
+    }
 }
