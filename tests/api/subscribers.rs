@@ -169,6 +169,41 @@ async fn an_incident_email_has_text_and_html_parts_and_one_click_unsubscribe_hea
 }
 
 #[tokio::test]
+async fn an_unsubscribe_link_stops_working_after_180_days_and_the_newest_email_has_one_that_works() {
+    // Arrange: an active subscriber and the unsubscribe link of an incident email.
+    let app = TestApp::all().await;
+    let (page, _) = public_page(&app, "Acme").await;
+    let email = address("old-link");
+    let mut seen = HashSet::new();
+    let sub = subscribe(&app, &page, json!({"type": "email", "email": email, "skipConfirmation": true})).await;
+    open_incident(&app, &page, json!({})).await;
+    stream_new_events(&app, &mut seen, 1).await;
+    let old = header(&mail_to(&email).await[0], "List-Unsubscribe").unwrap().trim_matches(['<', '>']).to_owned();
+
+    // Act: 181 days later, the old link; then a new email's link.
+    app.clock.advance(chrono::Duration::days(181));
+    let shown = public(&app, "GET", &path_of(&old), None, "").await;
+    let posted =
+        public(&app, "POST", &path_of(&old), Some("application/x-www-form-urlencoded"), "List-Unsubscribe=One-Click")
+            .await;
+
+    // Assert: refused, nothing changed; the newest link works.
+    shown.expect(400);
+    assert!(html(&shown).contains("This link has expired"), "{}", html(&shown));
+    posted.expect(400);
+    assert_eq!(subscriber(&app, sub["id"].as_str().unwrap()).await["state"], "active");
+    open_incident(&app, &page, json!({})).await;
+    stream_new_events(&app, &mut seen, 1).await;
+    let mails = mail_to(&email).await;
+    let fresh = header(&mails[mails.len() - 1], "List-Unsubscribe").unwrap().trim_matches(['<', '>']).to_owned();
+    let done =
+        public(&app, "POST", &path_of(&fresh), Some("application/x-www-form-urlencoded"), "List-Unsubscribe=One-Click")
+            .await;
+    done.expect(200);
+    assert_eq!(subscriber(&app, sub["id"].as_str().unwrap()).await["state"], "unsubscribed");
+}
+
+#[tokio::test]
 async fn per_service_filters_and_notify_subscribers_false_decide_which_subscribers_are_told() {
     let app = TestApp::all().await;
     let receiver = Receiver::start(|_, _| Reply::Status(204)).await;

@@ -13,7 +13,7 @@ use livestatus_shared::http::{ListParams, read_body};
 use livestatus_shared::notify::sealing::TokenPurpose;
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::pages::Page;
-use livestatus_shared::store::subscribers::{PENDING_SECS, SubscriberState};
+use livestatus_shared::store::subscribers::{PENDING_SECS, SubscriberState, UNSUBSCRIBE_LINK_SECS};
 use livestatus_shared::{ApiError, AppState};
 use uuid::Uuid;
 
@@ -167,6 +167,24 @@ async fn resolve(
     };
     let token = params.get("token").unwrap_or_default();
     match state.sealer.verify_token(purpose, org, token) {
+        Some((_, issued))
+            if purpose == TokenPurpose::Unsubscribe && state.now_epoch() - issued > UNSUBSCRIBE_LINK_SECS =>
+        {
+            if !page.is_public {
+                return Err(not_found());
+            }
+            Err(private(html_response(
+                StatusCode::BAD_REQUEST,
+                html::message(
+                    &page,
+                    None,
+                    "This link has expired",
+                    &["Unsubscribe links work for 180 days. The newest email from this page has one that works."
+                        .to_owned()],
+                    None,
+                ),
+            )))
+        }
         Some((subscriber, issued)) => Ok((org, page, subscriber, issued)),
         None if page.is_public => Err(private(html_response(
             StatusCode::BAD_REQUEST,

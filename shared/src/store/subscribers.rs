@@ -18,6 +18,9 @@ use crate::error::ApiError;
 
 /// How long a subscription may stay unconfirmed (and a confirm link stays good).
 pub const PENDING_SECS: i64 = 7 * 24 * 60 * 60;
+/// How long an unsubscribe link works: 180 days (every email carries a fresh one, so a
+/// subscriber always has a working link in the newest; a leaked old one stops working).
+pub const UNSUBSCRIBE_LINK_SECS: i64 = 180 * 24 * 60 * 60;
 /// A public sign-up repeated for a pending address sends the confirmation again at most
 /// this often, so the form cannot be used to flood someone's inbox.
 pub const RESEND_AFTER_SECS: i64 = 15 * 60;
