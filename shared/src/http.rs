@@ -45,8 +45,38 @@ pub fn drop_untrusted_forwarding(headers: &mut axum::http::HeaderMap, secret: Op
     headers.remove(ORIGIN_VERIFY_HEADER);
     if !proven {
         headers.remove("x-forwarded-host");
+        headers.remove(VIEWER_ADDRESS_HEADER);
     }
 }
+
+/// The reader's address as our CloudFront distribution passes it on (`ip:port`), kept
+/// only with the CDN's proof like `X-Forwarded-Host`.
+pub const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
+
+/// The address a request came from: the CDN's viewer address where the CDN is ours
+/// (proven, see [`drop_untrusted_forwarding`]), else API Gateway's source address (the
+/// Lambda functions) or the connection's (the local server); `unknown` when none is known.
+pub fn client_address(req: &axum::extract::Request) -> String {
+    if let Some(viewer) = req.headers().get(VIEWER_ADDRESS_HEADER).and_then(|v| v.to_str().ok()) {
+        // `203.0.113.7:46532` or `[2001:db8::1]:46532`: the address without the port.
+        let host = viewer.rsplit_once(':').map_or(viewer, |(host, _)| host);
+        return host.trim_matches(['[', ']']).to_owned();
+    }
+    if let Some(source) = req.extensions().get::<ClientAddress>() {
+        return source.0.clone();
+    }
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return addr.ip().to_string();
+    }
+    "unknown".to_owned()
+}
+
+/// The source address of a request as its host put it into the request (the Lambda
+/// entry points copy API Gateway's `sourceIp` here).
+#[derive(Clone, Debug)]
+pub struct ClientAddress(pub String);
 
 /// Equality in time independent of where two byte strings differ.
 mod subtle_eq {

@@ -586,3 +586,79 @@ async fn a_retried_create_with_its_idempotency_key_replays_the_first_answer_secr
         assert!(!items.contains(secret.as_str().unwrap()));
     }
 }
+
+/// A public sign-up as a browser at `address` sends it (the connection's address, as the
+/// local server sees it), with `extra` headers.
+async fn sign_up_from(
+    app: &TestApp,
+    slug: &str,
+    address: [u8; 4],
+    extra: &[(&str, &str)],
+) -> livestatus_tests::TestResponse {
+    let mut req = axum::http::Request::post(format!("/status/{slug}/subscribe"))
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    let mut req = req.body(axum::body::Body::from(format!("email={}", address_for_sign_up()))).unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((address, 40_000))));
+    app.send(req).await
+}
+
+fn address_for_sign_up() -> String {
+    format!("{}%40example.test", unique_slug("signup"))
+}
+
+#[tokio::test]
+async fn the_eleventh_sign_up_from_one_address_in_an_hour_is_refused_and_a_forged_viewer_address_changes_nothing() {
+    // Arrange
+    let app = TestApp::all().await;
+    let (_, slug) = public_page(&app, "Acme").await;
+
+    // Act: ten sign-ups from one address, each claiming another CDN viewer address.
+    for i in 0..10 {
+        let forged = format!("198.51.100.{i}:1234");
+        sign_up_from(&app, &slug, [203, 0, 113, 7], &[("cloudfront-viewer-address", &forged)]).await.expect(202);
+    }
+    let refused =
+        sign_up_from(&app, &slug, [203, 0, 113, 7], &[("cloudfront-viewer-address", "198.51.100.99:1")]).await;
+    let other = sign_up_from(&app, &slug, [203, 0, 113, 8], &[]).await;
+
+    // Assert: 429 with a wait to the end of the hour, in a page; another address goes on.
+    refused.expect(429);
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert!(html(&refused).contains("Too many sign-ups"), "{}", html(&refused));
+    other.expect(202);
+    app.clock.advance(chrono::Duration::seconds(i64::try_from(wait).unwrap()));
+    sign_up_from(&app, &slug, [203, 0, 113, 7], &[]).await.expect(202);
+}
+
+#[tokio::test]
+async fn a_page_takes_a_hundred_sign_ups_an_hour_and_holds_at_most_a_thousand_unconfirmed() {
+    // Arrange
+    let app = TestApp::all().await;
+    let (page, slug) = public_page(&app, "Acme").await;
+
+    // Act / Assert: a hundred from ten addresses, then the page is full for the hour.
+    for i in 0..100u8 {
+        sign_up_from(&app, &slug, [203, 0, 113, i / 10], &[]).await.expect(202);
+    }
+    sign_up_from(&app, &slug, [192, 0, 2, 1], &[]).await.expect(429);
+
+    // A thousand unconfirmed subscribers: no more sign-ups until some expire.
+    let page_id = uuid::Uuid::parse_str(&page).unwrap();
+    let now = livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(app.clock.as_ref()));
+    let (store, org, epoch) = (&app.store, app.org, app.clock_secs());
+    let now = &now;
+    futures::StreamExt::for_each_concurrent(futures::stream::iter(0..900), 16, |_| async move {
+        let email = format!("{}@example.test", unique_slug("bulk"));
+        let email = livestatus_shared::domain::EmailAddress::parse("email", &email).unwrap();
+        store.sign_up(org, page_id, email, Vec::new(), now, epoch).await.unwrap();
+    })
+    .await;
+    app.clock.advance(chrono::Duration::hours(1));
+    sign_up_from(&app, &slug, [192, 0, 2, 1], &[]).await.expect(429);
+    app.clock.advance(chrono::Duration::days(8));
+    sign_up_from(&app, &slug, [192, 0, 2, 1], &[]).await.expect(202);
+}

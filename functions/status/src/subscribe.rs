@@ -13,7 +13,7 @@ use livestatus_shared::http::{ListParams, read_body};
 use livestatus_shared::notify::sealing::TokenPurpose;
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::pages::Page;
-use livestatus_shared::store::subscribers::{PENDING_SECS, SubscriberState, UNSUBSCRIBE_LINK_SECS};
+use livestatus_shared::store::subscribers::{PENDING_MAX, PENDING_SECS, SubscriberState, UNSUBSCRIBE_LINK_SECS};
 use livestatus_shared::{ApiError, AppState};
 use uuid::Uuid;
 
@@ -103,9 +103,18 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
     };
     let (org, page) = page;
     let links = Links::new(&headers, &slug);
+    let client = livestatus_shared::http::client_address(&req);
     let result = async {
         if state.email_from.is_none() {
             return Err(ApiError::InvalidRequest("This status page does not offer email subscriptions.".into()));
+        }
+        // The shared sender is not a cannon: sign-ups are limited per address and per
+        // page, and so are the confirmation emails waiting to be answered.
+        if let Err(retry_after) = state.store.count_sign_up(page.id, &client, state.now_epoch()).await? {
+            return Err(ApiError::RateLimited { retry_after });
+        }
+        if state.store.pending_subscribers(org, page.id, state.now_epoch(), PENDING_MAX).await? >= PENDING_MAX {
+            return Err(ApiError::RateLimited { retry_after: 3600 });
         }
         let bytes = read_body(req).await?;
         let form = if is_form {
@@ -147,6 +156,23 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
             &[e.to_string().replace('`', ""), "Go back and check the address.".into()],
             None,
         ),
+        (Err(e @ ApiError::RateLimited { retry_after }), true) => {
+            let minutes = retry_after.div_ceil(60);
+            let mut answer = page_message(
+                StatusCode::TOO_MANY_REQUESTS,
+                &page,
+                &links,
+                "Too many sign-ups",
+                &[
+                    "This page has taken as many sign-ups as it can for now.".into(),
+                    format!("Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
+                ],
+                None,
+            );
+            answer.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after));
+            drop(e);
+            answer
+        }
         (Err(e), _) => private(e.into_response()),
     }
 }

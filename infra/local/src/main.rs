@@ -51,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("First key: cargo run -q --bin livestatus-admin -- org create --name Acme --plan pro");
     println!("           cargo run -q --bin livestatus-admin -- key create --org <id> --name dev");
-    axum::serve(listener, app)
+    // The connection's address: the public sign-up limits count by it.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -24,6 +24,7 @@
 //! | maintenance   | `ORG#<org>`        | `MAINTENANCE#<id>`   | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `<id>` |
 //! | maint. update | `ORG#<org>`        | `MAINTENANCE#<id>#UPDATE#<upd>` | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `!U#<id>#<upd>` |
 //! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
+//! | sign-up counter | `SIGNUPS#<page>` | `<hour>` or `<hour>#<sha256(address)>` |  |  |
 //!
 //! A maintenance window with a transition ahead (reminder, start, completion) also
 //! carries `gsi2pk = DUE#MAINTENANCE`, `gsi2sk = <when>#<org>#<id>`, removed once nothing
@@ -79,6 +80,18 @@ pub fn org_pk(org: Uuid) -> String {
 }
 /// Sort key of the organization item.
 pub const ORG_SK: &str = "ORG";
+
+/// `SIGNUPS#<page>`: a page's counters of public sign-ups.
+pub fn sign_ups_pk(page: Uuid) -> String {
+    format!("SIGNUPS#{page}")
+}
+/// `<hour>` (the page's count in that hour) or `<hour>#<sha256(address)>` (one client's).
+pub fn sign_ups_sk(hour: i64, address: Option<&str>) -> String {
+    match address {
+        Some(address) => format!("{hour}#{address}"),
+        None => hour.to_string(),
+    }
+}
 
 /// Partition of the stream records the local poller gave up on (its on-failure queue).
 pub const SET_ASIDE_PK: &str = "STREAM#SETASIDE";

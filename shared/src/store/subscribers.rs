@@ -21,6 +21,12 @@ pub const PENDING_SECS: i64 = 7 * 24 * 60 * 60;
 /// How long an unsubscribe link works: 180 days (every email carries a fresh one, so a
 /// subscriber always has a working link in the newest; a leaked old one stops working).
 pub const UNSUBSCRIBE_LINK_SECS: i64 = 180 * 24 * 60 * 60;
+/// Public sign-ups one client address may make on a page in an hour.
+pub const SIGN_UPS_PER_ADDRESS_HOUR: u32 = 10;
+/// Public sign-ups a page takes in an hour, from all addresses.
+pub const SIGN_UPS_PER_PAGE_HOUR: u32 = 100;
+/// Unconfirmed subscribers a page holds at most (each was sent a confirmation email).
+pub const PENDING_MAX: usize = 1_000;
 /// A public sign-up repeated for a pending address sends the confirmation again at most
 /// this often, so the form cannot be used to flood someone's inbox.
 pub const RESEND_AFTER_SECS: i64 = 15 * 60;
@@ -531,6 +537,87 @@ fn confirmation_event(subscriber: &Subscriber, actor: &Actor, now: &str) -> Even
 
 fn to_list(ids: &[Uuid]) -> AttributeValue {
     AttributeValue::L(ids.iter().map(|id| s(id.to_string())).collect())
+}
+
+impl Store {
+    /// Counts a public sign-up on `page` from `client` (an address, kept only as a hash)
+    /// against the hourly limits, per address first, then for the page: `Err(seconds
+    /// until the hour ends)` when either is spent. Each count is one conditional update
+    /// of an item that expires after the hour.
+    pub async fn count_sign_up(&self, page: Uuid, client: &str, now_epoch: i64) -> Result<Result<(), u64>, ApiError> {
+        use sha2::Digest as _;
+        let hour = now_epoch - now_epoch.rem_euclid(3600);
+        let wait = u64::try_from(hour + 3600 - now_epoch).unwrap_or(1).max(1);
+        let address = crate::hex::lower(&sha2::Sha256::digest(client.as_bytes()));
+        let counters = [
+            (schema::sign_ups_sk(hour, Some(&address)), SIGN_UPS_PER_ADDRESS_HOUR),
+            (schema::sign_ups_sk(hour, None), SIGN_UPS_PER_PAGE_HOUR),
+        ];
+        for (sk, limit) in counters {
+            let counted = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .key(schema::PK, s(schema::sign_ups_pk(page)))
+                .key(schema::SK, s(sk))
+                .update_expression("SET #n = if_not_exists(#n, :zero) + :one, #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+                .expression_attribute_names("#n", "count")
+                .expression_attribute_names("#ttl", schema::TTL)
+                .expression_attribute_values(":zero", super::n(0))
+                .expression_attribute_values(":one", super::n(1))
+                .expression_attribute_values(":limit", super::n(i64::from(limit)))
+                .expression_attribute_values(":ttl", super::n(hour + 2 * 3600))
+                .send()
+                .await;
+            match counted {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                    return Ok(Err(wait));
+                }
+                Err(e) => return Err(super::sdk_error(e)),
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// How many unconfirmed subscribers `page` holds, counted up to `max` (those past
+    /// their expiry, which DynamoDB deletes lazily, left out).
+    pub async fn pending_subscribers(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        now_epoch: i64,
+        max: usize,
+    ) -> Result<usize, ApiError> {
+        let mut count = 0usize;
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(schema::GSI2)
+                .key_condition_expression("gsi2pk = :pk")
+                .filter_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+                .expression_attribute_names("#ttl", schema::TTL)
+                .expression_attribute_values(
+                    ":pk",
+                    s(schema::subscribers_gsi2pk(org, page, SubscriberState::Pending.as_str())),
+                )
+                .expression_attribute_values(":now", super::n(now_epoch))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(super::sdk_error)?;
+            count += usize::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() || count >= max {
+                return Ok(count);
+            }
+        }
+    }
 }
 
 fn record(org: Uuid, item: SubscriberItem) -> SubscriberRecord {
