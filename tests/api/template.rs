@@ -228,3 +228,19 @@ fn the_cdn_proves_itself_to_the_origin_and_the_http_api_is_throttled() {
     let throttle = &resources["HttpApi"]["Properties"]["DefaultRouteSettings"];
     assert!(!throttle["ThrottlingRateLimit"].is_null() && !throttle["ThrottlingBurstLimit"].is_null());
 }
+
+#[test]
+fn the_keyless_status_function_gets_the_link_key_and_never_the_sealing_key() {
+    let yaml = template_yaml();
+    let resources = yaml["Resources"].as_mapping().unwrap();
+    let status = &yaml["Resources"]["StatusFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(status["SECRETS_KEY"].is_null(), "the status function must not hold the key of webhook secrets");
+    assert!(!status["LINK_TOKEN_KEY"].is_null());
+    // Every function that makes links (in email) signs them with the same key.
+    for (name, resource) in resources {
+        let env = &resource["Properties"]["Environment"]["Variables"];
+        if !env["SECRETS_KEY"].is_null() {
+            assert!(!env["LINK_TOKEN_KEY"].is_null(), "{name:?} seals secrets but cannot sign links");
+        }
+    }
+}

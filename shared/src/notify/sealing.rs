@@ -1,8 +1,9 @@
 //! Secrets at rest: webhook signing secrets are kept sealed with AES-256-GCM under a key
 //! that is not in the table (`SECRETS_KEY`: from Secrets Manager on AWS, from a file in
 //! the data directory in the local run), so a copy of the table reveals none of them.
-//! The same key material, under another derivation, signs the subscribers' confirm and
-//! unsubscribe links, so those links need nothing stored to be checked.
+//! A key of its own (`LINK_TOKEN_KEY`; derived from `SECRETS_KEY` where it is unset)
+//! signs the subscribers' confirm and unsubscribe links, so those links need nothing
+//! stored to be checked, and the function that checks them holds no sealing key.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -44,30 +45,41 @@ impl std::fmt::Debug for Sealer {
 const VERSION: &str = "v1:";
 
 impl Sealer {
-    /// A sealer whose key is the SHA-256 of `material` (any string with enough entropy).
+    /// A sealer whose key is the SHA-256 of `material` (any string with enough entropy),
+    /// and whose link tokens use a key derived from the same material.
     pub fn new(material: &str) -> Self {
+        Self::with_link_key(material, None)
+    }
+
+    /// A sealer whose link tokens use a key of their own (`link_material`), so a function
+    /// that only checks links (the keyless status function) never holds the key that
+    /// opens webhook secrets; `None`: a key derived from `material`, as [`Sealer::new`].
+    pub fn with_link_key(material: &str, link_material: Option<&str>) -> Self {
         let key = Sha256::digest(material.as_bytes());
         // A separate key for link tokens, so neither use can be turned against the other.
-        let token_key = Sha256::new().chain_update(b"livestatus link tokens v1\0").chain_update(material).finalize();
+        let token_key = Sha256::new()
+            .chain_update(b"livestatus link tokens v1\0")
+            .chain_update(link_material.unwrap_or(material))
+            .finalize();
         Self(std::sync::Arc::new(Keys {
             cipher: Aes256Gcm::new_from_slice(&key).expect("a 32-byte key"),
             token_key: token_key.into(),
         }))
     }
 
-    /// From `SECRETS_KEY`; without it, a random key that lives as long as the process
-    /// (secrets sealed with it cannot be opened after a restart, so the local run and
-    /// the template always set one).
+    /// From `SECRETS_KEY` (sealing) and `LINK_TOKEN_KEY` (link tokens; derived from
+    /// `SECRETS_KEY` when unset, as in the local run). A missing key is a random one that
+    /// lives as long as the process: what is sealed or signed with it means nothing after
+    /// a restart, so the local run and the template always set what a function uses (the
+    /// status function gets only `LINK_TOKEN_KEY`).
     pub fn from_env() -> Self {
-        match std::env::var("SECRETS_KEY") {
-            Ok(material) if !material.is_empty() => Self::new(&material),
-            _ => {
-                tracing::warn!(
-                    "SECRETS_KEY is not set: webhook secrets are sealed with a key that dies with this process"
-                );
-                Self::new(&crate::notify::signing::new_secret())
-            }
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (secrets, links) = (var("SECRETS_KEY"), var("LINK_TOKEN_KEY"));
+        if secrets.is_none() && links.is_none() {
+            tracing::warn!("neither SECRETS_KEY nor LINK_TOKEN_KEY is set: secrets and links die with this process");
         }
+        let secrets = secrets.unwrap_or_else(crate::notify::signing::new_secret);
+        Self::with_link_key(&secrets, links.as_deref())
     }
 
     /// Seals a secret: `v1:` and the base64 of a random nonce and the ciphertext.
@@ -159,6 +171,17 @@ mod tests {
         altered[5] ^= 1;
         assert_eq!(sealer.verify_token(TokenPurpose::Unsubscribe, org, &URL_SAFE_NO_PAD.encode(altered)), None);
         assert_eq!(sealer.verify_token(TokenPurpose::Unsubscribe, org, "not a token"), None);
+    }
+
+    #[test]
+    fn links_signed_under_their_own_key_verify_without_the_sealing_key() {
+        let (org, sub) = (Uuid::now_v7(), Uuid::now_v7());
+        let notifier = Sealer::with_link_key("sealing key", Some("link key"));
+        let status = Sealer::with_link_key("another or no sealing key", Some("link key"));
+        let token = notifier.token(TokenPurpose::Unsubscribe, org, sub, 1_700_000_000);
+        assert_eq!(status.verify_token(TokenPurpose::Unsubscribe, org, &token), Some((sub, 1_700_000_000)));
+        assert_eq!(Sealer::new("sealing key").verify_token(TokenPurpose::Unsubscribe, org, &token), None);
+        assert!(status.open(&notifier.seal("whsec_x")).is_err(), "the link key opens no secret");
     }
 
     #[test]
