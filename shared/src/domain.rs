@@ -159,7 +159,8 @@ pub enum Plan {
     Business,
 }
 
-/// What a plan allows.
+/// What a plan allows. One tenant's share of what every tenant shares (the sender, the
+/// scheduler's minute, the table's partitions) is bounded here.
 #[derive(Clone, Copy, Debug)]
 pub struct PlanLimits {
     /// Pages per organization.
@@ -168,6 +169,18 @@ pub struct PlanLimits {
     pub api_keys: bool,
     /// Requests per minute per key.
     pub requests_per_minute: u32,
+    /// API keys created through the API that the organization holds at once (not revoked).
+    pub keys: u32,
+    /// Webhooks per organization.
+    pub webhooks: u32,
+    /// Monitors per organization, linked ones included.
+    pub monitors: u32,
+    /// Services per page.
+    pub services_per_page: u32,
+    /// Active subscribers per page.
+    pub subscribers_per_page: u32,
+    /// Email subscribers added with `skipConfirmation` per organization per UTC day.
+    pub unconfirmed_per_day: u32,
 }
 
 impl Plan {
@@ -177,9 +190,39 @@ impl Plan {
     /// The limit table.
     pub const fn limits(self) -> PlanLimits {
         match self {
-            Plan::Free => PlanLimits { pages: 1, api_keys: false, requests_per_minute: 60 },
-            Plan::Pro => PlanLimits { pages: 10, api_keys: true, requests_per_minute: 60 },
-            Plan::Business => PlanLimits { pages: 100, api_keys: true, requests_per_minute: 60 },
+            Plan::Free => PlanLimits {
+                pages: 1,
+                api_keys: false,
+                requests_per_minute: 60,
+                keys: 0,
+                webhooks: 5,
+                monitors: 10,
+                services_per_page: 25,
+                subscribers_per_page: 500,
+                unconfirmed_per_day: 0,
+            },
+            Plan::Pro => PlanLimits {
+                pages: 10,
+                api_keys: true,
+                requests_per_minute: 60,
+                keys: 25,
+                webhooks: 50,
+                monitors: 100,
+                services_per_page: 100,
+                subscribers_per_page: 10_000,
+                unconfirmed_per_day: 100,
+            },
+            Plan::Business => PlanLimits {
+                pages: 100,
+                api_keys: true,
+                requests_per_minute: 60,
+                keys: 100,
+                webhooks: 100,
+                monitors: 1_000,
+                services_per_page: 300,
+                subscribers_per_page: 100_000,
+                unconfirmed_per_day: 1_000,
+            },
         }
     }
 

@@ -17,6 +17,7 @@ mod monitors;
 mod og_ad;
 mod org_incidents;
 mod pages;
+mod quotas;
 mod rate_limit;
 mod services;
 mod status_pages;

@@ -276,6 +276,17 @@ pub async fn get_confirm(
                 .await;
             match done {
                 Ok(_) => page_message(StatusCode::OK, &page, &links, "You are subscribed", &subscribed, None),
+                Err(ApiError::PlanLimit(_)) => page_message(
+                    StatusCode::FORBIDDEN,
+                    &page,
+                    &links,
+                    "This page is full",
+                    &[format!(
+                        "The {name} status page has as many subscribers as its plan allows, so we could not add you. \
+                         Your confirmation link keeps working for 7 days if a place opens up."
+                    )],
+                    None,
+                ),
                 Err(e) => private(e.into_response()),
             }
         }

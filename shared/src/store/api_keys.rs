@@ -1,12 +1,13 @@
 //! API keys: creation, revocation, and authentication combined with the rate limit in one
 //! conditional `UpdateItem` (see the README's "Auth and rate limit in one round trip").
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
+use super::quotas::{Quota, returned_item};
 use super::{Item, Store, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item, wire};
 use crate::apikey::{KeyHash, PlaintextKey};
 use crate::clock::timestamp;
@@ -405,23 +406,24 @@ impl Store {
                 .build()
                 .map_err(ApiError::internal)
         };
-        let org_exists = ConditionCheck::builder()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(ApiError::internal)?;
+        // An operator's key takes its place in the count without being limited by it.
+        let counted = if actor.kind == super::events::ActorKind::Operator {
+            self.count_org_quota(org, Quota::Keys)?
+        } else {
+            self.take_org_quota(org, Quota::Keys)?
+        };
         let items = vec![
             TransactWriteItem::builder().put(put(to_item(&item)?)?).build(),
             TransactWriteItem::builder().put(put(reference)?).build(),
-            TransactWriteItem::builder().condition_check(org_exists).build(),
+            counted,
             self.event_put(org, Event::new(EventType::KeyCreated, None, actor, now, data_of("key", &item.key)))?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok((item.key, plaintext)),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
-                Err(ApiError::not_found("Organization"))
-            }
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => match returned_item(&reasons, 2) {
+                Some(org_item) if !org_item.is_empty() => Err(Quota::Keys.exceeded_on(Some(org_item))),
+                _ => Err(ApiError::not_found("Organization")),
+            },
             Err(e) => Err(e.into_api_error()),
         }
     }
@@ -445,6 +447,7 @@ impl Store {
         let items = vec![
             TransactWriteItem::builder().update(revoke).build(),
             self.event_put(org, Event::new(EventType::KeyRevoked, None, actor, now, data))?,
+            self.give_org_quota(org, Quota::Keys, 1)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),

@@ -11,6 +11,7 @@ pub mod maintenances;
 pub mod monitors;
 pub mod orgs;
 pub mod pages;
+pub mod quotas;
 pub mod schema;
 pub mod services;
 pub mod streams;

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
+use super::quotas::{Quota, returned_item};
 use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
 use crate::monitor::{MonitorStatus, Runs};
@@ -415,7 +416,11 @@ impl Store {
         let item = new_item(org, new, page, now);
         let monitor = item.monitor.clone();
         let event = Event::new(EventType::MonitorCreated, page, actor, now, data_of("monitor", &monitor));
-        let mut items = vec![self.put_new(to_item(&item)?)?, self.event_put(org, event)?];
+        let mut items = vec![
+            self.put_new(to_item(&item)?)?,
+            self.event_put(org, event)?,
+            self.take_org_quota(org, Quota::Monitors)?,
+        ];
         if let Some(service) = monitor.service_id {
             items.push(self.service_exists(org, service)?);
         }
@@ -434,11 +439,15 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(monitor)),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() && monitor.service_id.is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 3).is_some() && monitor.service_id.is_some() => {
                 Err(ApiError::invalid_field("serviceId", "is not a service of this organization"))
             }
+            // The key's record exists: a retry (checked first: the retry may also be over the limit).
             Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_index).is_some() => {
                 self.replay(org, idem.expect("checked"), now_epoch).await
+            }
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                Err(Quota::Monitors.exceeded_on(returned_item(&reasons, 2)))
             }
             Err(e) => Err(e.into_api_error()),
         }
@@ -578,10 +587,12 @@ impl Store {
             now,
             data_of("monitor", &current.monitor),
         );
-        match self
-            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
-            .await
-        {
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            self.event_put(org, event)?,
+            self.give_org_quota(org, Quota::Monitors, 1)?,
+        ];
+        match self.transact(items).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
                 return Err(ApiError::not_found("Monitor"));
@@ -1022,6 +1033,7 @@ impl Store {
         actor: &Actor,
         service: &super::services::Service,
         url: &str,
+        replaces: bool,
         now: &str,
     ) -> Result<Vec<TransactWriteItem>, ApiError> {
         let new = NewMonitor::linked(service.id, &service.name, url.to_owned());
@@ -1033,7 +1045,12 @@ impl Store {
             .map_err(ApiError::internal)?;
         let event =
             Event::new(EventType::MonitorCreated, Some(service.page_id), actor, now, data_of("monitor", &item.monitor));
-        Ok(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?])
+        let mut writes = vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?];
+        if !replaces {
+            // Last, so a caller finds it at `len() - 1` when the plan is full.
+            writes.push(self.take_org_quota(org, Quota::Monitors)?);
+        }
+        Ok(writes)
     }
 
     /// The writes that remove a service's linked monitor, with its `monitor.deleted`
@@ -1058,7 +1075,11 @@ impl Store {
             now,
             data_of("monitor", &current.monitor),
         );
-        Ok(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
+        Ok(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            self.event_put(org, event)?,
+            self.give_org_quota(org, Quota::Monitors, 1)?,
+        ])
     }
 
     /// Removes a deleted monitor's checks and rollups.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
+use super::quotas::Quota;
 use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item};
 use crate::domain::{HexColor, Plan, Slug};
 use crate::error::ApiError;
@@ -330,8 +331,19 @@ impl Store {
             .ok_or_else(|| ApiError::not_found("Page"))?;
         let slug = get_s(&page, "slug").ok_or_else(|| ApiError::internal("page item without slug"))?.to_owned();
 
-        let children = self.page_children(org, page_id).await?;
-        self.delete_keys(children).await?;
+        let mut children = self.page_children(org, page_id).await?;
+        // Monitors count against the organization's plan: each leaves with its place.
+        let mut monitors = Vec::new();
+        let mut others = Vec::with_capacity(children.len());
+        for mut child in children.drain(..) {
+            let entity = child.remove("entity");
+            match entity.as_ref().and_then(|e| e.as_s().ok()) {
+                Some(e) if e == "monitor" => monitors.push(child),
+                _ => others.push(child),
+            }
+        }
+        self.delete_counted(org, monitors, Quota::Monitors).await?;
+        self.delete_keys(others).await?;
 
         let items = vec![
             TransactWriteItem::builder()
@@ -387,7 +399,41 @@ impl Store {
         }
     }
 
-    /// Keys of every item in the org partition that belongs to the page. Read with a
+    /// Deletes the items at `keys` and gives back their places in `quota`, in the same
+    /// transactions (99 items and the counter each). A batch that finds one already gone
+    /// (a concurrent delete gave its place back) goes one by one.
+    async fn delete_counted(&self, org: Uuid, keys: Vec<Item>, quota: Quota) -> Result<(), ApiError> {
+        let delete = |key: Item| -> Result<TransactWriteItem, ApiError> {
+            let delete = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(ApiError::internal)?;
+            Ok(TransactWriteItem::builder().delete(delete).build())
+        };
+        for batch in keys.chunks(99) {
+            let count = u32::try_from(batch.len()).map_err(ApiError::internal)?;
+            let mut items = batch.iter().cloned().map(delete).collect::<Result<Vec<_>, _>>()?;
+            items.push(self.give_org_quota(org, quota, count)?);
+            match self.transact(items).await {
+                Ok(()) => continue,
+                Err(TxError::Cancelled(_)) if batch.len() > 1 => {}
+                Err(TxError::Cancelled(_)) => continue,
+                Err(e) => return Err(e.into_api_error()),
+            }
+            for key in batch {
+                let items = vec![delete(key.clone())?, self.give_org_quota(org, quota, 1)?];
+                match self.transact(items).await {
+                    Ok(()) | Err(TxError::Cancelled(_)) => {}
+                    Err(e) => return Err(e.into_api_error()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys (and entity) of every item in the org partition that belongs to the page. Read with a
     /// strongly consistent query of the partition (not the GSI), so nothing written
     /// before the page was marked is missed.
     async fn page_children(&self, org: Uuid, page_id: Uuid) -> Result<Vec<Item>, ApiError> {
@@ -397,7 +443,7 @@ impl Store {
             .key_condition_expression("pk = :pk")
             // Events stay: they are the organization's audit log, and expire on their own.
             .filter_expression("pageId = :page AND (attribute_not_exists(entity) OR entity <> :event)")
-            .projection_expression("pk, sk")
+            .projection_expression("pk, sk, entity")
             .expression_attribute_values(":pk", s(schema::org_pk(org)))
             .expression_attribute_values(":page", s(page_id.to_string()))
             .expression_attribute_values(":event", s("event"))

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
+use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
 use crate::error::ApiError;
@@ -223,9 +224,13 @@ impl Store {
             restore_status: None,
             service,
         };
+        let plan = self.plan_of(org).await?;
         let event = Event::new(EventType::ServiceCreated, Some(page), actor, now, data_of("service", &item.service));
-        let mut items =
-            vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?, self.event_put(org, event)?];
+        let mut items = vec![
+            self.take_page_quota(org, page, Quota::Services, Quota::Services.limit(plan.limits()))?,
+            self.put_new(to_item(&item)?)?,
+            self.event_put(org, event)?,
+        ];
         if let Some(idem) = idem {
             items.push(self.idempotency_put(
                 org,
@@ -238,13 +243,19 @@ impl Store {
             )?);
         }
         if let Some(url) = &item.service.monitor_url {
-            items.extend(self.linked_monitor_writes(org, actor, &item.service, url, now)?);
+            items.extend(self.linked_monitor_writes(org, actor, &item.service, url, false, now)?);
         }
+        let monitor_quota = item.service.monitor_url.as_ref().map(|_| items.len() - 1);
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(item.service)),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
             Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
                 self.replay(org, idem.expect("checked"), now_epoch).await
+            }
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                Err(page_quota_failure(Quota::Services, plan, returned_item(&reasons, 0)))
+            }
+            Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|i| failed_at(&reasons, i).is_some()) => {
+                Err(Quota::Monitors.exceeded(plan))
             }
             Err(e) => Err(e.into_api_error()),
         }
@@ -348,7 +359,8 @@ impl Store {
             let mut linked = Vec::new();
             match &patch.monitor_url {
                 Some(Some(url)) if current.monitor_url.as_deref() != Some(url.as_str()) => {
-                    linked = self.linked_monitor_writes(org, actor, &updated, url, now)?;
+                    let replaces = current.monitor_url.is_some();
+                    linked = self.linked_monitor_writes(org, actor, &updated, url, replaces, now)?;
                 }
                 Some(None) if current.monitor_url.is_some() => {
                     linked = self.linked_monitor_delete(org, actor, id, now).await?;
@@ -361,7 +373,9 @@ impl Store {
                 items.push(self.page_is_live(org, current.page_id)?);
             }
             let removed = matches!(patch.monitor_url, Some(None)) && !linked.is_empty();
+            let added = matches!(patch.monitor_url, Some(Some(_))) && current.monitor_url.is_none();
             items.extend(linked);
+            let monitor_quota = added.then(|| items.len() - 1);
             match self.transact(items).await {
                 Ok(()) => {
                     if removed {
@@ -371,7 +385,10 @@ impl Store {
                 }
                 // Deleted or changed since we read it: read again.
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 3).is_some() => {
+                Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|i| failed_at(&reasons, i).is_some()) => {
+                    return Err(Quota::Monitors.exceeded_on(monitor_quota.and_then(|i| returned_item(&reasons, i))));
+                }
+                Err(TxError::Cancelled(reasons)) if changed.is_some() && failed_at(&reasons, 3).is_some() => {
                     return Err(ApiError::not_found("Service"));
                 }
                 Err(e) => return Err(e.into_api_error()),
@@ -414,7 +431,11 @@ impl Store {
             .map_err(ApiError::internal)?;
         let event =
             Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?];
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            self.event_put(org, event)?,
+            self.give_page_quota(org, current.page_id, Quota::Services)?,
+        ];
         if current.monitor_url.is_some() {
             items.extend(self.linked_monitor_delete(org, actor, id, now).await?);
         }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::pages::Listing;
+use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
 use crate::error::ApiError;
@@ -97,6 +98,10 @@ pub struct Subscriber {
     pub created_at: String,
     /// When it was confirmed (or activated without confirmation).
     pub confirmed_at: Option<String>,
+    /// Who added an email subscriber with `skipConfirmation`: the one address the
+    /// subscriber never confirmed is on record with whoever vouched for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_skipped_by: Option<Actor>,
 }
 
 /// A subscriber with what only the notifier needs.
@@ -229,8 +234,10 @@ impl Store {
             state,
             created_at: now.to_owned(),
             confirmed_at: new.confirmed.then(|| now.to_owned()),
+            confirmation_skipped_by: (new.confirmed && matches!(new.contact, Contact::Email(_))).then(|| actor.clone()),
         };
         let asks_confirmation = state == SubscriberState::Pending && subscriber.kind == SubscriberKind::Email;
+        let skips_confirmation = new.confirmed && subscriber.kind == SubscriberKind::Email;
         let item = SubscriberItem {
             pk: schema::org_pk(org),
             sk: schema::subscriber_sk(id),
@@ -246,7 +253,17 @@ impl Store {
             failing_since: None,
             subscriber,
         };
-        let mut items = vec![self.page_is_live(org, page)?, self.put_new(to_item(&item)?)?];
+        let plan = self.plan_of(org).await?;
+        let limits = plan.limits();
+        if skips_confirmation && limits.unconfirmed_per_day == 0 {
+            return Err(super::quotas::unconfirmed_exceeded(plan));
+        }
+        let page_write = if state == SubscriberState::Active {
+            self.take_page_quota(org, page, Quota::Subscribers, limits.subscribers_per_page)?
+        } else {
+            self.page_is_live(org, page)?
+        };
+        let mut items = vec![page_write, self.put_new(to_item(&item)?)?];
         if let Contact::Email(address) = &new.contact {
             let claim = EmailClaimItem {
                 pk: schema::org_pk(org),
@@ -264,6 +281,10 @@ impl Store {
         if asks_confirmation {
             items.push(self.event_put(org, confirmation_event(&item.subscriber, &actor, now))?);
         }
+        let skip_at = items.len();
+        if skips_confirmation {
+            items.push(self.take_unconfirmed(org, limits.unconfirmed_per_day, now_epoch)?);
+        }
         let idem_at = items.len();
         if let Some(idem) = &idem {
             let record = (idem.record)(&item.subscriber);
@@ -275,7 +296,12 @@ impl Store {
             Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_at).is_some() => {
                 self.replay(org, idem.expect("checked").key, now_epoch).await
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                Err(page_quota_failure(Quota::Subscribers, plan, returned_item(&reasons, 0)))
+            }
+            Err(TxError::Cancelled(reasons)) if skips_confirmation && failed_at(&reasons, skip_at).is_some() => {
+                Err(super::quotas::unconfirmed_exceeded(plan))
+            }
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
                 Err(ApiError::invalid_field("email", EMAIL_TAKEN))
             }
@@ -470,6 +496,7 @@ impl Store {
             SubscriberState::Quarantined => EventType::SubscriberQuarantined,
             SubscriberState::Pending => return Err(ApiError::internal("subscribers go pending only by sign-up")),
         };
+        let mut plan = None;
         for _ in 0..3 {
             let Some(current) = self.get_subscriber(org, id).await? else { return Ok(None) };
             let was = current.subscriber.state;
@@ -507,11 +534,29 @@ impl Store {
                 update = update.update_expression("SET #state = :to, gsi2pk = :gsi2pk");
             }
             items.insert(0, TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+            // Active subscribers count against the page's plan: one more on the way in,
+            // one less on the way out.
+            let mut quota_at = None;
+            if to == SubscriberState::Active && was != SubscriberState::Active {
+                let plan = match plan {
+                    Some(plan) => plan,
+                    None => *plan.insert(self.plan_of(org).await?),
+                };
+                quota_at = Some((items.len(), plan));
+                let limit = plan.limits().subscribers_per_page;
+                items.push(self.take_page_quota(org, after.page_id, Quota::Subscribers, limit)?);
+            } else if was == SubscriberState::Active && to != SubscriberState::Active {
+                items.push(self.give_page_quota(org, after.page_id, Quota::Subscribers)?);
+            }
             let data = data_of("subscriber", &after);
             items.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
             match self.transact(items).await {
                 Ok(()) => return Ok(Some(after)),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if quota_at.is_some_and(|(i, _)| failed_at(&reasons, i).is_some()) => {
+                    let (i, plan) = quota_at.expect("checked");
+                    return Err(page_quota_failure(Quota::Subscribers, plan, returned_item(&reasons, i)));
+                }
                 Err(e) => return Err(e.into_api_error()),
             }
         }

@@ -9,11 +9,10 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::pages::Listing;
-use super::{Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use super::quotas::{Quota, returned_item};
+use super::{Store, TxError, cursor, failed_at, from_item, key, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
 
-/// Webhooks an organization may have.
-pub const WEBHOOKS_MAX: u32 = 50;
 /// How long a rotated-out secret still signs.
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 60 * 60;
 
@@ -151,21 +150,10 @@ impl Store {
             secrets: vec![SealedSecret { sealed: sealed_secret, created_at: now.to_owned(), expires_at: None }],
             webhook,
         };
-        let count = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
-            .update_expression("ADD webhookCount :one")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(webhookCount) OR webhookCount < :max)",
-            )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(WEBHOOKS_MAX))
-            .build()
-            .map_err(ApiError::internal)?;
         let event = Event::new(EventType::WebhookCreated, None, actor, now, data_of("webhook", &item.webhook));
         let mut items = vec![
             self.put_new(to_item(&item)?)?,
-            TransactWriteItem::builder().update(count).build(),
+            self.take_org_quota(org, Quota::Webhooks)?,
             self.event_put(org, event)?,
         ];
         if let Some(idem) = &idem {
@@ -178,9 +166,9 @@ impl Store {
             Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
                 self.replay(org, idem.expect("checked").key, now_epoch).await
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => Err(ApiError::PlanLimit(format!(
-                "An organization can have at most {WEBHOOKS_MAX} webhooks. Delete one to add another."
-            ))),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => {
+                Err(Quota::Webhooks.exceeded_on(returned_item(&reasons, 1)))
+            }
             Err(e) => Err(e.into_api_error()),
         }
     }
@@ -210,7 +198,8 @@ impl Store {
         })
     }
 
-    /// Every webhook of the organization with its secrets (at most [`WEBHOOKS_MAX`]):
+    /// Every webhook of the organization with its secrets (at most the plan's
+    /// [`PlanLimits::webhooks`](crate::domain::PlanLimits::webhooks)):
     /// the notifier's fan-out reads them in one query.
     pub async fn all_webhooks(&self, org: Uuid) -> Result<Vec<WebhookRecord>, ApiError> {
         let items = self.query_all(self.webhooks_query(org)).await?;
@@ -338,19 +327,10 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(ApiError::internal)?;
-        let count = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::ORG_SK)))
-            .update_expression("ADD webhookCount :minus")
-            .condition_expression("attribute_exists(pk) AND webhookCount > :zero")
-            .expression_attribute_values(":minus", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .build()
-            .map_err(ApiError::internal)?;
         let event = Event::new(EventType::WebhookDeleted, None, actor, now, serde_json::json!({"webhook": {"id": id}}));
         let items = vec![
             TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().update(count).build(),
+            self.give_org_quota(org, Quota::Webhooks, 1)?,
             self.event_put(org, event)?,
         ];
         match self.transact(items).await {
