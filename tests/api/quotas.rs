@@ -2,7 +2,7 @@
 //! number, and whatever removes an item gives its place back, a page's delete included.
 
 use livestatus_shared::domain::Plan;
-use livestatus_shared::notify::sealing::TokenPurpose;
+use livestatus_shared::notify::sealing::{Owner, TokenPurpose};
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::subscribers::{Contact, NewSubscriber};
 use livestatus_tests::{TestApp, TestResponse, all_routes, unique_slug};
@@ -144,12 +144,15 @@ async fn a_full_page_takes_no_more_active_subscribers_by_api_or_by_confirmation_
     let limit = Plan::Free.limits().subscribers_per_page as usize;
     // All but one seeded through the store, whose transaction is where the quota lives.
     let now = livestatus_shared::clock::Clock::now(&*app.clock);
-    let sealed = app.state.sealer.seal("whsec_c2VlZGVkIHNlY3JldCBmb3IgdGhlIHF1b3RhIHRlc3Q=");
     futures::StreamExt::for_each_concurrent(futures::stream::iter(0..limit - 1), 16, |i| {
-        let (app, sealed) = (&app, sealed.clone());
+        let app = &app;
         async move {
+            let id = Uuid::now_v7();
+            let owner = Owner::Subscriber { org: app.org, id };
+            let sealed_secret = app.state.sealer.seal_for("whsec_c2VlZGVkIHNlY3JldCBmb3IgdGhlIHF1b3RhIHRlc3Q=", owner);
             let new = NewSubscriber {
-                contact: Contact::Webhook { url: format!("http://127.0.0.1:9/s/{i}"), sealed_secret: sealed },
+                id,
+                contact: Contact::Webhook { url: format!("http://127.0.0.1:9/s/{i}"), sealed_secret },
                 service_ids: Vec::new(),
                 confirmed: true,
             };

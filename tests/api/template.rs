@@ -244,3 +244,24 @@ fn the_keyless_status_function_gets_the_link_key_and_never_the_sealing_key() {
         }
     }
 }
+
+#[test]
+fn every_function_that_sends_email_may_send_only_from_the_configured_sender() {
+    let yaml = template_yaml();
+    let mut senders = 0;
+    for (name, resource) in yaml["Resources"].as_mapping().unwrap() {
+        let Some(policies) = resource["Properties"]["Policies"].as_sequence() else { continue };
+        for statement in policies.iter().filter_map(|p| p["Statement"].as_sequence()).flatten() {
+            if !names(&statement["Action"]).iter().any(|a| a.starts_with("ses:")) {
+                continue;
+            }
+            senders += 1;
+            assert_eq!(names(&statement["Action"]), BTreeSet::from(["ses:SendEmail".to_owned()]), "{name:?}");
+            let from = &statement["Condition"]["StringEquals"]["ses:FromAddress"];
+            let serde_yaml::Value::Tagged(tagged) = from else { panic!("{name:?}: no ses:FromAddress condition") };
+            assert_eq!(tagged.tag, "!Ref", "{name:?}");
+            assert_eq!(tagged.value.as_str(), Some("EmailFrom"), "{name:?}");
+        }
+    }
+    assert_eq!(senders, 3, "the notifications API, the notifier and the scheduler send email");
+}

@@ -214,7 +214,7 @@ async fn a_webhook_shows_its_secret_once_and_stores_it_only_sealed() {
     assert_eq!(got.json["data"]["events"], json!([]));
     let items = app.org_items(app.org).await;
     let stored = format!("{items:?}");
-    assert!(stored.contains("v1:"), "the sealed secret is stored");
+    assert!(stored.contains("v2:"), "the sealed secret is stored, bound to its webhook");
     assert!(!stored.contains(&secret[6..]), "the plaintext secret is not");
     let events = app.call("GET", "/api/v1/events?type=webhook.created", None).await;
     assert_eq!(events.json["data"][0]["data"]["webhook"]["id"], id.as_str());

@@ -19,6 +19,9 @@ fn exactly_the_policies(template: &str) -> BTreeSet<Use> {
                 used.insert((function.clone(), action.clone(), resource.clone()));
             }
         }
+        for pattern in &p.leading_keys {
+            used.insert((function.clone(), policy::LEADING_KEY.to_owned(), pattern.trim_end_matches('*').to_owned()));
+        }
     }
     used
 }
@@ -69,6 +72,7 @@ fn the_checker_reads_every_functions_policy_from_the_template() {
         ],
         "the public pages read; their subscription links write subscribers, and never delete"
     );
+    assert_eq!(policies["status"].leading_keys, ["ORG#*", "SIGNUPS#*"].map(String::from).into());
     assert_eq!(
         policies["notifier"].resources,
         ["EmailIdentity", "Table", "Table/index/gsi1", "Table/index/gsi2"].map(String::from).into()
@@ -129,6 +133,33 @@ fn a_transaction_needs_the_permission_of_each_of_its_items_and_a_query_of_an_ind
     assert_eq!(
         policy::permissions("Query", br#"{"TableName":"t","IndexName":"gsi2"}"#),
         [("dynamodb:Query".to_owned(), "Table/index/gsi2".to_owned())]
+    );
+}
+
+#[test]
+fn a_write_outside_the_partitions_a_policy_allows_fails_the_check_and_so_does_an_unused_one() {
+    let template = template();
+    let mut used = exactly_the_policies(&template);
+    let tx = br#"{"TransactItems":[{"Put":{"Item":{"pk":{"S":"APIKEY#abc"},"sk":{"S":"KEY"}}}},{"Update":{"Key":{"pk":{"S":"ORG#1"},"sk":{"S":"PAGE#2"}}}}]}"#;
+    let written: BTreeSet<_> =
+        policy::permissions("TransactWriteItems", tx).into_iter().filter(|p| p.0 == policy::LEADING_KEY).collect();
+    assert_eq!(
+        written.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["APIKEY#", "ORG#"],
+        "each write names the prefix of its partition"
+    );
+    for (action, resource) in written {
+        used.insert(("status".to_owned(), action, resource));
+    }
+    assert_eq!(
+        policy::check(&template, &used),
+        ["status: its code writes under APIKEY#, which its dynamodb:LeadingKeys condition refuses"]
+    );
+    used.remove(&("status".to_owned(), policy::LEADING_KEY.to_owned(), "APIKEY#".to_owned()));
+    used.remove(&("status".to_owned(), policy::LEADING_KEY.to_owned(), "SIGNUPS#".to_owned()));
+    assert_eq!(
+        policy::check(&template, &used),
+        ["status: its policy lets it write under SIGNUPS#*, which its code never does"]
     );
 }
 

@@ -19,10 +19,56 @@ pub type Use = (String, String, String);
 /// The environment variable naming the file the suite appends its uses to.
 pub const LOG_VAR: &str = "AWS_CALL_LOG";
 
+/// The pseudo-action under which writes record their partition key's prefix (`ORG#`),
+/// checked against a policy's `dynamodb:LeadingKeys` condition where it has one.
+pub const LEADING_KEY: &str = "dynamodb:LeadingKeys";
+
 /// The IAM permissions one DynamoDB request needs: `TransactWriteItems` needs the
-/// action of each item, a `Query` of an index needs that index.
+/// action of each item, a `Query` of an index needs that index; and for every write, the
+/// prefix of the partition key it writes ([`LEADING_KEY`]).
 pub fn permissions(operation: &str, body: &[u8]) -> Vec<(String, String)> {
     let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut needed = actions(operation, &body);
+    needed.extend(written_partitions(operation, &body).into_iter().map(|pk| (LEADING_KEY.to_owned(), pk)));
+    needed
+}
+
+/// `ORG#<uuid>` → `ORG#`: the part of a partition key before its variable part.
+fn prefix_of(pk: &str) -> String {
+    match pk.find('#') {
+        Some(i) => pk[..=i].to_owned(),
+        None => pk.to_owned(),
+    }
+}
+
+/// The partition key prefixes a write request writes.
+fn written_partitions(operation: &str, body: &serde_json::Value) -> Vec<String> {
+    let pk_of = |key: &serde_json::Value| key["pk"]["S"].as_str().map(prefix_of);
+    match operation {
+        "PutItem" => pk_of(&body["Item"]).into_iter().collect(),
+        "UpdateItem" | "DeleteItem" => pk_of(&body["Key"]).into_iter().collect(),
+        "TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                let (_, op) = item.as_object()?.iter().next()?;
+                pk_of(&op["Key"]).or_else(|| pk_of(&op["Item"]))
+            })
+            .collect(),
+        "BatchWriteItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .filter_map(|requests| requests.as_array())
+            .flatten()
+            .filter_map(|r| pk_of(&r["PutRequest"]["Item"]).or_else(|| pk_of(&r["DeleteRequest"]["Key"])))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn actions(operation: &str, body: &serde_json::Value) -> Vec<(String, String)> {
     let on_table = |action: &str| (format!("dynamodb:{action}"), "Table".to_owned());
     match operation {
         "TransactWriteItems" => body["TransactItems"]
@@ -80,6 +126,9 @@ pub struct Policy {
     pub actions: BTreeSet<String>,
     /// Resources as named in the template: `Table`, `Table/index/gsi1`.
     pub resources: BTreeSet<String>,
+    /// The `dynamodb:LeadingKeys` patterns its writes are limited to (`ORG#*`); empty:
+    /// any partition.
+    pub leading_keys: BTreeSet<String>,
 }
 
 /// Every function's policy in `template.yaml`, by binary, read line by line: a function's
@@ -95,14 +144,18 @@ pub fn policies(template: &str) -> BTreeMap<String, Policy> {
             function = binary.to_owned();
             policies.entry(function.clone()).or_default();
             list = "";
-        } else if line == "Action:" || line == "Resource:" {
-            list = if line == "Action:" { "actions" } else { "resources" };
+        } else if line == "Action:" || line == "Resource:" || line == "dynamodb:LeadingKeys:" {
+            list = match line {
+                "Action:" => "actions",
+                "Resource:" => "resources",
+                _ => "leading",
+            };
         } else if let Some(item) = line.strip_prefix("- ").filter(|i| !list.is_empty() && !i.contains(": ")) {
             let policy = policies.entry(function.clone()).or_default();
-            if list == "actions" {
-                policy.actions.insert(item.to_owned());
-            } else {
-                policy.resources.insert(resource_name(item));
+            match list {
+                "actions" => drop(policy.actions.insert(item.to_owned())),
+                "resources" => drop(policy.resources.insert(resource_name(item))),
+                _ => drop(policy.leading_keys.insert(item.trim_matches('"').to_owned())),
             }
         } else {
             list = "";
@@ -135,7 +188,14 @@ fn resource_name(item: &str) -> String {
 pub fn check(template: &str, used: &BTreeSet<Use>) -> Vec<String> {
     let policies = policies(template);
     let mut problems = Vec::new();
-    for (function, action, resource) in used {
+    for (function, action, resource) in used.iter().filter(|u| u.1 == LEADING_KEY) {
+        let Some(policy) = policies.get(function) else { continue };
+        if !policy.leading_keys.is_empty() && !policy.leading_keys.iter().any(|p| like(p, resource)) {
+            problems
+                .push(format!("{function}: its code writes under {resource}, which its {action} condition refuses"));
+        }
+    }
+    for (function, action, resource) in used.iter().filter(|u| u.1 != LEADING_KEY) {
         match policies.get(function) {
             None => problems.push(format!("{function}: no such function in template.yaml")),
             Some(p) if !p.actions.contains(action) || !p.resources.contains(resource) => {
@@ -153,6 +213,12 @@ pub fn check(template: &str, used: &BTreeSet<Use>) -> Vec<String> {
                 problems.push(format!("{function}: its policy grants {action}, which its code never performs"));
             }
         }
+        for pattern in &policy.leading_keys {
+            if !uses.iter().any(|u| u.1 == LEADING_KEY && like(pattern, &u.2)) {
+                problems
+                    .push(format!("{function}: its policy lets it write under {pattern}, which its code never does"));
+            }
+        }
         for resource in &policy.resources {
             if !uses.iter().any(|u| &u.2 == resource) {
                 problems
@@ -161,4 +227,12 @@ pub fn check(template: &str, used: &BTreeSet<Use>) -> Vec<String> {
         }
     }
     problems
+}
+
+/// IAM's `StringLike` for the patterns used here: a trailing `*` matches any rest.
+fn like(pattern: &str, prefix: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(start) => prefix.starts_with(start),
+        None => pattern == prefix,
+    }
 }

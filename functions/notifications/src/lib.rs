@@ -13,7 +13,7 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::http::{
     IdempotentJson, JsonBody, ListParams, created, data, data_body, list, nullable, path_id,
 };
-use livestatus_shared::notify::sealing::Sealer;
+use livestatus_shared::notify::sealing::{Owner, Sealer};
 use livestatus_shared::notify::{self, signing};
 use livestatus_shared::store::events::{EventFilter, EventType};
 use livestatus_shared::store::idempotency::{Idempotent, Outcome};
@@ -200,6 +200,7 @@ async fn create_webhook(
     IdempotentJson { body, key }: IdempotentJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let new = NewWebhook {
+        id: Uuid::now_v7(),
         url: webhook_url(&state, body.url).await?,
         events: event_names(&who, body.events.unwrap_or_default())?,
         page_ids: page_ids(&state, who.org_id, body.page_ids.unwrap_or_default()).await?,
@@ -210,7 +211,7 @@ async fn create_webhook(
         sealed_answer(&state.sealer, &WithSecret { webhook: webhook.clone(), secret: secret.clone() })
     };
     let idem = key.as_ref().map(|key| Idempotent { key, record: &record });
-    let sealed = state.sealer.seal(&secret);
+    let sealed = state.sealer.seal_for(&secret, Owner::Webhook { org: who.org_id, id: new.id });
     let outcome = state
         .store
         .create_webhook(who.org_id, &who.actor(), new, sealed, idem, &state.now(), state.now_epoch())
@@ -297,7 +298,14 @@ async fn rotate_secret(
     let until = livestatus_shared::clock::timestamp(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECS));
     let webhook = state
         .store
-        .rotate_webhook_secret(who.org_id, &who.actor(), id, state.sealer.seal(&secret), &state.now(), &until)
+        .rotate_webhook_secret(
+            who.org_id,
+            &who.actor(),
+            id,
+            state.sealer.seal_for(&secret, Owner::Webhook { org: who.org_id, id }),
+            &state.now(),
+            &until,
+        )
         .await?;
     Ok(data(StatusCode::OK, WithSecret { webhook, secret }))
 }

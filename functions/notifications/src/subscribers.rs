@@ -7,6 +7,7 @@ use axum::response::Response;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
+use livestatus_shared::notify::sealing::Owner;
 use livestatus_shared::notify::{self, signing};
 use livestatus_shared::store::idempotency::Idempotent;
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
@@ -71,6 +72,7 @@ pub(crate) async fn create_subscriber(
     let page = path_id(&page, "Page")?;
     state.store.get_page(who.org_id, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
     let mut secret = None;
+    let id = Uuid::now_v7();
     let (contact, confirmed) = match body.kind.as_str() {
         "email" => {
             if body.url.is_some() {
@@ -90,7 +92,7 @@ pub(crate) async fn create_subscriber(
             let raw = body.url.ok_or_else(|| ApiError::invalid_field("url", "is required for webhook subscribers"))?;
             let url = crate::webhook_url(&state, raw).await?;
             let plain = signing::new_secret();
-            let sealed_secret = state.sealer.seal(&plain);
+            let sealed_secret = state.sealer.seal_for(&plain, Owner::Subscriber { org: who.org_id, id });
             secret = Some(plain);
             (Contact::Webhook { url, sealed_secret }, true)
         }
@@ -100,6 +102,7 @@ pub(crate) async fn create_subscriber(
         }
     };
     let new = NewSubscriber {
+        id,
         contact,
         service_ids: service_ids(&state, who.org_id, page, body.service_ids.unwrap_or_default()).await?,
         confirmed,

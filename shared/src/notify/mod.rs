@@ -26,7 +26,7 @@ use crate::store::schema;
 use crate::store::subscribers::{Subscriber, SubscriberRecord, SubscriberState};
 use crate::store::webhooks::WebhookRecord;
 use mail::{Notice, NoticeKind, PageInfo};
-use sealing::TokenPurpose;
+use sealing::{Owner, TokenPurpose};
 
 /// Delays before the retries after the first attempt (Standard Webhooks' schedule):
 /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; each varied by ±20%.
@@ -632,13 +632,17 @@ async fn post_signed<'a>(
     state: &AppState,
     url: &str,
     sealed: impl Iterator<Item = &'a str>,
+    owner: Owner,
     record: &DeliveryRecord,
     at: DateTime<Utc>,
 ) -> Result<Sent, ApiError> {
     let msg_id = record.delivery.id.to_string();
     let signatures = sealed
         .map(|s| {
-            state.sealer.open(s).map(|secret| signing::sign(&secret, &msg_id, at.timestamp(), record.body.as_bytes()))
+            state
+                .sealer
+                .open_for(s, owner)
+                .map(|secret| signing::sign(&secret, &msg_id, at.timestamp(), record.body.as_bytes()))
         })
         .collect::<Result<Vec<_>, _>>()?
         .join(" ");
@@ -773,11 +777,13 @@ async fn send(
     let sent = match endpoint {
         Endpoint::Webhook(w) => {
             let secrets = w.active_secrets(&at).map(|s| s.sealed.as_str());
-            post_signed(state, &w.webhook.url, secrets, record, started).await?
+            let owner = Owner::Webhook { org: w.org_id, id: w.webhook.id };
+            post_signed(state, &w.webhook.url, secrets, owner, record, started).await?
         }
         Endpoint::Subscriber(s) => match (&s.subscriber.url, &s.subscriber.email, &s.secret) {
             (Some(url), _, Some(secret)) => {
-                post_signed(state, url, std::iter::once(secret.as_str()), record, started).await?
+                let owner = Owner::Subscriber { org: s.org_id, id: s.subscriber.id };
+                post_signed(state, url, std::iter::once(secret.as_str()), owner, record, started).await?
             }
             (_, Some(email), _) => send_email(state, batch, s, email, record, started).await?,
             _ => return Err(ApiError::internal("a subscriber with neither a signed URL nor an email address")),

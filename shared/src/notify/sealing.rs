@@ -5,7 +5,7 @@
 //! signs the subscribers' confirm and unsubscribe links, so those links need nothing
 //! stored to be checked, and the function that checks them holds no sealing key.
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -43,6 +43,39 @@ impl std::fmt::Debug for Sealer {
 }
 
 const VERSION: &str = "v1:";
+/// Sealed for one owner: the owner is the associated data.
+const BOUND: &str = "v2:";
+
+/// The record a sealed secret belongs to. Sealed for one owner, a secret opens only for
+/// that owner (it is AES-GCM's associated data), so a sealed value copied into another
+/// row, or another organization's, opens nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// An organization's webhook.
+    Webhook {
+        /// The organization.
+        org: Uuid,
+        /// The webhook.
+        id: Uuid,
+    },
+    /// A webhook subscriber.
+    Subscriber {
+        /// The organization.
+        org: Uuid,
+        /// The subscriber.
+        id: Uuid,
+    },
+}
+
+impl Owner {
+    fn associated_data(self) -> Vec<u8> {
+        let (kind, org, id): (&[u8], Uuid, Uuid) = match self {
+            Owner::Webhook { org, id } => (b"webhook", org, id),
+            Owner::Subscriber { org, id } => (b"subscriber", org, id),
+        };
+        [kind, b"\0", org.as_bytes(), id.as_bytes()].concat()
+    }
+}
 
 impl Sealer {
     /// A sealer whose key is the SHA-256 of `material` (any string with enough entropy),
@@ -92,10 +125,37 @@ impl Sealer {
         format!("{VERSION}{}", STANDARD.encode(out))
     }
 
+    /// Seals a secret for its owner: `v2:` and the base64 of a random nonce and the
+    /// ciphertext, whose tag covers the owner.
+    pub fn seal_for(&self, plaintext: &str, owner: Owner) -> String {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).expect("the OS random source works");
+        let aad = owner.associated_data();
+        let payload = Payload { msg: plaintext.as_bytes(), aad: &aad };
+        let sealed = self.0.cipher.encrypt(Nonce::from_slice(&nonce), payload).expect("AES-GCM seals");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        format!("{BOUND}{}", STANDARD.encode(out))
+    }
+
     /// Opens a sealed secret; an error if it was sealed under another key or altered.
     pub fn open(&self, sealed: &str) -> Result<String, ApiError> {
+        self.open_with(sealed, VERSION, &[])
+    }
+
+    /// Opens a secret sealed for `owner`; one sealed before secrets were bound to their
+    /// owner (`v1:`) still opens. An error if it was sealed for another owner, under
+    /// another key, or altered.
+    pub fn open_for(&self, sealed: &str, owner: Owner) -> Result<String, ApiError> {
+        if sealed.starts_with(VERSION) {
+            return self.open(sealed);
+        }
+        self.open_with(sealed, BOUND, &owner.associated_data())
+    }
+
+    fn open_with(&self, sealed: &str, version: &str, aad: &[u8]) -> Result<String, ApiError> {
         let raw = sealed
-            .strip_prefix(VERSION)
+            .strip_prefix(version)
             .and_then(|b| STANDARD.decode(b).ok())
             .filter(|r| r.len() > 12)
             .ok_or_else(|| ApiError::internal("a sealed secret is malformed"))?;
@@ -103,8 +163,8 @@ impl Sealer {
         let plain = self
             .0
             .cipher
-            .decrypt(Nonce::from_slice(nonce), body)
-            .map_err(|_| ApiError::internal("a sealed secret does not open with SECRETS_KEY"))?;
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad })
+            .map_err(|_| ApiError::internal("a sealed secret does not open with SECRETS_KEY for its owner"))?;
         String::from_utf8(plain).map_err(ApiError::internal)
     }
 }
@@ -192,5 +252,26 @@ mod tests {
         assert_ne!(sealed, sealer.seal("whsec_abc"), "a fresh nonce each time");
         assert_eq!(sealer.open(&sealed).unwrap(), "whsec_abc");
         assert!(Sealer::new("key two").open(&sealed).is_err());
+    }
+
+    #[test]
+    fn a_secret_sealed_for_one_record_opens_for_that_record_only_and_old_ones_still_open() {
+        let sealer = Sealer::new("key one");
+        let (org, id) = (Uuid::now_v7(), Uuid::now_v7());
+        let owner = Owner::Webhook { org, id };
+        let sealed = sealer.seal_for("whsec_abc", owner);
+        assert!(sealed.starts_with("v2:") && !sealed.contains("whsec_abc"));
+        assert_eq!(sealer.open_for(&sealed, owner).unwrap(), "whsec_abc");
+        for other in [
+            Owner::Webhook { org, id: Uuid::now_v7() },
+            Owner::Webhook { org: Uuid::now_v7(), id },
+            Owner::Subscriber { org, id },
+        ] {
+            assert!(sealer.open_for(&sealed, other).is_err(), "{other:?}");
+        }
+        assert!(sealer.open(&sealed).is_err(), "a bound secret does not open unbound");
+        assert!(Sealer::new("key two").open_for(&sealed, owner).is_err());
+        // Sealed before secrets were bound: opens for whoever holds it, as before.
+        assert_eq!(sealer.open_for(&sealer.seal("whsec_old"), owner).unwrap(), "whsec_old");
     }
 }

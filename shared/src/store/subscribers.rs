@@ -171,6 +171,8 @@ pub enum Contact {
 /// A validated new subscriber.
 #[derive(Debug)]
 pub struct NewSubscriber {
+    /// Id (UUID v7), chosen before a webhook subscriber's secret is sealed for it.
+    pub id: Uuid,
     /// How it is told.
     pub contact: Contact,
     /// Services of the page it follows (empty: all).
@@ -215,7 +217,7 @@ impl Store {
         now: &str,
         now_epoch: i64,
     ) -> Result<Outcome<Subscriber>, ApiError> {
-        let id = Uuid::now_v7();
+        let id = new.id;
         let actor =
             if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
         let state = if new.confirmed { SubscriberState::Active } else { SubscriberState::Pending };
@@ -324,6 +326,7 @@ impl Store {
     ) -> Result<SignUp, ApiError> {
         for _ in 0..3 {
             let new = NewSubscriber {
+                id: Uuid::now_v7(),
                 contact: Contact::Email(email.clone()),
                 service_ids: service_ids.clone(),
                 confirmed: false,

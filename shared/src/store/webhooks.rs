@@ -57,6 +57,8 @@ pub struct SealedSecret {
 /// A webhook with its sealed secrets, newest first: what the notifier needs.
 #[derive(Clone, Debug)]
 pub struct WebhookRecord {
+    /// The organization.
+    pub org_id: Uuid,
     /// The webhook.
     pub webhook: Webhook,
     /// Its secrets.
@@ -86,6 +88,8 @@ struct WebhookItem {
 /// A validated new webhook.
 #[derive(Debug)]
 pub struct NewWebhook {
+    /// Id (UUID v7), chosen before the secret is sealed for it.
+    pub id: Uuid,
     /// URL, already checked by the address guard.
     pub url: String,
     /// Event type names.
@@ -131,7 +135,7 @@ impl Store {
         now_epoch: i64,
     ) -> Result<Outcome<Webhook>, ApiError> {
         let webhook = Webhook {
-            id: Uuid::now_v7(),
+            id: new.id,
             url: new.url,
             events: new.events,
             page_ids: new.page_ids,
@@ -426,5 +430,5 @@ impl Store {
 }
 
 fn record(item: WebhookItem) -> WebhookRecord {
-    WebhookRecord { webhook: item.webhook, secrets: item.secrets }
+    WebhookRecord { org_id: item.org_id, webhook: item.webhook, secrets: item.secrets }
 }
