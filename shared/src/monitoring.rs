@@ -1,26 +1,37 @@
-//! The monitors' part of the scheduler's tick: every due monitor checked at once,
-//! concurrently with a bound, through the shared outbound client and its address guard;
-//! then the writes (a monitor only when its runs or status change, check records
-//! batched, the shards' state); and each change of status carried to the linked service
-//! (never while it is under maintenance) and to its page's automatic incident.
+//! The monitors' part of the scheduler's tick, as a dispatcher and its workers. The
+//! dispatcher claims the tick's windows of the due index, reads the monitors due in them
+//! and cuts them into batches, each of one organization and at most [`BATCH_SIZE`]
+//! checks, taken round robin across organizations. A worker checks its batch all at once
+//! through the shared outbound client and its address guard; then writes (a monitor only
+//! when its runs or status change, the check records batched, its organization's state
+//! items) and carries each change of status to the linked service (never while it is
+//! under maintenance) and to its page's automatic incident. A batch takes about its
+//! slowest target's timeout, and one tenant's slow targets hold only its own batches.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::ServiceStatus;
 use crate::error::ApiError;
 use crate::monitor::MonitorStatus;
 use crate::store::events::Actor;
-use crate::store::monitors::{DUE_SHARDS, DayCounters, DueMonitor, LastCheck, Recorded, Transition};
+use crate::store::monitors::{
+    CHECK_RETENTION_SECS, DayCounters, DueMonitor, LastCheck, MonitorState, Recorded, Transition, state_group,
+};
 use crate::store::services::{ServicePatch, StatusSource};
 
-/// Checks in flight at once: enough that 1,000 due monitors answering in 50 ms take a
-/// few waves and 100 blackholed ones time out together.
-pub const CHECK_CONCURRENCY: usize = 256;
-/// Monitor writes (changes of runs or status) in flight at once.
-pub const WRITE_CONCURRENCY: usize = 32;
+/// Checks in one batch, all in flight at once.
+pub const BATCH_SIZE: usize = 100;
+/// Batches checked at once. The batches of each organization come in turn, so a tenant
+/// whose targets are slow holds one slot per round, and the largest plan's monitors (ten
+/// batches) never fill them all.
+pub const BATCH_CONCURRENCY: usize = 16;
+/// Monitor writes (changes of runs or status) in flight at once, per batch.
+pub const WRITE_CONCURRENCY: usize = 16;
 
 /// What the monitors' part of a tick did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,87 +45,148 @@ pub struct Outcome {
     pub sub_minute: bool,
 }
 
-/// Checks every monitor due now: the shards' due monitors read together, then every
-/// check at once (bounded), and only then the writes, so writing never slows a check
-/// still in flight (whose latency is being measured).
+/// One worker's share of a tick: due monitors of one organization.
+#[derive(Debug)]
+pub struct Batch {
+    /// The organization.
+    pub org: Uuid,
+    /// Its due monitors, at most [`BATCH_SIZE`].
+    pub monitors: Vec<DueMonitor>,
+}
+
+/// Cuts due monitors into batches of one organization each, at most [`BATCH_SIZE`],
+/// ordered round robin: every organization's first batch, then every second one, …
+pub fn batches(due: Vec<DueMonitor>) -> Vec<Batch> {
+    let mut by_org: Vec<(Uuid, Vec<DueMonitor>)> = Vec::new();
+    let mut index: HashMap<Uuid, usize> = HashMap::new();
+    for m in due {
+        let i = *index.entry(m.org()).or_insert_with(|| {
+            by_org.push((m.org(), Vec::new()));
+            by_org.len() - 1
+        });
+        by_org[i].1.push(m);
+    }
+    let mut rounds: Vec<Vec<Batch>> = Vec::new();
+    for (org, monitors) in by_org {
+        let mut monitors = monitors.into_iter().peekable();
+        let mut round = 0;
+        while monitors.peek().is_some() {
+            let batch = Batch { org, monitors: monitors.by_ref().take(BATCH_SIZE).collect() };
+            if rounds.len() <= round {
+                rounds.push(Vec::new());
+            }
+            rounds[round].push(batch);
+            round += 1;
+        }
+    }
+    rounds.into_iter().flatten().collect()
+}
+
+/// The dispatcher: claims the tick's windows, reads what is due in them and checks it,
+/// [`BATCH_CONCURRENCY`] batches at once.
 pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
     let now = state.clock.now();
-    let now_s = crate::clock::timestamp(now);
     let started = std::time::Instant::now();
-    let reads = futures::future::join_all((0..DUE_SHARDS).map(|shard| state.store.due_monitors(shard, now))).await;
-    let mut shards = Vec::new();
-    let mut due = Vec::new();
-    let mut sub_minute = false;
-    let mut stale = Vec::new();
-    for (shard, read) in (0..DUE_SHARDS).zip(reads) {
-        let read = read?;
-        sub_minute |= read.sub_minute;
-        due.extend(read.monitors.into_iter().map(|m| (shard, m)));
-        shards.push(read.state);
-        stale.push(read.stale);
-    }
+    let windows = state.store.claim_windows(now.timestamp()).await?;
+    let due = state.store.due_monitors(&windows).await?;
     let read = started.elapsed();
-    let probes: Vec<(u8, DueMonitor, crate::monitor::Probe)> = futures::stream::iter(due)
-        .map(|(shard, due)| async move {
+    let due_count = due.monitors.len();
+    let results: Vec<Result<Outcome, ApiError>> = futures::stream::iter(batches(due.monitors))
+        .map(|batch| check_batch(state, now, batch))
+        .buffer_unordered(BATCH_CONCURRENCY)
+        .collect()
+        .await;
+    let mut outcome = Outcome { sub_minute: due.sub_minute, ..Outcome::default() };
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(batch) => {
+                outcome.checks += batch.checks;
+                outcome.transitions += batch.transitions;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    tracing::info!(
+        windows = windows.len(),
+        due = due_count,
+        read_ms = read.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        checks = outcome.checks,
+        "monitor tick"
+    );
+    match first_error {
+        Some(e) if outcome.checks == 0 => Err(e),
+        Some(e) => {
+            tracing::warn!(error = %e, "some batches of checks could not be recorded; they are checked at their next slot");
+            Ok(outcome)
+        }
+        None => Ok(outcome),
+    }
+}
+
+/// A worker: checks a batch at once, and only then writes, so writing never slows a
+/// check still in flight (whose latency is being measured).
+pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, batch: Batch) -> Result<Outcome, ApiError> {
+    let org = batch.org;
+    let mut groups: Vec<u8> = batch.monitors.iter().map(|m| state_group(m.monitor().id)).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut before: HashMap<u8, MonitorState> = HashMap::new();
+    for g in groups {
+        before.insert(g, state.store.monitor_state(org, g).await?);
+    }
+    let probes: Vec<(DueMonitor, crate::monitor::Probe)> = futures::stream::iter(batch.monitors)
+        .map(|due| async move {
             let m = due.monitor();
             let timeout = Duration::from_secs(u64::from(m.timeout_seconds));
             let probe = state.sender.check(&m.method, &m.url, timeout, m.keyword.as_deref()).await;
-            (shard, due, probe)
+            (due, probe)
         })
-        .buffer_unordered(CHECK_CONCURRENCY)
+        .buffer_unordered(BATCH_SIZE)
         .collect()
         .await;
-    let checked = started.elapsed();
-    let shards = &shards;
-    let results: Vec<Result<(u8, Option<Recorded>), ApiError>> = futures::stream::iter(probes)
-        .map(|(shard, due, probe)| async move {
-            let counters = shards[usize::from(shard)].day.get(&due.monitor().id);
-            state.store.record_check(&due, &probe, now, counters).await.map(|r| (shard, r))
+    let before = &before;
+    let results: Vec<Result<Option<Recorded>, ApiError>> = futures::stream::iter(probes)
+        .map(|(due, probe)| async move {
+            let id = due.monitor().id;
+            let counters = before.get(&state_group(id)).and_then(|s| s.day.get(&id));
+            state.store.record_check(&due, &probe, now, counters).await
         })
         .buffer_unordered(WRITE_CONCURRENCY)
         .collect()
         .await;
     let mut records = Vec::new();
     let mut transitions = Vec::new();
-    let mut entries: Vec<Vec<(uuid::Uuid, LastCheck, DayCounters)>> = vec![Vec::new(); usize::from(DUE_SHARDS)];
+    let mut entries: HashMap<u8, Vec<(Uuid, LastCheck, DayCounters)>> = HashMap::new();
     let mut first_error = None;
     for result in results {
         match result {
-            Ok((shard, Some(r))) => {
+            Ok(Some(r)) => {
                 records.push(r.record);
                 records.extend(r.rollup);
                 transitions.extend(r.transition);
                 if let Some(id) = r.last_id {
-                    entries[usize::from(shard)].push((id, r.last, r.day));
+                    entries.entry(state_group(id)).or_default().push((id, r.last, r.day));
                 }
             }
-            Ok((_, None)) => {}
+            Ok(None) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    let outcome = Outcome { checks: entries.iter().map(Vec::len).sum(), transitions: transitions.len(), sub_minute };
-    let recorded = started.elapsed();
+    let outcome = Outcome { checks: entries.values().map(Vec::len).sum(), transitions: transitions.len(), sub_minute: false };
     state.store.put_all(records).await?;
-    let logged = started.elapsed();
-    let updates = futures::future::join_all((0..DUE_SHARDS).map(|shard| {
-        let i = usize::from(shard);
-        state.store.update_shard_state(shard, &now_s, &shards[i], &entries[i], &stale[i])
-    }))
-    .await;
-    for update in updates {
-        update?;
+    let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
+    for (group, checked) in &entries {
+        let state_before = &before[group];
+        let stale: Vec<Uuid> =
+            state_before.last.iter().filter(|(_, last)| last.at < week_ago).map(|(id, _)| *id).collect();
+        state.store.update_monitor_state(org, *group, state_before, checked, &stale).await?;
     }
-    tracing::info!(
-        read_ms = read.as_millis() as u64,
-        checked_ms = checked.as_millis() as u64,
-        recorded_ms = recorded.as_millis() as u64,
-        logged_ms = logged.as_millis() as u64,
-        state_ms = started.elapsed().as_millis() as u64,
-        checks = outcome.checks,
-        "monitor tick"
-    );
     for transition in &transitions {
         if let Err(e) = drive_service(state, transition).await {
             tracing::error!(error = ?e, monitor = %transition.monitor.id, "the linked service's status was not changed");
@@ -126,7 +198,7 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
     match first_error {
         Some(e) if outcome.checks == 0 => Err(e),
         Some(e) => {
-            tracing::warn!(error = %e, "some checks could not be recorded; those monitors stay due");
+            tracing::warn!(error = %e, %org, "some checks could not be recorded; those monitors are checked at their next slot");
             Ok(outcome)
         }
         None => Ok(outcome),
@@ -244,5 +316,28 @@ mod tests {
         assert_eq!(super::duration(d(65)), "1 hour 5 minutes");
         assert_eq!(super::duration(d(120)), "2 hours");
         assert_eq!(super::duration(d(3 * 1440 + 61)), "3 days 1 hour");
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::store::monitors::{NewMonitor, due_for_test};
+
+    fn due(org: Uuid, n: usize) -> Vec<DueMonitor> {
+        (0..n).map(|_| due_for_test(org, NewMonitor::linked(Uuid::now_v7(), "m", "http://127.0.0.1/".into()))).collect()
+    }
+
+    #[test]
+    fn batches_hold_one_organization_each_and_take_organizations_in_turn() {
+        let (big, small) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut monitors = due(big, 1000);
+        monitors.extend(due(small, 1));
+        let batches = batches(monitors);
+        assert_eq!(batches.len(), 11);
+        assert!(batches.iter().all(|b| b.monitors.len() <= BATCH_SIZE && b.monitors.iter().all(|m| m.org() == b.org)));
+        // The small tenant's only batch comes second, not after the big one's ten.
+        assert_eq!(batches[1].org, small);
+        assert_eq!(batches.iter().map(|b| b.monitors.len()).sum::<usize>(), 1001);
     }
 }

@@ -398,37 +398,161 @@ async fn uptime_reads_ended_days_from_their_rollups_and_today_from_the_shard_sta
 }
 
 #[tokio::test]
-async fn the_shard_state_forgets_monitors_deleted_over_a_week_ago() {
-    // Arrange: one monitor more than there are shards, so two share one; all checked once.
+async fn the_monitor_state_forgets_monitors_deleted_over_a_week_ago() {
+    // Arrange: one monitor more than there are state items, so two share one; all checked once.
+    use livestatus_shared::store::monitors::{STATE_GROUPS, state_group};
     let app = TestApp::isolated().await;
     let target = Receiver::start(|_, _| Reply::Status(200)).await;
     let mut ids = Vec::new();
-    for i in 0..=livestatus_shared::store::monitors::DUE_SHARDS {
+    for i in 0..=STATE_GROUPS {
         let m = create(&app, json!({"name": format!("m{i}"), "url": format!("{}/{i}", target.base)})).await;
         ids.push(m["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
     }
     tick(&app).await;
-    let shard = |id: &uuid::Uuid| id.as_bytes()[15] % livestatus_shared::store::monitors::DUE_SHARDS;
     let (gone, kept) = ids
         .iter()
         .enumerate()
-        .find_map(|(i, a)| ids[i + 1..].iter().find(|b| shard(b) == shard(a)).map(|b| (*a, *b)))
-        .expect("two monitors share a shard");
-    assert!(app.store.shard_state(shard(&gone)).await.unwrap().last.contains_key(&gone));
+        .find_map(|(i, a)| ids[i + 1..].iter().find(|b| state_group(**b) == state_group(*a)).map(|b| (*a, *b)))
+        .expect("two monitors share a state item");
+    let group = state_group(gone);
+    assert!(app.store.monitor_state(app.org, group).await.unwrap().last.contains_key(&gone));
 
-    // Act: one is deleted; a day later, and eight days later, the shard is checked again.
+    // Act: one is deleted; a day later, and eight days later, the others are checked again.
     app.call("DELETE", &format!("/api/v1/monitors/{gone}"), None).await.expect(204);
     app.clock.advance(Duration::days(1));
     tick(&app).await;
-    let after_a_day = app.store.shard_state(shard(&gone)).await.unwrap();
+    let after_a_day = app.store.monitor_state(app.org, group).await.unwrap();
     app.clock.advance(Duration::days(7));
     tick(&app).await;
-    let after_eight_days = app.store.shard_state(shard(&gone)).await.unwrap();
+    let after_eight_days = app.store.monitor_state(app.org, group).await.unwrap();
 
     // Assert
     assert!(after_a_day.last.contains_key(&gone), "kept while its last check is under a week old");
     assert!(!after_eight_days.last.contains_key(&gone) && !after_eight_days.day.contains_key(&gone));
     assert!(after_eight_days.last.contains_key(&kept));
+}
+
+#[tokio::test]
+async fn each_organization_keeps_its_monitors_state_in_its_own_partition() {
+    // Arrange: two organizations with a monitor each.
+    let app = TestApp::isolated().await;
+    let target = Receiver::start(|_, _| Reply::Status(200)).await;
+    let (other, other_key) = app.new_org(livestatus_shared::domain::Plan::Business).await;
+    let mine = create(&app, json!({"name": "mine", "url": format!("{}/a", target.base)})).await;
+    let theirs = app
+        .call_as(&other_key, "POST", "/api/v1/monitors", Some(json!({"name": "theirs", "url": format!("{}/b", target.base)})))
+        .await;
+    let theirs = theirs.expect(201).json["data"].clone();
+
+    // Act
+    assert_eq!(tick(&app).await.checks, 2);
+
+    // Assert: each monitor's last check is in its own organization's items, and nothing
+    // of the scheduler's holds an entry per monitor.
+    let state_items = |items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>| {
+        items.into_iter().filter(|i| i["sk"].as_s().unwrap().starts_with("MONITORSTATE#")).collect::<Vec<_>>()
+    };
+    let in_mine = state_items(app.org_items(app.org).await);
+    let in_theirs = state_items(app.org_items(other).await);
+    let holds = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>], id: &Value| {
+        items.iter().any(|i| i["last"].as_m().unwrap().contains_key(id.as_str().unwrap()))
+    };
+    assert!(holds(&in_mine, &mine["id"]) && !holds(&in_mine, &theirs["id"]));
+    assert!(holds(&in_theirs, &theirs["id"]) && !holds(&in_theirs, &mine["id"]));
+    let r = app.call_as(&other_key, "GET", &format!("/api/v1/monitors/{}", theirs["id"].as_str().unwrap()), None).await;
+    assert!(r.expect(200).json["data"]["lastCheckedAt"].is_string());
+}
+
+#[tokio::test]
+async fn over_an_hour_each_monitor_is_checked_once_per_interval_and_never_twice_by_racing_ticks() {
+    // Arrange: monitors every 30 s, minute, 5 minutes and hour, each checked once (new).
+    let app = TestApp::isolated().await;
+    let target = Receiver::start(|_, _| Reply::Status(200)).await;
+    let mut ids = Vec::new();
+    for (i, (interval, timeout)) in [(30, 10), (60, 10), (300, 10), (3600, 10)].into_iter().enumerate() {
+        let body = json!({"name": format!("m{i}"), "url": format!("{}/{i}", target.base),
+                          "intervalSeconds": interval, "timeoutSeconds": timeout});
+        ids.push(create(&app, body).await["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(tick(&app).await.checks, 4, "new monitors are checked at once");
+
+    // Act: an hour of ticks every 30 s, each run twice at once (as two overlapping
+    // scheduler invocations would).
+    let mut total = 0;
+    for _ in 0..120 {
+        app.clock.advance(Duration::seconds(30));
+        let (a, b) = tokio::join!(tick(&app), tick(&app));
+        total += a.checks + b.checks;
+    }
+
+    // Assert: 120 + 60 + 12 + 1 checks, each monitor's as many as its interval makes.
+    assert_eq!(total, 120 + 60 + 12 + 1);
+    let items = app.org_items(app.org).await;
+    for (id, expected) in ids.iter().zip([121, 61, 13, 2]) {
+        let prefix = format!("MONITOR#{id}#CHECK#");
+        let checks = items.iter().filter(|i| i["sk"].as_s().unwrap().starts_with(&prefix)).count();
+        assert_eq!(checks, expected, "monitor {id}");
+    }
+}
+
+#[tokio::test]
+async fn one_tenants_blackholed_targets_do_not_delay_another_tenants_check() {
+    // Arrange: an organization with 300 monitors of a target that never answers (2 s
+    // timeout), more than a batch, and another organization with one healthy monitor.
+    let app = TestApp::isolated().await;
+    let blackhole = slow_target(None).await;
+    many_monitors(&app, 300, &blackhole, 2).await;
+    let arrived = std::sync::Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+    let seen = arrived.clone();
+    let healthy = Receiver::start(move |_, _| {
+        seen.lock().unwrap().get_or_insert_with(std::time::Instant::now);
+        Reply::Status(200)
+    })
+    .await;
+    let (_, other_key) = app.new_org(livestatus_shared::domain::Plan::Free).await;
+    app.call_as(&other_key, "POST", "/api/v1/monitors", Some(json!({"name": "ok", "url": format!("{}/ok", healthy.base)})))
+        .await
+        .expect(201);
+
+    // Act
+    let started = std::time::Instant::now();
+    let outcome = tick(&app).await;
+
+    // Assert: the healthy check went out at once, not after the blackholes' timeout.
+    assert_eq!(outcome.checks, 301);
+    let at = arrived.lock().unwrap().expect("the healthy target was checked");
+    assert!(at - started < std::time::Duration::from_millis(1500), "checked after {:?}", at - started);
+}
+
+#[tokio::test]
+async fn migrate_moves_monitors_of_the_earlier_due_index_into_the_new_one() {
+    // Arrange: a monitor checked once, then put back as an earlier version kept it.
+    let app = TestApp::isolated().await;
+    let target = Receiver::start(|_, _| Reply::Status(200)).await;
+    let m = create(&app, json!({"name": "old", "url": format!("{}/old", target.base)})).await;
+    let id = m["id"].as_str().unwrap();
+    tick(&app).await;
+    app.store
+        .client()
+        .update_item()
+        .table_name(app.store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", app.org)))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("MONITOR#{id}")))
+        .update_expression("SET gsi2pk = :legacy")
+        .expression_attribute_values(":legacy", aws_sdk_dynamodb::types::AttributeValue::S("MONITORS#7".into()))
+        .send()
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(tick(&app).await.checks, 0, "not in the due index");
+
+    // Act
+    let moved = app.store.migrate().await.unwrap();
+
+    // Assert
+    assert_eq!(moved, 1);
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(tick(&app).await.checks, 1);
 }
 
 async fn slow_target(delay: Option<std::time::Duration>) -> String {

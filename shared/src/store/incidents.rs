@@ -602,11 +602,11 @@ impl Store {
     }
 
     /// Fills index keys on items written before their index or partition existed: GSI2's
-    /// on incidents, GSI1's on updates. An operator's migration (it scans the table), run
+    /// on incidents, GSI1's on updates, the due index's on monitors. An operator's migration (it scans the table), run
     /// by `ensure_table` on a table kept from an earlier version and by
     /// `livestatus-admin migrate`. Returns how many items it changed.
     pub async fn migrate(&self) -> Result<usize, ApiError> {
-        let mut changed = 0;
+        let mut changed = self.migrate_monitors().await?;
         let mut start = None;
         loop {
             let out = self

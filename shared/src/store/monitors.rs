@@ -1,13 +1,13 @@
 //! Monitors, their recent checks and their daily rollups. A monitor sits in the org
 //! partition (`MONITOR#<id>`), listed through GSI1 (`ORG#<org>#MONITORS`); while not
-//! paused it sits in one of 32 GSI2 shards of active monitors (`MONITORS#<shard>`),
-//! which the scheduler's tick reads whole, so a check costs no read of its own. When a
-//! monitor is due follows from its slot (its interval, offset by its id), so no key
-//! changes from check to check. A check writes its record (`MONITOR#<id>#CHECK#<at>`,
-//! 7-day TTL, batched), the monitor only when its runs or status change, and its last
-//! check and day counters into its shard's state item (`SCHEDULER` / `MONITORS#<shard>`);
-//! a day that ended becomes a rollup item (`MONITOR#<id>#DAY#<date>`). Nothing is kept
-//! per check for longer than a week.
+//! paused it sits in the due index (GSI2, see [`schema`]): by interval, bucket and shard,
+//! so a tick reads only the monitors due in its 30-second windows, whole, and a check
+//! costs no read of its own. No key changes from check to check. A check writes its
+//! record (`MONITOR#<id>#CHECK#<at>`, 7-day TTL, batched), the monitor only when its runs
+//! or status change, and its last check and day counters into one of its organization's
+//! state items (`ORG#<org>` / `MONITORSTATE#<group>`: bounded by the plan's monitors, and
+//! no tenant's checks write another's); a day that ended becomes a rollup item
+//! (`MONITOR#<id>#DAY#<date>`). Nothing is kept per check for longer than a week.
 //!
 //! A service's linked monitor has the service's id, so creating, changing and removing
 //! it goes with the service's own writes.
@@ -20,7 +20,8 @@ use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::pages::Listing;
 use super::quotas::{Quota, returned_item};
-use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, sdk_error, to_item};
+use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
+use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
 use crate::error::ApiError;
 use crate::monitor::{MonitorStatus, Runs};
 
@@ -30,10 +31,12 @@ pub const LINKED_FOLLOWS_SERVICE: &str =
 
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
-/// Shards of the active monitors (and of the scheduler's state about them). A shard's
-/// state item holds about 190 bytes per monitor, so some 2,000 monitors fit in its
-/// 400 KB: 32 shards carry about 60,000 active monitors per table.
-pub const DUE_SHARDS: u8 = 32;
+/// Items of an organization's monitor state. An entry takes about 190 bytes, so the
+/// largest plan's 1,000 monitors fill some 50 KB of each item's 400 KB.
+pub const STATE_GROUPS: u8 = 4;
+/// Windows a tick catches up on after the scheduler missed some (five minutes); monitors
+/// due in older windows wait for their next slot.
+pub const MAX_CATCH_UP_WINDOWS: i64 = 10;
 
 /// A monitor as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -197,47 +200,68 @@ impl NewMonitor {
 }
 
 /// The due-index shard of a monitor.
-pub(crate) fn shard(id: Uuid) -> u8 {
-    id.as_bytes()[15] % DUE_SHARDS
+fn due_shard(id: Uuid) -> u8 {
+    id.as_bytes()[15] % schema::MONITOR_DUE_SHARDS
 }
 
-/// `MONITORS#<shard>`: a GSI2 partition of the active (not paused) monitors.
-pub(crate) fn active_gsi2pk(shard: u8) -> String {
-    format!("MONITORS#{shard}")
+/// The group of an organization's monitor state a monitor's entries sit in.
+pub fn state_group(id: Uuid) -> u8 {
+    id.as_bytes()[14] % STATE_GROUPS
 }
 
-/// Sets an item's index keys: in its shard of active monitors unless paused. The keys do
-/// not change from check to check: when a monitor is due follows from its slot.
+/// The window of the due index `at` falls in.
+pub fn window_of(at: i64) -> i64 {
+    at.div_euclid(schema::MONITOR_WINDOW_SECS)
+}
+
+/// A monitor's bucket: it is due in the windows whose number is this modulo
+/// `interval / 30` (spread by its id).
+fn bucket(id: Uuid, interval_seconds: u32) -> u32 {
+    let windows = windows_per_interval(interval_seconds);
+    u32::try_from(id.as_u128() % u128::from(windows)).unwrap_or(0)
+}
+
+fn windows_per_interval(interval_seconds: u32) -> u32 {
+    (interval_seconds / schema::MONITOR_WINDOW_SECS as u32).max(1)
+}
+
+/// The GSI2 partitions of the monitors due in window `window`: for each interval, the
+/// bucket due then, in each shard.
+pub(crate) fn due_partitions(window: i64) -> impl Iterator<Item = (u32, String)> {
+    crate::monitor::INTERVALS.into_iter().flat_map(move |interval| {
+        let windows = i64::from(windows_per_interval(interval));
+        let bucket = u32::try_from(window.rem_euclid(windows)).unwrap_or(0);
+        (0..schema::MONITOR_DUE_SHARDS).map(move |shard| (interval, schema::monitor_due_gsi2pk(interval, bucket, shard)))
+    })
+}
+
+/// Sets an item's index keys: while not paused, in the due index, under `NEW` until its
+/// first check (after which its runs are written) and then in its bucket. The keys do not
+/// change from check to check.
 pub(crate) fn schedule(mut item: MonitorItem, org: Uuid) -> MonitorItem {
-    if item.monitor.paused {
+    let m = &item.monitor;
+    if m.paused {
         item.gsi2pk = None;
         item.gsi2sk = None;
     } else {
-        item.gsi2pk = Some(active_gsi2pk(shard(item.monitor.id)));
-        item.gsi2sk = Some(format!("{org}#{}", item.monitor.id));
+        let pk = if item.runs == Runs::default() {
+            schema::monitor_new_gsi2pk(due_shard(m.id))
+        } else {
+            schema::monitor_due_gsi2pk(m.interval_seconds, bucket(m.id, m.interval_seconds), due_shard(m.id))
+        };
+        item.gsi2sk = Some(schema::monitor_due_gsi2sk(org, m.id));
+        item.gsi2pk = Some(pk);
     }
     item
 }
 
-/// Whether a monitor is due at `now` when the previous tick ran at `previous`: one of
-/// its slots (every `interval` seconds, offset by its id) falls in `(previous, now]`.
-pub fn slot_due(id: Uuid, interval_seconds: u32, previous: i64, now: i64) -> bool {
-    let interval = i64::from(interval_seconds.max(1));
-    let offset = i64::try_from(id.as_u128() % interval as u128).unwrap_or(0);
-    let last_slot = (now - offset).div_euclid(interval) * interval + offset;
-    last_slot > previous
-}
-
-/// The scheduler's state of a shard: when it last ran, and each monitor's last check
-/// and today's counters (one item per shard, so a steady monitor's check writes nothing
-/// of its own but its check record).
+/// An organization's monitors' last checks and counters of the day, in
+/// [`STATE_GROUPS`] items of its own partition (so a check writes nothing of its own but
+/// its record, and about forty monitors' entries go in one update).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ShardState {
-    /// The last tick.
-    #[serde(default)]
-    pub last_tick_at: Option<String>,
-    /// Each monitor's last check: `[at, latencyMs]`.
+pub struct MonitorState {
+    /// Each monitor's last check.
     #[serde(default)]
     pub last: std::collections::HashMap<Uuid, LastCheck>,
     /// Each monitor's counters of the day.
@@ -245,7 +269,7 @@ pub struct ShardState {
     pub day: std::collections::HashMap<Uuid, DayCounters>,
 }
 
-/// A monitor's last check, as the shard state keeps it.
+/// A monitor's last check, as its organization's state keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastCheck {
@@ -253,32 +277,6 @@ pub struct LastCheck {
     pub at: String,
     /// Its latency.
     pub latency_ms: u64,
-}
-
-const SCHEDULER_PK: &str = "SCHEDULER";
-
-fn shard_state_sk(shard: u8) -> String {
-    format!("MONITORS#{shard}")
-}
-
-/// `MONITOR#<id>`; also the prefix of its checks and rollups.
-pub(crate) fn monitor_sk(id: Uuid) -> String {
-    format!("MONITOR#{id}")
-}
-
-/// `MONITOR#<id>#CHECK#<at>`: a check record, newest last.
-pub(crate) fn check_sk(id: Uuid, at: &str) -> String {
-    format!("MONITOR#{id}#CHECK#{at}")
-}
-
-/// `MONITOR#<id>#DAY#<date>`: a day's rollup.
-pub(crate) fn day_sk(id: Uuid, date: &str) -> String {
-    format!("MONITOR#{id}#DAY#{date}")
-}
-
-/// `ORG#<org>#MONITORS`: GSI1 partition of an organization's monitors.
-pub(crate) fn monitors_gsi1pk(org: Uuid) -> String {
-    format!("ORG#{org}#MONITORS")
 }
 
 /// The stored item of a new monitor, checked first at `now`.
@@ -453,23 +451,23 @@ impl Store {
         }
     }
 
-    /// Reads a monitor of `org`, with its last check from its shard's state.
+    /// Reads a monitor of `org`, with its last check from its organization's state.
     pub async fn get_monitor(&self, org: Uuid, id: Uuid) -> Result<Option<Monitor>, ApiError> {
         let Some(item) = self.monitor_item(org, id).await? else { return Ok(None) };
         let mut monitors = vec![item.monitor];
-        self.overlay_last_checks(&mut monitors).await?;
+        self.overlay_last_checks(org, &mut monitors).await?;
         Ok(monitors.pop())
     }
 
-    /// Sets each monitor's `lastCheckedAt` and `lastLatencyMs` from its shard's state
-    /// (where steady checks record them), one read per shard involved.
-    async fn overlay_last_checks(&self, monitors: &mut [Monitor]) -> Result<(), ApiError> {
-        let mut shards: Vec<u8> = monitors.iter().map(|m| shard(m.id)).collect();
-        shards.sort_unstable();
-        shards.dedup();
-        for s in shards {
-            let state = self.shard_state(s).await?;
-            for m in monitors.iter_mut().filter(|m| shard(m.id) == s) {
+    /// Sets each monitor's `lastCheckedAt` and `lastLatencyMs` from its organization's
+    /// state (where steady checks record them), one read per state item involved.
+    async fn overlay_last_checks(&self, org: Uuid, monitors: &mut [Monitor]) -> Result<(), ApiError> {
+        let mut groups: Vec<u8> = monitors.iter().map(|m| state_group(m.id)).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for g in groups {
+            let state = self.monitor_state(org, g).await?;
+            for m in monitors.iter_mut().filter(|m| state_group(m.id) == g) {
                 if let Some(last) = state.last.get(&m.id) {
                     if m.last_checked_at.as_deref().is_none_or(|at| at < last.at.as_str()) {
                         m.last_checked_at = Some(last.at.clone());
@@ -520,7 +518,7 @@ impl Store {
         let (items, last) = self.query_up_to(query, limit, start).await?;
         let mut monitors: Vec<Monitor> =
             items.into_iter().map(|i| from_item::<MonitorItem>(i).map(|i| i.monitor)).collect::<Result<_, _>>()?;
-        self.overlay_last_checks(&mut monitors).await?;
+        self.overlay_last_checks(org, &mut monitors).await?;
         Ok(Listing { items: monitors, next_cursor: last.as_ref().map(cursor::encode) })
     }
 
@@ -538,9 +536,9 @@ impl Store {
         for _ in 0..5 {
             let before = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
             let mut after = before.clone();
-            // The last check, from the shard's state into the item: it stays there once
-            // the monitor is paused and its state entry goes.
-            self.overlay_last_checks(std::slice::from_mut(&mut after.monitor)).await?;
+            // The last check, from the organization's state into the item: it stays there
+            // once the monitor is paused and its state entry goes.
+            self.overlay_last_checks(org, std::slice::from_mut(&mut after.monitor)).await?;
             after.sequence += 1;
             let reset = patch.apply(&mut after.monitor);
             after.monitor.updated_at = now.to_owned();
@@ -681,9 +679,9 @@ pub struct Recorded {
     pub record: Item,
     /// The rollup of a day that ended, to put.
     pub rollup: Option<Item>,
-    /// The monitor's last check, for the shard's state.
+    /// The monitor's last check, for its organization's state.
     pub last: LastCheck,
-    /// Its day counters, for the shard's state.
+    /// Its day counters, for its organization's state.
     pub day: DayCounters,
     /// Its change of status, if any.
     pub transition: Option<Transition>,
@@ -702,74 +700,108 @@ impl DueMonitor {
     }
 }
 
-/// One shard as a tick reads it.
-#[derive(Debug)]
-pub struct DueShard {
-    /// Its monitors due now.
-    pub monitors: Vec<DueMonitor>,
-    /// Its scheduler state.
-    pub state: ShardState,
-    /// Some monitor of it checks more often than once a minute.
-    pub sub_minute: bool,
-    /// Entries of its state to remove: monitors no longer active, last checked over a
-    /// week ago.
-    pub stale: Vec<Uuid>,
+impl DueMonitor {
+    /// Its organization.
+    pub fn org(&self) -> Uuid {
+        self.0.org_id
+    }
 }
 
+/// The monitors due at a tick.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// Each due monitor once.
+    pub monitors: Vec<DueMonitor>,
+    /// Some active monitor checks every 30 s.
+    pub sub_minute: bool,
+}
+
+/// Due-index partitions read at once by a tick.
+const PARTITION_READS: usize = 16;
+
 impl Store {
-    /// A shard's scheduler state (empty before its first tick).
-    pub async fn shard_state(&self, shard: u8) -> Result<ShardState, ApiError> {
-        let out = self.get(&key(SCHEDULER_PK, shard_state_sk(shard)), true).await?;
-        Ok(out.map(from_item::<ShardState>).transpose()?.unwrap_or_default())
+    /// One of an organization's monitor state items (empty before its first check).
+    pub async fn monitor_state(&self, org: Uuid, group: u8) -> Result<MonitorState, ApiError> {
+        let out = self.get(&key(schema::org_pk(org), schema::monitor_state_sk(group)), true).await?;
+        Ok(out.map(from_item::<MonitorState>).transpose()?.unwrap_or_default())
     }
 
-    /// The active monitors of one shard due at `now`, whole (the index projects every
-    /// attribute, so a check costs no read), with the shard's state: those never judged,
-    /// and those with a slot since the shard's last tick (the last minute, before the
-    /// first).
-    pub async fn due_monitors(&self, shard: u8, now: chrono::DateTime<chrono::Utc>) -> Result<DueShard, ApiError> {
-        let state = self.shard_state(shard).await?;
-        let previous = state
-            .last_tick_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or(now.timestamp() - 60, |t| t.timestamp());
-        let query = self
+    /// Claims the windows of the due index a tick at `now` checks: those after the last
+    /// one claimed up to now's (at most [`MAX_CATCH_UP_WINDOWS`]; on the first tick, the
+    /// last minute's). The claim is a conditional write, so two ticks never check one
+    /// window twice: a tick that loses the race gets none.
+    pub async fn claim_windows(&self, now: i64) -> Result<Vec<i64>, ApiError> {
+        let current = window_of(now);
+        let tick_key = key(schema::SCHEDULER_PK, schema::MONITOR_TICK_SK);
+        let last = self
+            .get(&tick_key, true)
+            .await?
+            .and_then(|item| item.get("lastWindow").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()));
+        let first = last.map_or(current - 1, |last| (last + 1).max(current - MAX_CATCH_UP_WINDOWS + 1));
+        if first > current {
+            return Ok(Vec::new());
+        }
+        let mut claim = self
             .client()
-            .query()
-            .index_name(schema::GSI2)
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", s(active_gsi2pk(shard)));
-        let mut due = Vec::new();
-        let mut sub_minute = false;
-        let mut active = std::collections::HashSet::new();
-        for item in self.query_all(query).await? {
-            let item = from_item::<MonitorItem>(item)?;
-            let m = &item.monitor;
-            sub_minute |= m.interval_seconds < 60;
-            active.insert(m.id);
-            if m.status == MonitorStatus::Pending || slot_due(m.id, m.interval_seconds, previous, now.timestamp()) {
-                due.push(DueMonitor(item));
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(tick_key))
+            .update_expression("SET lastWindow = :current")
+            .expression_attribute_values(":current", n(current));
+        claim = match last {
+            Some(last) => claim.condition_expression("lastWindow = :last").expression_attribute_values(":last", n(last)),
+            None => claim.condition_expression("attribute_not_exists(lastWindow)"),
+        };
+        match claim.send().await {
+            Ok(_) => Ok((first..=current).collect()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(Vec::new()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// The active monitors due in `windows` (each once), whole (the index projects every
+    /// attribute, so a check costs no read of its monitor), and those never judged. Reads
+    /// only the partitions due then: for each interval, one bucket per window.
+    pub async fn due_monitors(&self, windows: &[i64]) -> Result<Due, ApiError> {
+        use futures::StreamExt;
+        let mut partitions: Vec<String> = (0..schema::MONITOR_DUE_SHARDS).map(schema::monitor_new_gsi2pk).collect();
+        for window in windows {
+            partitions.extend(due_partitions(*window).map(|(_, pk)| pk));
+        }
+        partitions.sort_unstable();
+        partitions.dedup();
+        let reads: Vec<Result<Vec<Item>, ApiError>> = futures::stream::iter(partitions)
+            .map(|pk| async move {
+                let query = self
+                    .client()
+                    .query()
+                    .index_name(schema::GSI2)
+                    .key_condition_expression("gsi2pk = :pk")
+                    .expression_attribute_values(":pk", s(pk));
+                self.query_all(query).await
+            })
+            .buffer_unordered(PARTITION_READS)
+            .collect()
+            .await;
+        let mut due = Due::default();
+        let mut seen = std::collections::HashSet::new();
+        for read in reads {
+            for item in read? {
+                let item = from_item::<MonitorItem>(item)?;
+                due.sub_minute |= item.monitor.interval_seconds < 60;
+                if seen.insert(item.monitor.id) {
+                    due.monitors.push(DueMonitor(item));
+                }
             }
         }
-        // Entries of monitors deleted or paused long ago, so the state item does not grow
-        // with every monitor there ever was (a paused monitor keeps its last check in its
-        // own item: see `update_monitor`).
-        let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
-        let stale = state
-            .last
-            .iter()
-            .filter(|(id, last)| !active.contains(*id) && last.at < week_ago)
-            .map(|(id, _)| *id)
-            .collect();
-        Ok(DueShard { monitors: due, state, sub_minute, stale })
+        Ok(due)
     }
 
     /// Records a check of a due monitor made at `now`. Its verdict moves its runs and
     /// status; only when they change is the monitor written (conditioned on the revision
     /// the tick read: a monitor changed meanwhile is left alone), with the event of a
     /// change of status. Returns the check record, the monitor's last check and day
-    /// counters for the shard's state (and the rollup of a day that ended), and the
+    /// counters for its organization's state (and the rollup of a day that ended), and the
     /// transition; `None` when the monitor changed meanwhile.
     pub async fn record_check(
         &self,
@@ -891,7 +923,7 @@ impl Store {
     }
 
     /// A monitor's days from `from` to `to`, oldest first: the rollups of days that
-    /// ended, and today's counters from its shard's state. Days without checks are
+    /// ended, and today's counters from its organization's state. Days without checks are
     /// missing. `None` when there is no such monitor.
     pub async fn monitor_days(
         &self,
@@ -913,7 +945,7 @@ impl Store {
             .expression_attribute_values(":to", s(day_sk(id, &to.to_string())));
         let mut days =
             self.query_all(query).await?.into_iter().map(from_item::<DayCounters>).collect::<Result<Vec<_>, _>>()?;
-        let state = self.shard_state(shard(id)).await?;
+        let state = self.monitor_state(org, state_group(id)).await?;
         if let Some(open) = state.day.get(&id) {
             let in_range = (from.to_string()..=to.to_string()).contains(&open.date);
             if in_range && !days.iter().any(|d| d.date == open.date) {
@@ -923,39 +955,37 @@ impl Store {
         Ok(Some(days))
     }
 
-    /// Writes a shard's state after a tick: the tick's time, and each checked monitor's
-    /// last check and day counters (some forty monitors to an update).
-    pub async fn update_shard_state(
+    /// Writes one of an organization's monitor state items after a check of its
+    /// monitors: each checked monitor's last check and day counters, and the removal of
+    /// `stale` entries (monitors not checked for a week: deleted, or paused and keeping
+    /// their last check in their own item), some forty monitors to an update.
+    pub async fn update_monitor_state(
         &self,
-        shard: u8,
-        now: &str,
-        before: &ShardState,
+        org: Uuid,
+        group: u8,
+        before: &MonitorState,
         checked: &[(Uuid, LastCheck, DayCounters)],
         stale: &[Uuid],
     ) -> Result<(), ApiError> {
-        // A shard with nothing due keeps its last tick: no slot of its fell in between.
-        if checked.is_empty() {
-            return Ok(());
+        let Some((id, last, day)) = checked.first() else { return Ok(()) };
+        if !before.last.is_empty() {
+            return self.set_state_entries(org, group, checked, stale).await;
         }
-        if before.last_tick_at.is_some() {
-            return self.set_shard_entries(shard, Some(now), checked, stale).await;
-        }
-        // The first tick of a shard: both maps start with the first monitor's entries,
-        // never empty (an empty map is something DynamoDB Local's stream cannot render).
-        let (id, last, day) = &checked[0];
+        // The item's first write: both maps start with the first monitor's entries, never
+        // empty (an empty map is something DynamoDB Local's stream cannot render).
         let first = |value: aws_sdk_dynamodb::types::AttributeValue| {
             aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::from([(id.to_string(), value)]))
         };
         self.client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+            .set_key(Some(key(schema::org_pk(org), schema::monitor_state_sk(group))))
             .update_expression(
-                "SET lastTickAt = :now, #last = if_not_exists(#last, :last), #day = if_not_exists(#day, :day)",
+                "SET entity = :entity, #last = if_not_exists(#last, :last), #day = if_not_exists(#day, :day)",
             )
             .expression_attribute_names("#last", "last")
             .expression_attribute_names("#day", "day")
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":entity", s("monitorState"))
             .expression_attribute_values(
                 ":last",
                 first(serde_dynamo::to_attribute_value(last).map_err(ApiError::internal)?),
@@ -967,16 +997,15 @@ impl Store {
             .send()
             .await
             .map_err(sdk_error)?;
-        self.set_shard_entries(shard, None, checked, stale).await
+        self.set_state_entries(org, group, checked, stale).await
     }
 
-    /// Sets monitors' last checks and day counters in a shard's state (and, with the
-    /// first chunk, the tick's time and the removal of stale entries, up to forty), some
-    /// forty to an update.
-    async fn set_shard_entries(
+    /// Sets monitors' last checks and day counters in a state item (and, with the first
+    /// chunk, removes up to forty stale entries), some forty to an update.
+    async fn set_state_entries(
         &self,
-        shard: u8,
-        now: Option<&str>,
+        org: Uuid,
+        group: u8,
         checked: &[(Uuid, LastCheck, DayCounters)],
         stale: &[Uuid],
     ) -> Result<(), ApiError> {
@@ -985,7 +1014,7 @@ impl Store {
                 .client()
                 .update_item()
                 .table_name(self.table())
-                .set_key(Some(key(SCHEDULER_PK, shard_state_sk(shard))))
+                .set_key(Some(key(schema::org_pk(org), schema::monitor_state_sk(group))))
                 .expression_attribute_names("#last", "last")
                 .expression_attribute_names("#day", "day");
             let mut sets = Vec::new();
@@ -1001,10 +1030,6 @@ impl Store {
                         format!(":d{i}"),
                         serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?,
                     );
-            }
-            if let (0, Some(now)) = (n, now) {
-                sets.push("lastTickAt = :now".to_owned());
-                update = update.expression_attribute_values(":now", s(now));
             }
             let mut removes = Vec::new();
             if n == 0 {
@@ -1130,4 +1155,60 @@ impl Store {
             Err(e) => Err(sdk_error(e)),
         }
     }
+}
+
+impl Store {
+    /// Moves monitors written before the due index by interval and bucket (in
+    /// `MONITORS#<shard>`) into it: part of [`Store::migrate`]. Returns how many it moved.
+    pub(crate) async fn migrate_monitors(&self) -> Result<usize, ApiError> {
+        let mut moved = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .scan()
+                .table_name(self.table())
+                .filter_expression("entity = :monitor AND begins_with(gsi2pk, :legacy)")
+                .expression_attribute_values(":monitor", s("monitor"))
+                .expression_attribute_values(":legacy", s("MONITORS#"))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                let item = from_item::<MonitorItem>(item)?;
+                let (org, old) = (item.org_id, item.gsi2pk.clone().unwrap_or_default());
+                let item = schedule(item, org);
+                let (Some(pk), Some(sk)) = (item.gsi2pk, item.gsi2sk) else { continue };
+                let updated = self
+                    .client()
+                    .update_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(item.pk, item.sk)))
+                    .condition_expression("gsi2pk = :old")
+                    .update_expression("SET gsi2pk = :pk, gsi2sk = :sk")
+                    .expression_attribute_values(":old", s(old))
+                    .expression_attribute_values(":pk", s(pk))
+                    .expression_attribute_values(":sk", s(sk))
+                    .send()
+                    .await;
+                match updated {
+                    Ok(_) => moved += 1,
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(sdk_error(e)),
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(moved);
+            }
+        }
+    }
+}
+
+/// A due monitor of `org` as a tick would read it (for the dispatcher's unit tests).
+#[cfg(test)]
+pub(crate) fn due_for_test(org: Uuid, new: NewMonitor) -> DueMonitor {
+    DueMonitor(new_item(org, new, None, "2026-01-01T00:00:00Z"))
 }

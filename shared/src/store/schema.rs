@@ -23,6 +23,11 @@
 //! | email claim   | `ORG#<org>`        | `SUBEMAIL#<page>#<sha256(email)>` |          |          |
 //! | maintenance   | `ORG#<org>`        | `MAINTENANCE#<id>`   | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `<id>` |
 //! | maint. update | `ORG#<org>`        | `MAINTENANCE#<id>#UPDATE#<upd>` | `ORG#<org>#PAGE#<page>#MAINTENANCES` | `!U#<id>#<upd>` |
+//! | monitor       | `ORG#<org>`        | `MONITOR#<id>`       | `ORG#<org>#MONITORS`  | `<id>`   |
+//! | check record  | `ORG#<org>`        | `MONITOR#<id>#CHECK#<at>` (7-day TTL) |      |          |
+//! | day rollup    | `ORG#<org>`        | `MONITOR#<id>#DAY#<date>` |                  |          |
+//! | monitor state | `ORG#<org>`        | `MONITORSTATE#<group 0-3>` (last checks, the day's counters) | | |
+//! | monitor tick  | `SCHEDULER`        | `MONITORS` (the last window claimed) |       |          |
 //! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
 //! | sign-up counter | `SIGNUPS#<page>` | `<hour>` or `<hour>#<sha256(address)>` |  |  |
 //!
@@ -30,6 +35,12 @@
 //! carries `gsi2pk = DUE#MAINTENANCE`, `gsi2sk = <when>#<org>#<id>`, removed once nothing
 //! is left for the scheduler to do: the tick reads the due windows in one query. One
 //! partition: a window makes at most three transitions in its life.
+//!
+//! An active monitor also carries `gsi2pk = DUE#MONITOR#<interval>#<bucket>#<shard>`
+//! (`DUE#MONITOR#NEW#<shard>` until its first check), `gsi2sk = <org>#<id>`: time is cut
+//! into 30-second windows, and a monitor of interval `i` is due in the windows whose number
+//! is its bucket modulo `i / 30`, so a tick reads only the partitions due in its windows
+//! (an hourly monitor is read once an hour). Paused monitors carry neither.
 //!
 //! Subscribers also carry `gsi2pk = ORG#<org>#PAGE#<page>#SUBSCRIBERS#<state>`, `gsi2sk =
 //! <id>`: the notifier reads a page's active subscribers, and `?state=` lists, in one
@@ -188,6 +199,49 @@ pub fn due_gsi2pk(shard: u8) -> String {
 pub fn due_gsi2sk(at: &str, org: Uuid, id: Uuid) -> String {
     format!("{at}#{org}#{id}")
 }
+
+/// Width of a window of the monitors' due index, in seconds: the shortest interval.
+pub const MONITOR_WINDOW_SECS: i64 = 30;
+/// Shards of each partition of the monitors' due index.
+pub const MONITOR_DUE_SHARDS: u8 = 4;
+/// `MONITOR#<id>`: a monitor; also the prefix of its checks and rollups.
+pub fn monitor_sk(id: Uuid) -> String {
+    format!("MONITOR#{id}")
+}
+/// `MONITOR#<id>#CHECK#<at>`: a check record, newest last.
+pub fn check_sk(id: Uuid, at: &str) -> String {
+    format!("MONITOR#{id}#CHECK#{at}")
+}
+/// `MONITOR#<id>#DAY#<date>`: a day's rollup.
+pub fn day_sk(id: Uuid, date: &str) -> String {
+    format!("MONITOR#{id}#DAY#{date}")
+}
+/// `ORG#<org>#MONITORS`: GSI1 partition of an organization's monitors.
+pub fn monitors_gsi1pk(org: Uuid) -> String {
+    format!("ORG#{org}#MONITORS")
+}
+/// `DUE#MONITOR#<interval>#<bucket>#<shard>`: GSI2 partition of the active monitors of
+/// one interval due in the windows whose number is `bucket` modulo `interval / 30`.
+pub fn monitor_due_gsi2pk(interval: u32, bucket: u32, shard: u8) -> String {
+    format!("DUE#MONITOR#{interval}#{bucket}#{shard}")
+}
+/// `DUE#MONITOR#NEW#<shard>`: GSI2 partition of the monitors never judged (due at once).
+pub fn monitor_new_gsi2pk(shard: u8) -> String {
+    format!("DUE#MONITOR#NEW#{shard}")
+}
+/// GSI2 sort key of a monitor in the due index: `<org>#<id>`.
+pub fn monitor_due_gsi2sk(org: Uuid, id: Uuid) -> String {
+    format!("{org}#{id}")
+}
+/// `MONITORSTATE#<group>`: one of an organization's items of its monitors' last checks
+/// and counters of the day (in its own partition, so no tenant fills another's).
+pub fn monitor_state_sk(group: u8) -> String {
+    format!("MONITORSTATE#{group}")
+}
+/// `SCHEDULER`: partition of the scheduler's own state.
+pub const SCHEDULER_PK: &str = "SCHEDULER";
+/// `MONITORS`: the last window of the due index a tick claimed.
+pub const MONITOR_TICK_SK: &str = "MONITORS";
 
 /// Sort key prefix of subscribers in the org partition: `SUBSCRIBER#<id>`.
 pub const SUBSCRIBER_PREFIX: &str = "SUBSCRIBER#";
