@@ -203,7 +203,7 @@ pub fn due_gsi2sk(at: &str, org: Uuid, id: Uuid) -> String {
 /// Width of a window of the monitors' due index, in seconds: the shortest interval.
 pub const MONITOR_WINDOW_SECS: i64 = 30;
 /// Shards of each partition of the monitors' due index.
-pub const MONITOR_DUE_SHARDS: u8 = 4;
+pub const MONITOR_DUE_SHARDS: u8 = 2;
 /// `MONITOR#<id>`: a monitor; also the prefix of its checks and rollups.
 pub fn monitor_sk(id: Uuid) -> String {
     format!("MONITOR#{id}")
