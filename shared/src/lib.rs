@@ -11,20 +11,17 @@ pub mod domain;
 pub mod error;
 pub mod hex;
 pub mod http;
-pub mod monitor;
-#[cfg(feature = "store")]
-pub mod monitoring;
 #[cfg(feature = "store")]
 pub mod notify;
 pub mod outbound;
 pub mod routes;
 #[cfg(feature = "store")]
+pub mod scheduler;
+#[cfg(feature = "store")]
 pub mod state;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod telemetry;
-#[cfg(feature = "store")]
-pub mod uptime;
 
 pub use error::ApiError;
 #[cfg(feature = "store")]

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
-use crate::notify::mail::Mailer;
-use crate::notify::sealing::Sealer;
-use crate::notify::sender::Sender;
+use crate::outbound::mail::Mailer;
+use crate::outbound::sealing::Sealer;
+use crate::outbound::sender::Sender;
 use crate::store::Store;
 
 /// Shared state of the routers, the notifier and the scheduler.

@@ -317,8 +317,8 @@ async fn monitor_records(app: &TestApp, id: &str) -> usize {
 
 #[tokio::test]
 async fn monitor_urls_face_the_same_address_guard_as_webhooks_at_send_time() {
-    use livestatus_shared::notify::sender::Sender;
     use livestatus_shared::outbound::Policy;
+    use livestatus_shared::outbound::sender::Sender;
     let strict = Sender::new(Policy { allow_private: false, allow_http: false }, std::time::Duration::from_secs(2));
     for url in [
         "http://127.0.0.1/",
@@ -440,7 +440,12 @@ async fn each_organization_keeps_its_monitors_state_in_its_own_partition() {
     let (other, other_key) = app.new_org(livestatus_shared::domain::Plan::Business).await;
     let mine = create(&app, json!({"name": "mine", "url": format!("{}/a", target.base)})).await;
     let theirs = app
-        .call_as(&other_key, "POST", "/api/v1/monitors", Some(json!({"name": "theirs", "url": format!("{}/b", target.base)})))
+        .call_as(
+            &other_key,
+            "POST",
+            "/api/v1/monitors",
+            Some(json!({"name": "theirs", "url": format!("{}/b", target.base)})),
+        )
         .await;
     let theirs = theirs.expect(201).json["data"].clone();
 
@@ -510,9 +515,14 @@ async fn one_tenants_blackholed_targets_do_not_delay_another_tenants_check() {
     })
     .await;
     let (_, other_key) = app.new_org(livestatus_shared::domain::Plan::Free).await;
-    app.call_as(&other_key, "POST", "/api/v1/monitors", Some(json!({"name": "ok", "url": format!("{}/ok", healthy.base)})))
-        .await
-        .expect(201);
+    app.call_as(
+        &other_key,
+        "POST",
+        "/api/v1/monitors",
+        Some(json!({"name": "ok", "url": format!("{}/ok", healthy.base)})),
+    )
+    .await
+    .expect(201);
 
     // Act
     let started = std::time::Instant::now();

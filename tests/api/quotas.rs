@@ -2,7 +2,7 @@
 //! number, and whatever removes an item gives its place back, a page's delete included.
 
 use livestatus_shared::domain::Plan;
-use livestatus_shared::notify::sealing::{Owner, TokenPurpose};
+use livestatus_shared::outbound::sealing::{Owner, TokenPurpose};
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::subscribers::{Contact, NewSubscriber};
 use livestatus_tests::{TestApp, TestResponse, all_routes, unique_slug};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use axum::body::Body;
 use axum::http::Request;
 use chrono::Duration;
-use livestatus_shared::notify::sealing::TokenPurpose;
+use livestatus_shared::outbound::sealing::TokenPurpose;
 use livestatus_tests::{PUBLIC_URL, TestApp, mail_to, unique_slug};
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use livestatus_notifications::stream::{self, StreamEvent};
 use livestatus_shared::clock::Clock;
-use livestatus_shared::notify::sender::Sender;
 use livestatus_shared::outbound::Policy;
-use livestatus_shared::{AppState, notify};
+use livestatus_shared::outbound::sender::Sender;
+use livestatus_shared::{AppState, notify, scheduler};
 use livestatus_tests::{SEND_TIMEOUT, TestApp, all_routes, policy};
 use serde_json::{Value, json};
 
@@ -156,8 +156,8 @@ pub(crate) async fn stream_new_events_to(
 }
 
 /// One scheduler tick at the app's clock.
-pub(crate) async fn tick(app: &TestApp) -> notify::Outcome {
-    policy::FUNCTION.scope("scheduler", stream::tick(&app.state)).await.unwrap()
+pub(crate) async fn tick(app: &TestApp) -> scheduler::Outcome {
+    policy::FUNCTION.scope("scheduler", scheduler::tick(&app.state)).await.unwrap()
 }
 
 async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
@@ -710,7 +710,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_24_hours() {
     assert_eq!(body["type"], "ping");
     assert_eq!(body["data"]["webhookId"], hook.as_str());
     let sig = |secret: &str, r: &Received| {
-        livestatus_shared::notify::signing::sign(secret, &r.id, r.timestamp.parse().unwrap(), r.body.as_bytes())
+        livestatus_shared::outbound::signing::sign(secret, &r.id, r.timestamp.parse().unwrap(), r.body.as_bytes())
     };
     assert!(got[0].signature.contains(&sig(&old, &got[0])) && got[0].signature.contains(&sig(&new, &got[0])));
     assert_eq!(got[1].signature, sig(&new, &got[1]));

@@ -14,9 +14,9 @@ use http_body_util::BodyExt;
 use livestatus_shared::AppState;
 use livestatus_shared::clock::{Clock, ManualClock, timestamp};
 use livestatus_shared::domain::{Plan, Scope};
-use livestatus_shared::notify::sealing::Sealer;
-use livestatus_shared::notify::sender::Sender;
 use livestatus_shared::outbound::Policy;
+use livestatus_shared::outbound::sealing::Sealer;
+use livestatus_shared::outbound::sender::Sender;
 use livestatus_shared::store::Store;
 use livestatus_shared::store::api_keys::NewKey;
 use livestatus_shared::store::wire::CallObserver;
@@ -143,11 +143,11 @@ pub fn ses_endpoint() -> String {
 #[derive(Debug)]
 struct RecordingMailer(livestatus_notifications::mailer::SesMailer);
 
-impl livestatus_shared::notify::mail::Mailer for RecordingMailer {
+impl livestatus_shared::outbound::mail::Mailer for RecordingMailer {
     fn send<'a>(
         &'a self,
-        notice: &'a livestatus_shared::notify::mail::Notice,
-    ) -> livestatus_shared::notify::mail::Sending<'a> {
+        notice: &'a livestatus_shared::outbound::mail::Notice,
+    ) -> livestatus_shared::outbound::mail::Sending<'a> {
         if let Ok(function) = policy::FUNCTION.try_with(|f| *f) {
             policy::record(function, vec![("ses:SendEmail".into(), policy::EMAIL_IDENTITY.into())]);
         }
@@ -157,7 +157,7 @@ impl livestatus_shared::notify::mail::Mailer for RecordingMailer {
 
 /// The mailer of test apps: the real SES client against the local SES, when the run has
 /// one (a test that reads mail asks for [`ses_endpoint`] and fails without it).
-async fn mailer() -> Option<Arc<dyn livestatus_shared::notify::mail::Mailer>> {
+async fn mailer() -> Option<Arc<dyn livestatus_shared::outbound::mail::Mailer>> {
     let endpoint = std::env::var("SES_ENDPOINT").ok()?;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
     let mailer = livestatus_notifications::mailer::SesMailer::new(

@@ -9,8 +9,8 @@ use axum::response::Response;
 use axum::routing::get;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain;
+use livestatus_shared::domain::monitor::{ExpectedStatus, INTERVALS, MAX_TIMEOUT_SECS, MonitorStatus};
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
-use livestatus_shared::monitor::{ExpectedStatus, INTERVALS, MAX_TIMEOUT_SECS, MonitorStatus};
 use livestatus_shared::store::monitors::{DayCounters, LINKED_FOLLOWS_SERVICE, MonitorPatch, NewMonitor};
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
@@ -311,7 +311,7 @@ impl CheckTotals {
             checks,
             passed,
             degraded,
-            uptime_percentage: livestatus_shared::uptime::percentage(
+            uptime_percentage: livestatus_shared::domain::uptime::percentage(
                 as_i64(checks),
                 as_i64(checks - passed.min(checks)),
             ),

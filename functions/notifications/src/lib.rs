@@ -13,8 +13,9 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::http::{
     IdempotentJson, JsonBody, ListParams, created, data, data_body, list, nullable, path_id,
 };
-use livestatus_shared::notify::sealing::{Owner, Sealer};
-use livestatus_shared::notify::{self, signing};
+use livestatus_shared::notify;
+use livestatus_shared::outbound::sealing::{Owner, Sealer};
+use livestatus_shared::outbound::signing;
 use livestatus_shared::store::events::{EventFilter, EventType};
 use livestatus_shared::store::idempotency::{Idempotent, Outcome};
 use livestatus_shared::store::webhooks::{NewWebhook, ROTATION_OVERLAP_SECS, Webhook, WebhookPatch};

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
-use livestatus_shared::notify::mail::{Mailer, Notice, NoticeKind, Sending};
+use livestatus_shared::outbound::mail::{Mailer, Notice, NoticeKind, Sending};
 use serde_json::Value;
 
 /// A rendered email.
@@ -116,7 +116,7 @@ fn service_pill(status: &str) -> Pill {
 }
 
 /// The names of the page's services among `ids` (a JSON array), in the page's order.
-fn names(page: &livestatus_shared::notify::mail::PageInfo, ids: Option<&Value>) -> Vec<String> {
+fn names(page: &livestatus_shared::outbound::mail::PageInfo, ids: Option<&Value>) -> Vec<String> {
     let ids: Vec<&str> =
         ids.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     page.services.iter().filter(|(id, _)| ids.contains(&id.as_str())).map(|(_, name)| name.clone()).collect()

@@ -1,11 +1,11 @@
 //! The handlers of the two functions without routes. `notifier`: a batch of the table's
 //! stream records (event items only on AWS, by the event source mapping's filter), each
 //! fanned out by [`notify::handle_event`], answering with the partial batch failures
-//! Lambda retries. `scheduler`: the minute tick, [`notify::tick`].
+//! Lambda retries. (The scheduler runs [`livestatus_shared::scheduler`].)
 
 use futures::StreamExt;
 use livestatus_shared::AppState;
-use livestatus_shared::notify::{self, Outcome};
+use livestatus_shared::notify;
 use serde::{Deserialize, Serialize};
 
 /// A DynamoDB stream event as Lambda sends it (only the fields used).
@@ -88,18 +88,6 @@ pub async fn handle_records(state: &AppState, event: StreamEvent) -> BatchRespon
 
 /// Records fanned out at once (each fans out to up to [`notify::CONCURRENCY`] endpoints).
 pub const RECORDS_AT_ONCE: usize = 4;
-
-/// The scheduler's tick.
-pub async fn tick(state: &AppState) -> Result<Outcome, livestatus_shared::ApiError> {
-    let outcome = notify::tick(state).await?;
-    tracing::info!(
-        deliveries = outcome.deliveries,
-        delivered = outcome.delivered,
-        transitions = outcome.transitions,
-        "tick"
-    );
-    Ok(outcome)
-}
 
 /// What a replay of the set-aside records came to.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use livestatus_shared::auth::Principal;
+use livestatus_shared::domain::uptime;
 use livestatus_shared::domain::{self, Scope, ServiceStatus};
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, nullable, path_id};
 use livestatus_shared::store::services::{NewService, ServicePatch, StatusSource};
-use livestatus_shared::uptime;
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
 

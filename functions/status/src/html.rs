@@ -324,7 +324,7 @@ fn service_html(view: &View, service: &Service) -> ServiceHtml {
             }
         })
         .collect();
-    let totals = livestatus_shared::uptime::totals(&days);
+    let totals = livestatus_shared::domain::uptime::totals(&days);
     let uptime = match totals.uptime_percentage {
         Some(p) => format!("{p}% uptime"),
         None => "No data yet".to_owned(),

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{ListParams, read_body};
-use livestatus_shared::notify::sealing::TokenPurpose;
+use livestatus_shared::outbound::sealing::TokenPurpose;
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::pages::Page;
 use livestatus_shared::store::subscribers::{PENDING_MAX, PENDING_SECS, SubscriberState, UNSUBSCRIBE_LINK_SECS};

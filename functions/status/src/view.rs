@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use livestatus_shared::domain::uptime::{self, Change};
 use livestatus_shared::domain::{Impact, IncidentStatus, MaintenanceStatus, ServiceStatus};
 use livestatus_shared::store::incidents::Incident;
 use livestatus_shared::store::maintenances::{Maintenance, MaintenanceRecord};
 use livestatus_shared::store::pages::Page;
 use livestatus_shared::store::services::Service;
-use livestatus_shared::uptime::{self, Change};
 use livestatus_shared::{ApiError, AppState};
 use uuid::Uuid;
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use livestatus_shared::clock::timestamp;
-use livestatus_shared::notify;
 use livestatus_shared::store::events::Event;
 use livestatus_shared::store::streams::{Position, Record, SetAside, Shard, StreamError};
 use livestatus_shared::{ApiError, AppState};
+use livestatus_shared::{notify, scheduler};
 use uuid::Uuid;
 
 /// How the poller paces itself.
@@ -301,7 +301,7 @@ pub async fn tick_forever(state: AppState, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match notify::tick(&state).await {
+        match scheduler::tick(&state).await {
             Ok(outcome) if outcome.deliveries > 0 || outcome.transitions > 0 => {
                 tracing::info!(
                     deliveries = outcome.deliveries,

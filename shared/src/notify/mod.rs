@@ -1,12 +1,8 @@
 //! Notifications: the notifier fans each event out into deliveries to the webhooks and
 //! subscribers that want it and makes their first attempts at once; the scheduler's tick makes the
 //! retries that are due. Delivery follows Standard Webhooks (signed, same `webhook-id`
-//! on every attempt), with retries on a schedule driven by the injected clock.
-
-pub mod mail;
-pub mod sealing;
-pub mod sender;
-pub mod signing;
+//! on every attempt), with retries on a schedule driven by the injected clock. What it
+//! sends with (the HTTP sender, mail, sealing, signing) is in [`crate::outbound`].
 
 use std::collections::HashMap;
 
@@ -18,6 +14,9 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::clock::timestamp;
 use crate::error::ApiError;
+use crate::outbound::mail::{Notice, NoticeKind, PageInfo};
+use crate::outbound::sealing::{Owner, TokenPurpose};
+use crate::outbound::{sender, signing};
 use crate::store::deliveries::{
     Attempt, Delivery, DeliveryRecord, DeliveryState, EndpointKind, NewDelivery, Next, delivery_id,
 };
@@ -25,8 +24,6 @@ use crate::store::events::{Actor, Event, EventItem, EventType};
 use crate::store::schema;
 use crate::store::subscribers::{Subscriber, SubscriberRecord, SubscriberState};
 use crate::store::webhooks::WebhookRecord;
-use mail::{Notice, NoticeKind, PageInfo};
-use sealing::{Owner, TokenPurpose};
 
 /// Delays before the retries after the first attempt (Standard Webhooks' schedule):
 /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; each varied by ±20%.
@@ -185,12 +182,6 @@ pub struct Outcome {
     pub deliveries: usize,
     /// Of those, delivered by this batch.
     pub delivered: usize,
-    /// Maintenance transitions made (tick).
-    pub transitions: usize,
-    /// Monitor checks made (tick).
-    pub checks: usize,
-    /// Some monitor checks every 30 s: see [`crate::monitoring::Outcome::sub_minute`].
-    pub sub_minute: bool,
 }
 
 /// Endpoints and pages read once per batch of work (a fan-out or a tick).
@@ -502,38 +493,6 @@ pub async fn retry_now(state: &AppState, who: &crate::auth::Principal, id: Uuid)
         return Ok(state.store.get_delivery(org, id).await?.map(|d| d.delivery));
     };
     attempt(state, &batch, &endpoint, &claimed).await.map(Some)
-}
-
-/// The scheduler's whole tick: the maintenance windows' due transitions (reminders,
-/// starts, completions), the due monitor checks, whose events reach the notifier
-/// through the stream, then the due deliveries. One failing part does not stop the others.
-pub async fn tick(state: &AppState) -> Result<Outcome, ApiError> {
-    let transitions = state.store.run_due_maintenances(state.clock.now()).await;
-    // Checks next: a monitor under a window that just started leaves its service alone.
-    let (checks, sub_minute) = match crate::monitoring::run_due(state).await {
-        Ok(outcome) => (outcome.checks, outcome.sub_minute),
-        Err(e) => {
-            tracing::error!(error = ?e, "monitor checks failed; those monitors stay due");
-            (0, false)
-        }
-    };
-    let deliveries = run_due(state).await;
-    match (transitions, deliveries) {
-        (Ok(transitions), Ok(outcome)) => Ok(Outcome { transitions, checks, sub_minute, ..outcome }),
-        (Err(e), Ok(outcome)) => {
-            tracing::error!(error = ?e, "maintenance transitions failed; they stay due");
-            if outcome.deliveries == 0 && checks == 0 { Err(e) } else { Ok(Outcome { checks, sub_minute, ..outcome }) }
-        }
-        (Ok(transitions), Err(e)) => {
-            tracing::error!(error = ?e, "due deliveries failed; they stay due");
-            if transitions == 0 && checks == 0 {
-                Err(e)
-            } else {
-                Ok(Outcome { transitions, checks, sub_minute, ..Outcome::default() })
-            }
-        }
-        (Err(e), Err(_)) => Err(e),
-    }
 }
 
 /// The scheduler's tick for deliveries: every delivery due now, claimed and attempted, concurrently

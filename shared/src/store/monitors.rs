@@ -22,8 +22,8 @@ use super::pages::Listing;
 use super::quotas::{Quota, returned_item};
 use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
 use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
+use crate::domain::monitor::{MonitorStatus, Runs};
 use crate::error::ApiError;
-use crate::monitor::{MonitorStatus, Runs};
 
 /// Why a linked monitor cannot be deleted, or get another URL, through the monitors API.
 pub const LINKED_FOLLOWS_SERVICE: &str =
@@ -160,7 +160,7 @@ pub struct NewMonitor {
     pub service_id: Option<Uuid>,
     /// `GET` or `HEAD`.
     pub method: String,
-    /// One of [`crate::monitor::INTERVALS`].
+    /// One of [`crate::domain::monitor::INTERVALS`].
     pub interval_seconds: u32,
     /// 1–30, below the interval.
     pub timeout_seconds: u32,
@@ -228,10 +228,11 @@ fn windows_per_interval(interval_seconds: u32) -> u32 {
 /// The GSI2 partitions of the monitors due in window `window`: for each interval, the
 /// bucket due then, in each shard.
 pub(crate) fn due_partitions(window: i64) -> impl Iterator<Item = (u32, String)> {
-    crate::monitor::INTERVALS.into_iter().flat_map(move |interval| {
+    crate::domain::monitor::INTERVALS.into_iter().flat_map(move |interval| {
         let windows = i64::from(windows_per_interval(interval));
         let bucket = u32::try_from(window.rem_euclid(windows)).unwrap_or(0);
-        (0..schema::MONITOR_DUE_SHARDS).map(move |shard| (interval, schema::monitor_due_gsi2pk(interval, bucket, shard)))
+        (0..schema::MONITOR_DUE_SHARDS)
+            .map(move |shard| (interval, schema::monitor_due_gsi2pk(interval, bucket, shard)))
     })
 }
 
@@ -749,7 +750,9 @@ impl Store {
             .update_expression("SET lastWindow = :current")
             .expression_attribute_values(":current", n(current));
         claim = match last {
-            Some(last) => claim.condition_expression("lastWindow = :last").expression_attribute_values(":last", n(last)),
+            Some(last) => {
+                claim.condition_expression("lastWindow = :last").expression_attribute_values(":last", n(last))
+            }
             None => claim.condition_expression("attribute_not_exists(lastWindow)"),
         };
         match claim.send().await {
@@ -806,11 +809,11 @@ impl Store {
     pub async fn record_check(
         &self,
         due: &DueMonitor,
-        probe: &crate::monitor::Probe,
+        probe: &crate::domain::monitor::Probe,
         now: chrono::DateTime<chrono::Utc>,
         counters: Option<&DayCounters>,
     ) -> Result<Option<Recorded>, ApiError> {
-        use crate::monitor::{ExpectedStatus, Verdict, judge, step};
+        use crate::domain::monitor::{ExpectedStatus, Verdict, judge, step};
         let before = &due.0;
         let org = before.org_id;
         let m = &before.monitor;

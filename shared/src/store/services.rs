@@ -14,8 +14,8 @@ use super::pages::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
+use crate::domain::uptime::Change;
 use crate::error::ApiError;
-use crate::uptime::Change;
 
 /// A service as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -46,7 +46,7 @@ pub struct Webhook {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealedSecret {
-    /// The secret sealed by [`crate::notify::sealing::Sealer`].
+    /// The secret sealed by [`crate::outbound::sealing::Sealer`].
     pub sealed: String,
     /// When it was made.
     pub created_at: String,

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::ServiceStatus;
+use crate::domain::monitor::MonitorStatus;
 use crate::error::ApiError;
-use crate::monitor::MonitorStatus;
 use crate::store::events::Actor;
 use crate::store::monitors::{
     CHECK_RETENTION_SECS, DayCounters, DueMonitor, LastCheck, MonitorState, Recorded, Transition, state_group,
@@ -129,7 +129,11 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
 
 /// A worker: checks a batch at once, and only then writes, so writing never slows a
 /// check still in flight (whose latency is being measured).
-pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, batch: Batch) -> Result<Outcome, ApiError> {
+pub async fn check_batch(
+    state: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+    batch: Batch,
+) -> Result<Outcome, ApiError> {
     let org = batch.org;
     let mut groups: Vec<u8> = batch.monitors.iter().map(|m| state_group(m.monitor().id)).collect();
     groups.sort_unstable();
@@ -138,7 +142,7 @@ pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, b
     for g in groups {
         before.insert(g, state.store.monitor_state(org, g).await?);
     }
-    let probes: Vec<(DueMonitor, crate::monitor::Probe)> = futures::stream::iter(batch.monitors)
+    let probes: Vec<(DueMonitor, crate::domain::monitor::Probe)> = futures::stream::iter(batch.monitors)
         .map(|due| async move {
             let m = due.monitor();
             let timeout = Duration::from_secs(u64::from(m.timeout_seconds));
@@ -178,7 +182,8 @@ pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, b
             }
         }
     }
-    let outcome = Outcome { checks: entries.values().map(Vec::len).sum(), transitions: transitions.len(), sub_minute: false };
+    let outcome =
+        Outcome { checks: entries.values().map(Vec::len).sum(), transitions: transitions.len(), sub_minute: false };
     state.store.put_all(records).await?;
     let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
     for (group, checked) in &entries {
@@ -246,7 +251,7 @@ async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), ApiError>
         (MonitorStatus::Down, None) => {
             let mut opened: Vec<i64> =
                 t.auto_incidents.iter().copied().filter(|at| now.timestamp() - at < 3600).collect();
-            if !crate::monitor::may_open_incident(&opened, now.timestamp()) {
+            if !crate::domain::monitor::may_open_incident(&opened, now.timestamp()) {
                 let data = crate::store::events::data_of("monitor", &t.monitor);
                 let event = crate::store::events::Event::new(
                     crate::store::events::EventType::MonitorFlapping,

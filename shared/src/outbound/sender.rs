@@ -156,8 +156,8 @@ impl Sender {
         url: &str,
         timeout: Duration,
         keyword: Option<&str>,
-    ) -> crate::monitor::Probe {
-        use crate::monitor::Probe;
+    ) -> crate::domain::monitor::Probe {
+        use crate::domain::monitor::Probe;
         let started = Instant::now();
         let elapsed = |started: Instant| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Err(refusal) = outbound::check_url(url, true, &self.policy) {

@@ -5,6 +5,19 @@
 //! `0x7f000001` and `2130706433`). Cloud metadata addresses are refused even where a
 //! deployment allows private targets. The caller connects to exactly the addresses
 //! checked here, so a second lookup cannot rebind the name.
+//!
+//! Beside it, what the notifier and the monitors send with: the guarded HTTP [`sender`],
+//! subscriber [`mail`], the [`sealing`] of secrets and links, and Standard Webhooks
+//! [`signing`].
+
+#[cfg(feature = "store")]
+pub mod mail;
+#[cfg(feature = "store")]
+pub mod sealing;
+#[cfg(feature = "store")]
+pub mod sender;
+#[cfg(feature = "store")]
+pub mod signing;
 
 #[cfg(feature = "store")]
 use std::net::SocketAddr;

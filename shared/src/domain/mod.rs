@@ -1,4 +1,10 @@
-//! Small typed values parsed at the edge, so handlers and the store never see raw strings.
+//! The domain's rules, apart from persistence and HTTP: small typed values parsed at the
+//! edge (so handlers and the store never see raw strings), plans and their limits, and
+//! the rules of monitors ([`monitor`]) and of uptime ([`uptime`]).
+
+pub mod monitor;
+#[cfg(feature = "store")]
+pub mod uptime;
 
 use std::fmt;
 

@@ -111,7 +111,7 @@ impl Sealer {
         if secrets.is_none() && links.is_none() {
             tracing::warn!("neither SECRETS_KEY nor LINK_TOKEN_KEY is set: secrets and links die with this process");
         }
-        let secrets = secrets.unwrap_or_else(crate::notify::signing::new_secret);
+        let secrets = secrets.unwrap_or_else(crate::outbound::signing::new_secret);
         Self::with_link_key(&secrets, links.as_deref())
     }
 

@@ -1,0 +1,85 @@
+//! The scheduler: the work that comes due with time, in one tick that the scheduler
+//! function runs every minute (EventBridge) and the local server every few seconds. In
+//! order: the maintenance windows' due transitions (reminders, starts, completions), the
+//! due monitor checks ([`monitors`]), then the due retries of deliveries
+//! ([`crate::notify::run_due`]). Their events reach the notifier through the table's
+//! stream. One failing part does not stop the others, and each logs its failure: what it
+//! left is still due at the next tick.
+
+pub mod monitors;
+
+use std::time::Duration;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// When the scheduler function's second pass of monitors runs, after its tick's start.
+pub const HALF_MINUTE: Duration = Duration::from_secs(30);
+
+/// What a tick did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Due deliveries taken.
+    pub deliveries: usize,
+    /// Of those, delivered.
+    pub delivered: usize,
+    /// Maintenance transitions made.
+    pub transitions: usize,
+    /// Monitor checks made.
+    pub checks: usize,
+    /// Some monitor checks every 30 s: see [`monitors::Outcome::sub_minute`].
+    pub sub_minute: bool,
+}
+
+/// The whole tick: maintenance transitions, monitor checks, due deliveries.
+pub async fn tick(state: &AppState) -> Result<Outcome, ApiError> {
+    let transitions = state.store.run_due_maintenances(state.clock.now()).await;
+    // Checks next: a monitor under a window that just started leaves its service alone.
+    let (checks, sub_minute) = match monitors::run_due(state).await {
+        Ok(outcome) => (outcome.checks, outcome.sub_minute),
+        Err(e) => {
+            tracing::error!(error = ?e, "monitor checks failed; those monitors are checked at their next slot");
+            (0, false)
+        }
+    };
+    let deliveries = crate::notify::run_due(state).await;
+    let outcome =
+        |transitions, (deliveries, delivered)| Outcome { deliveries, delivered, transitions, checks, sub_minute };
+    match (transitions, deliveries) {
+        (Ok(transitions), Ok(d)) => Ok(outcome(transitions, (d.deliveries, d.delivered))),
+        (Err(e), Ok(d)) => {
+            tracing::error!(error = ?e, "maintenance transitions failed; they stay due");
+            if d.deliveries == 0 && checks == 0 { Err(e) } else { Ok(outcome(0, (d.deliveries, d.delivered))) }
+        }
+        (Ok(transitions), Err(e)) => {
+            tracing::error!(error = ?e, "due deliveries failed; they stay due");
+            if transitions == 0 && checks == 0 { Err(e) } else { Ok(outcome(transitions, (0, 0))) }
+        }
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// The scheduler function's minute: the tick, and when some monitor checks every 30 s,
+/// a second pass of monitors half a minute after the tick began (EventBridge ticks once
+/// a minute; others pay nothing for it).
+pub async fn minute(state: &AppState) -> Result<Outcome, ApiError> {
+    let started = tokio::time::Instant::now();
+    let mut outcome = tick(state).await?;
+    if outcome.sub_minute {
+        tokio::time::sleep_until(started + HALF_MINUTE).await;
+        match monitors::run_due(state).await {
+            Ok(second) => outcome.checks += second.checks,
+            Err(e) => {
+                tracing::error!(error = ?e, "the half-minute monitor pass failed; those monitors are checked at their next slot")
+            }
+        }
+    }
+    tracing::info!(
+        deliveries = outcome.deliveries,
+        delivered = outcome.delivered,
+        transitions = outcome.transitions,
+        checks = outcome.checks,
+        "tick"
+    );
+    Ok(outcome)
+}
