@@ -302,14 +302,8 @@ pub fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
 }
 
 /// The bytes of `{"data": …}`: what a create answers, and what its idempotency record
-/// keeps to replay.
-pub fn data_body<T: Serialize>(value: &T) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Data<'a, T> {
-        data: &'a T,
-    }
-    serde_json::to_vec(&Data { data: value }).expect("API values serialize")
-}
+/// keeps to replay (the store writes them with the create).
+pub use crate::store::idempotency::data_body;
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();

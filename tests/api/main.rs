@@ -10,7 +10,9 @@ mod hardening;
 mod incident_delete;
 mod incidents;
 mod key_usage;
+
 mod keys;
+mod layout;
 mod local_stream;
 mod maintenances;
 mod monitors;

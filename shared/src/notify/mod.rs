@@ -450,7 +450,11 @@ pub const MANUAL_RETRIES_PER_HOUR: u32 = 5;
 /// active) and for a confirmation email; at most [`MANUAL_RETRIES_PER_HOUR`] per
 /// delivery (then `429`); an attempt in flight answers `service_unavailable` so the
 /// caller retries.
-pub async fn retry_now(state: &AppState, who: &crate::auth::Principal, id: Uuid) -> Result<Option<Delivery>, ApiError> {
+pub async fn retry_now(
+    state: &AppState,
+    who: &crate::store::api_keys::Principal,
+    id: Uuid,
+) -> Result<Option<Delivery>, ApiError> {
     use crate::domain::Scope;
     let org = who.org_id;
     let Some(record) = state.store.get_delivery(org, id).await? else {

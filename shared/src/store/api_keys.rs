@@ -469,7 +469,7 @@ impl Store {
         org: Uuid,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<super::pages::Listing<ApiKey>, ApiError> {
+    ) -> Result<super::listing::Listing<ApiKey>, ApiError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| super::cursor::decode(c, schema::PK, &pk)).transpose()?;
         let query = self
@@ -514,7 +514,7 @@ impl Store {
         }
         // BatchGetItem answers in any order; ids are UUID v7, so this is creation order.
         keys.sort_by_key(|k| k.id);
-        Ok(super::pages::Listing { items: keys, next_cursor: last.as_ref().map(super::cursor::encode) })
+        Ok(super::listing::Listing { items: keys, next_cursor: last.as_ref().map(super::cursor::encode) })
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::pages::Listing;
+use super::listing::Listing;
 use super::{Store, cursor, from_item, key, n, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
 
@@ -510,14 +510,7 @@ impl Store {
             .key_condition_expression("gsi1pk = :pk")
             .expression_attribute_values(":pk", s(&pk))
             .scan_index_forward(false);
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<DeliveryItem>(i).map(|i| i.delivery))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query, limit, start, |row: DeliveryItem| row.delivery).await
     }
 }
 

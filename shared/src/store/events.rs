@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::pages::Listing;
-use super::{Store, cursor, from_item, s, schema, to_item};
+use super::listing::Listing;
+use super::{Store, cursor, s, schema, to_item};
 use crate::error::ApiError;
 
 /// How long events are kept.
@@ -288,10 +288,6 @@ impl Store {
             query = query.expression_attribute_values(":page", s(page.to_string()));
         }
         let query = query.filter_expression(conditions.join(" AND "));
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items.into_iter().map(|i| from_item::<EventItem>(i).map(|i| i.event)).collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query, limit, start, |row: EventItem| row.event).await
     }
 }

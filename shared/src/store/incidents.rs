@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
-use super::pages::Listing;
+use super::listing::Listing;
 use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
 use crate::domain::{Impact, IncidentStatus};
 use crate::error::ApiError;
@@ -210,7 +210,15 @@ impl Store {
         items.push(self.event_put(org, Event::new(EventType::IncidentCreated, Some(page), actor, now, data))?);
         let idem_index = items.len();
         if let Some(idem) = idem {
-            items.push(self.idempotency_put(org, idem, page, id, 201, crate::http::data_body(&incident), now_epoch)?);
+            items.push(self.idempotency_put(
+                org,
+                idem,
+                page,
+                id,
+                201,
+                super::idempotency::data_body(&incident),
+                now_epoch,
+            )?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(Outcome::Created(incident)),
@@ -324,14 +332,8 @@ impl Store {
         if filter.status.is_some() || filter.open.is_some() {
             query = query.expression_attribute_names("#status", "status");
         }
-        let (items, last) = self.query_up_to(query.filter_expression(conditions.join(" AND ")), limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<IncidentItem>(i).map(|i| i.incident))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query.filter_expression(conditions.join(" AND ")), limit, start, |row: IncidentItem| row.incident)
+            .await
     }
 
     /// Every incident of a page, newest first, without updates: one query of the page's
@@ -505,7 +507,7 @@ impl Store {
                     current.page_id,
                     id,
                     201,
-                    crate::http::data_body(&update),
+                    super::idempotency::data_body(&update),
                     now_epoch,
                 )?);
             }

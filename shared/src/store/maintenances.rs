@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
-use super::pages::Listing;
+use super::listing::Listing;
 use super::services::{HeldService, Hold};
 use super::{Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, to_item};
 use crate::domain::MaintenanceStatus;
@@ -506,7 +506,7 @@ impl Store {
                 page,
                 new.id,
                 201,
-                crate::http::data_body(&shown),
+                super::idempotency::data_body(&shown),
                 now_epoch,
             )?);
         }
@@ -585,14 +585,7 @@ impl Store {
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":status", s(status.as_str()));
         }
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<MaintenanceItem>(i).map(|i| i.maintenance))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query, limit, start, |row: MaintenanceItem| row.maintenance).await
     }
 
     /// Every window of a page with its updates, soonest first: one query of the page's
@@ -810,7 +803,7 @@ impl Store {
             items.push(self.event_put(org, Event::new(plan.event, Some(page), actor, &now_s, data))?);
             let idem_index = items.len();
             if let (Some(idem), Some(update)) = (idem, &plan.update) {
-                let body = crate::http::data_body(update);
+                let body = super::idempotency::data_body(update);
                 items.push(self.idempotency_put(org, idem, page, id, 201, body, now_epoch)?);
             }
             match self.transact(items).await {

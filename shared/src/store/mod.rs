@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
+pub mod listing;
 pub mod maintenances;
 pub mod monitors;
 pub mod orgs;
@@ -425,6 +426,17 @@ impl Changes {
 }
 
 impl Store {
+    /// A `Put` that must not overwrite anything.
+    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// A put that replaces an item only if it is still at revision `sequence` (its
     /// `sequence` attribute, which every such write increments): the optimistic lock of
     /// maintenance windows and monitors.

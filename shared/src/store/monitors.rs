@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
-use super::pages::Listing;
+use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
 use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
 use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
@@ -432,7 +432,7 @@ impl Store {
                 owner_page,
                 monitor.id,
                 201,
-                crate::http::data_body(&monitor),
+                super::idempotency::data_body(&monitor),
                 now_epoch,
             )?);
         }
@@ -516,11 +516,9 @@ impl Store {
         if !conditions.is_empty() {
             query = query.filter_expression(conditions.join(" AND "));
         }
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        let mut monitors: Vec<Monitor> =
-            items.into_iter().map(|i| from_item::<MonitorItem>(i).map(|i| i.monitor)).collect::<Result<_, _>>()?;
-        self.overlay_last_checks(org, &mut monitors).await?;
-        Ok(Listing { items: monitors, next_cursor: last.as_ref().map(cursor::encode) })
+        let mut listing = self.list(query, limit, start, |row: MonitorItem| row.monitor).await?;
+        self.overlay_last_checks(org, &mut listing.items).await?;
+        Ok(listing)
     }
 
     /// Changes a monitor's settings. A changed URL, method or expectation starts its
@@ -623,11 +621,7 @@ impl Store {
             .expression_attribute_values(":prefix", s(format!("{}#CHECK#", monitor_sk(id))))
             .expression_attribute_values(":now", n(now_epoch))
             .scan_index_forward(false);
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items.into_iter().map(|i| from_item::<CheckItem>(i).map(|c| c.check)).collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query, limit, start, |row: CheckItem| row.check).await
     }
 
     /// A condition that a service of `org` exists.

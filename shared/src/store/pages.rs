@@ -1,13 +1,12 @@
 //! Status pages: the page item in the org partition, its global slug claim, and the org's
 //! page count, always changed together in one transaction.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
+use super::listing::Listing;
 use super::quotas::Quota;
 use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item};
 use crate::domain::{HexColor, Plan, Slug};
@@ -97,15 +96,6 @@ impl PagePatch {
             && self.is_public.is_none()
             && self.auto_incidents.is_none()
     }
-}
-
-/// One page of a list and the cursor to the next.
-#[derive(Debug)]
-pub struct Listing<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// Cursor for the next page, when there is one.
-    pub next_cursor: Option<String>,
 }
 
 /// Condition on the organization item: it exists and its plan allows one more page. Built
@@ -225,13 +215,9 @@ impl Store {
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s(schema::PAGE_PREFIX))
             .consistent_read(true);
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            // Straight into `Page` (the item's other attributes are ignored): `PageItem`'s
-            // `flatten` would buffer every attribute first.
-            items: items.into_iter().map(from_item::<Page>).collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        // Straight into `Page` (the item's other attributes are ignored): `PageItem`'s
+        // `flatten` would buffer every attribute first.
+        self.list(query, limit, start, |page: Page| page).await
     }
 
     /// Applies a change to a page. A new slug is claimed and the old one freed in the same
@@ -461,17 +447,6 @@ impl Store {
             .build()
             .map_err(ApiError::internal)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
-    }
-
-    /// A `Put` that must not overwrite anything.
-    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(ApiError::internal)?;
-        Ok(TransactWriteItem::builder().put(put).build())
     }
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
-use super::pages::Listing;
+use super::listing::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
@@ -238,7 +238,7 @@ impl Store {
                 page,
                 item.service.id,
                 201,
-                crate::http::data_body(&item.service),
+                super::idempotency::data_body(&item.service),
                 now_epoch,
             )?);
         }
@@ -285,14 +285,7 @@ impl Store {
             .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :first")
             .expression_attribute_values(":pk", s(&gsi1pk))
             .expression_attribute_values(":first", s(schema::FIRST_ENTITY_SK));
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<ServiceItem>(i).map(|i| i.service))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query, limit, start, |row: ServiceItem| row.service).await
     }
 
     /// Changes a service of `org`. A new `currentStatus` is recorded in its status history

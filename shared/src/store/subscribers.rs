@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
-use super::pages::Listing;
+use super::listing::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
@@ -459,14 +459,7 @@ impl Store {
             .index_name(index)
             .key_condition_expression(format!("{pk_name} = :pk"))
             .expression_attribute_values(":pk", s(&pk));
-        let (items, last) = self.query_up_to(query, limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<SubscriberItem>(i).map(|i| i.subscriber))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(query, limit, start, |row: SubscriberItem| row.subscriber).await
     }
 
     /// Every active subscriber of a page, with secrets: the notifier's fan-out.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
-use super::pages::Listing;
+use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
 use super::{Store, TxError, cursor, failed_at, from_item, key, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
@@ -46,7 +46,7 @@ pub struct Webhook {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealedSecret {
-    /// The secret sealed by [`crate::outbound::sealing::Sealer`].
+    /// The secret, sealed (see `outbound::sealing`).
     pub sealed: String,
     /// When it was made.
     pub created_at: String,
@@ -192,14 +192,7 @@ impl Store {
     ) -> Result<Listing<Webhook>, ApiError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
-        let (items, last) = self.query_up_to(self.webhooks_query(org), limit, start).await?;
-        Ok(Listing {
-            items: items
-                .into_iter()
-                .map(|i| from_item::<WebhookItem>(i).map(|i| i.webhook))
-                .collect::<Result<_, _>>()?,
-            next_cursor: last.as_ref().map(cursor::encode),
-        })
+        self.list(self.webhooks_query(org), limit, start, |row: WebhookItem| row.webhook).await
     }
 
     /// Every webhook of the organization with its secrets (at most the plan's
