@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::events::{Actor, Event, EventType, data_of};
 use super::quotas::{Quota, returned_item};
-use super::{Item, Store, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item, wire};
+use super::{
+    Item, Store, Tx, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item, wire,
+};
 use crate::apikey::{KeyHash, PlaintextKey};
 use crate::clock::timestamp;
 use crate::domain::{Scope, Scopes};
@@ -412,18 +414,19 @@ impl Store {
         } else {
             self.take_org_quota(org, Quota::Keys)?
         };
-        let items = vec![
-            TransactWriteItem::builder().put(put(to_item(&item)?)?).build(),
-            TransactWriteItem::builder().put(put(reference)?).build(),
-            counted,
-            self.event_put(org, Event::new(EventType::KeyCreated, None, actor, now, data_of("key", &item.key)))?,
-        ];
-        match self.transact(items).await {
+        let mut tx = Tx::new();
+        tx.push(TransactWriteItem::builder().put(put(to_item(&item)?)?).build());
+        tx.push(TransactWriteItem::builder().put(put(reference)?).build());
+        let quota = tx.push(counted);
+        tx.push(self.event_put(org, Event::new(EventType::KeyCreated, None, actor, now, data_of("key", &item.key)))?);
+        match self.transact(tx).await {
             Ok(()) => Ok((item.key, plaintext)),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => match returned_item(&reasons, 2) {
-                Some(org_item) if !org_item.is_empty() => Err(Quota::Keys.exceeded_on(Some(org_item))),
-                _ => Err(ApiError::not_found("Organization")),
-            },
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, quota).is_some() => {
+                match returned_item(&reasons, quota) {
+                    Some(org_item) if !org_item.is_empty() => Err(Quota::Keys.exceeded_on(Some(org_item))),
+                    _ => Err(ApiError::not_found("Organization")),
+                }
+            }
             Err(e) => Err(e.into_api_error()),
         }
     }
@@ -444,15 +447,14 @@ impl Store {
             .build()
             .map_err(ApiError::internal)?;
         let data = serde_json::json!({ "key": { "id": key_id, "revokedAt": now } });
-        let items = vec![
-            TransactWriteItem::builder().update(revoke).build(),
-            self.event_put(org, Event::new(EventType::KeyRevoked, None, actor, now, data))?,
-            self.give_org_quota(org, Quota::Keys, 1)?,
-        ];
-        match self.transact(items).await {
+        let mut tx = Tx::new();
+        let revoked = tx.push(TransactWriteItem::builder().update(revoke).build());
+        tx.push(self.event_put(org, Event::new(EventType::KeyRevoked, None, actor, now, data))?);
+        tx.push(self.give_org_quota(org, Quota::Keys, 1)?);
+        match self.transact(tx).await {
             Ok(()) => Ok(()),
             // Already revoked: revoking again changes nothing and succeeds.
-            Err(TxError::Cancelled(reasons)) => match failed_at(&reasons, 0).and_then(|r| r.item()) {
+            Err(TxError::Cancelled(reasons)) => match failed_at(&reasons, revoked).and_then(|r| r.item()) {
                 Some(old) if get_s(old, "orgId") == Some(org.to_string().as_str()) => Ok(()),
                 _ => Err(ApiError::not_found("API key")),
             },

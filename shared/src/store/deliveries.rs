@@ -259,13 +259,15 @@ impl Store {
                     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;
-            match self.transact(puts).await {
+            let mut tx = super::Tx::new();
+            let slots = tx.extend(puts);
+            match self.transact(tx).await {
                 Ok(()) => return Ok(chunk.into_iter().map(into_record).collect()),
                 Err(super::TxError::Cancelled(reasons)) => {
                     let before = chunk.len();
                     let mut i = 0;
                     chunk.retain(|_| {
-                        let exists = super::failed_at(&reasons, i).is_some();
+                        let exists = slots.nth(i).and_then(|slot| super::failed_at(&reasons, slot)).is_some();
                         i += 1;
                         !exists
                     });

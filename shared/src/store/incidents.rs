@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
-use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
+use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
 use crate::domain::{Impact, IncidentStatus};
 use crate::error::ApiError;
 
@@ -197,20 +197,20 @@ impl Store {
             idempotency_keys: idem.map(|i| vec![i.record_sk()]).unwrap_or_default(),
             incident,
         };
-        let mut items = vec![
-            self.page_is_live(org, page)?,
-            self.put_new(to_item(&item)?)?,
-            self.put_new(to_item(&update_item(org, page, id, first.clone()))?)?,
-        ];
+        let mut tx = Tx::new();
+        let page_live = tx.push(self.page_is_live(org, page)?);
+        tx.push(self.put_new(to_item(&item)?)?);
+        tx.push(self.put_new(to_item(&update_item(org, page, id, first.clone()))?)?);
         let services = &item.incident.affected_service_ids;
-        items.extend(services.iter().map(|s| self.service_on_page(org, page, *s)).collect::<Result<Vec<_>, _>>()?);
+        let on_page =
+            tx.extend(services.iter().map(|s| self.service_on_page(org, page, *s)).collect::<Result<Vec<_>, _>>()?);
         let mut incident = item.incident;
         incident.updates = Some(vec![first]);
         let data = serde_json::json!({ "incident": &incident, "notifySubscribers": new.notify_subscribers });
-        items.push(self.event_put(org, Event::new(EventType::IncidentCreated, Some(page), actor, now, data))?);
-        let idem_index = items.len();
+        tx.push(self.event_put(org, Event::new(EventType::IncidentCreated, Some(page), actor, now, data))?);
+        let mut replay = None;
         if let Some(idem) = idem {
-            items.push(self.idempotency_put(
+            replay = Some(tx.push(self.idempotency_put(
                 org,
                 idem,
                 page,
@@ -218,20 +218,21 @@ impl Store {
                 201,
                 super::idempotency::data_body(&incident),
                 now_epoch,
-            )?);
+            )?));
         }
-        match self.transact(items).await {
+        match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(incident)),
             Err(TxError::Cancelled(reasons)) => {
-                if failed_at(&reasons, 0).is_some() {
+                if failed_at(&reasons, page_live).is_some() {
                     return Err(ApiError::not_found("Page"));
                 }
-                if let Some(i) = (0..incident.affected_service_ids.len()).find(|i| failed_at(&reasons, 3 + i).is_some())
-                {
+                if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(incident.affected_service_ids[i]));
                 }
-                match idem {
-                    Some(idem) if failed_at(&reasons, idem_index).is_some() => self.replay(org, idem, now_epoch).await,
+                match (idem, replay) {
+                    (Some(idem), Some(r)) if failed_at(&reasons, r).is_some() => {
+                        self.replay(org, idem, now_epoch).await
+                    }
                     _ => Err(TxError::Cancelled(reasons).into_api_error()),
                 }
             }
@@ -410,8 +411,9 @@ impl Store {
             .condition_expression(LIVE)
             .build()
             .map_err(ApiError::internal)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(
+        let mut tx = Tx::new();
+        let incident_update = tx.push(TransactWriteItem::builder().update(update).build());
+        let on_page = tx.extend(
             services.iter().map(|s| self.service_on_page(org, incident.page_id, *s)).collect::<Result<Vec<_>, _>>()?,
         );
         let mut after = incident.clone();
@@ -421,14 +423,14 @@ impl Store {
         after.updated_at = now.to_owned();
         after.updates = None;
         let data = serde_json::json!({ "incident": &after, "notifySubscribers": patch.notify_subscribers });
-        items.push(self.event_put(org, Event::new(EventType::IncidentUpdated, Some(after.page_id), actor, now, data))?);
-        match self.transact(items).await {
+        tx.push(self.event_put(org, Event::new(EventType::IncidentUpdated, Some(after.page_id), actor, now, data))?);
+        match self.transact(tx).await {
             Ok(()) => {}
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, incident_update).is_some() => {
                 return Err(ApiError::not_found("Incident"));
             }
             Err(TxError::Cancelled(reasons)) => {
-                if let Some(i) = (0..services.len()).find(|i| failed_at(&reasons, 1 + i).is_some()) {
+                if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(services[i]));
                 }
                 return Err(TxError::Cancelled(reasons).into_api_error());
@@ -495,13 +497,13 @@ impl Store {
                 .condition_expression(format!("{LIVE} AND #status = :current"))
                 .build()
                 .map_err(ApiError::internal)?;
-            let mut items = vec![
-                self.page_is_live(org, current.page_id)?,
-                TransactWriteItem::builder().update(incident_update).build(),
-                self.put_new(to_item(&update_item(org, current.page_id, id, update.clone()))?)?,
-            ];
+            let mut tx = Tx::new();
+            let page_live = tx.push(self.page_is_live(org, current.page_id)?);
+            let status_unchanged = tx.push(TransactWriteItem::builder().update(incident_update).build());
+            tx.push(self.put_new(to_item(&update_item(org, current.page_id, id, update.clone()))?)?);
+            let mut replay = None;
             if let Some(idem) = idem {
-                items.push(self.idempotency_put(
+                replay = Some(tx.push(self.idempotency_put(
                     org,
                     idem,
                     current.page_id,
@@ -509,7 +511,7 @@ impl Store {
                     201,
                     super::idempotency::data_body(&update),
                     now_epoch,
-                )?);
+                )?));
             }
             let mut after = current.clone();
             after.status = new_status;
@@ -526,17 +528,17 @@ impl Store {
                 "update": &update,
                 "notifySubscribers": notify_subscribers,
             });
-            items.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
-            match self.transact(items).await {
+            tx.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
+            match self.transact(tx).await {
                 Ok(()) => return Ok(Outcome::Created(update)),
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_live).is_some() => {
                     return Err(ApiError::not_found("Incident"));
                 }
-                Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
+                Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
                     return self.replay(org, idem.expect("checked"), now_epoch).await;
                 }
                 // Another update changed the status since we read it: read again.
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, status_unchanged).is_some() => continue,
                 Err(e) => return Err(e.into_api_error()),
             }
         }
@@ -592,13 +594,13 @@ impl Store {
             .map_err(ApiError::internal)?;
         let data = serde_json::json!({ "incident": { "id": id, "title": item.incident.title } });
         let event = Event::new(EventType::IncidentDeleted, Some(item.incident.page_id), actor, now, data);
-        match self
-            .transact(vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?])
-            .await
-        {
+        let mut tx = Tx::new();
+        let incident_delete = tx.push(TransactWriteItem::builder().delete(delete).build());
+        tx.push(self.event_put(org, event)?);
+        match self.transact(tx).await {
             Ok(()) => Ok(()),
             // A concurrent delete of the same incident finished first (and wrote the event).
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Ok(()),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, incident_delete).is_some() => Ok(()),
             Err(e) => Err(e.into_api_error()),
         }
     }

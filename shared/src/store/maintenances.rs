@@ -18,7 +18,7 @@ use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
 use super::services::{HeldService, Hold};
-use super::{Store, TxError, cursor, failed_at, from_item, get_s, key, s, schema, to_item};
+use super::{Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, s, schema, to_item};
 use crate::domain::MaintenanceStatus;
 use crate::error::ApiError;
 
@@ -486,21 +486,19 @@ impl Store {
             },
             org,
         );
-        let mut items = vec![
-            self.page_is_live(org, page)?,
-            self.put_new(to_item(&item)?)?,
-            self.put_new(to_item(&update_item(org, page, new.id, first.clone()))?)?,
-        ];
+        let mut tx = Tx::new();
+        let page_live = tx.push(self.page_is_live(org, page)?);
+        tx.push(self.put_new(to_item(&item)?)?);
+        tx.push(self.put_new(to_item(&update_item(org, page, new.id, first.clone()))?)?);
         let services = item.maintenance.service_ids.clone();
-        for service in &services {
-            items.push(self.service_check(org, page, *service)?);
-        }
+        let on_page =
+            tx.extend(services.iter().map(|s| self.service_check(org, page, *s)).collect::<Result<Vec<_>, _>>()?);
         let mut shown = item.maintenance;
-        items.push(self.event_put(org, event(EventType::MaintenanceScheduled, &shown, Some(&first), actor, &now_s)?)?);
+        tx.push(self.event_put(org, event(EventType::MaintenanceScheduled, &shown, Some(&first), actor, &now_s)?)?);
         shown.updates = Some(vec![first]);
-        let idem_index = items.len();
+        let mut replay = None;
         if let Some(idem) = idem {
-            items.push(self.idempotency_put(
+            replay = Some(tx.push(self.idempotency_put(
                 org,
                 idem,
                 page,
@@ -508,19 +506,21 @@ impl Store {
                 201,
                 super::idempotency::data_body(&shown),
                 now_epoch,
-            )?);
+            )?));
         }
-        match self.transact(items).await {
+        match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(shown)),
             Err(TxError::Cancelled(reasons)) => {
-                if failed_at(&reasons, 0).is_some() {
+                if failed_at(&reasons, page_live).is_some() {
                     return Err(ApiError::not_found("Page"));
                 }
-                if let Some(i) = (0..services.len()).find(|i| failed_at(&reasons, 3 + i).is_some()) {
+                if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(services[i]));
                 }
-                match idem {
-                    Some(idem) if failed_at(&reasons, idem_index).is_some() => self.replay(org, idem, now_epoch).await,
+                match (idem, replay) {
+                    (Some(idem), Some(r)) if failed_at(&reasons, r).is_some() => {
+                        self.replay(org, idem, now_epoch).await
+                    }
                     _ => Err(TxError::Cancelled(reasons).into_api_error()),
                 }
             }
@@ -759,9 +759,10 @@ impl Store {
             }
             let page = before.maintenance.page_id;
             let after = index(plan.after, org);
-            let mut items = vec![self.put_if_sequence(to_item(&after)?, u64::from(before.sequence))?];
+            let mut tx = Tx::new();
+            let window_put = tx.push(self.put_if_sequence(to_item(&after)?, u64::from(before.sequence))?);
             if let Some(update) = &plan.update {
-                items.push(self.put_new(to_item(&update_item(org, page, id, update.clone()))?)?);
+                tx.push(self.put_new(to_item(&update_item(org, page, id, update.clone()))?)?);
             }
             // Services named by a patch must be of the page; those whose hold changes
             // are checked by their own write's condition.
@@ -771,10 +772,8 @@ impl Store {
                 _ => Vec::new(),
             };
             let checked: Vec<Uuid> = named.iter().filter(|s| !moving.contains(s)).copied().collect();
-            let check_from = items.len();
-            for service in &checked {
-                items.push(self.service_check(org, page, *service)?);
-            }
+            let on_page =
+                tx.extend(checked.iter().map(|s| self.service_check(org, page, *s)).collect::<Result<Vec<_>, _>>()?);
             let held = futures::future::try_join_all(moving.iter().map(|s| self.held_service(org, *s))).await?;
             let mut hold_ranges = Vec::new();
             let mut changed_services = Vec::new();
@@ -791,8 +790,7 @@ impl Store {
                 if next.status != read.hold.status {
                     changed_services.push(service_change(&read, &next));
                 }
-                hold_ranges.push(items.len()..items.len() + writes.len());
-                items.extend(writes);
+                hold_ranges.push(tx.extend(writes));
             }
             let mut shown = after.maintenance.clone();
             let mut data = event_data(&shown, plan.update.as_ref())?;
@@ -800,27 +798,27 @@ impl Store {
             if !changed_services.is_empty() {
                 data["services"] = serde_json::Value::Array(changed_services);
             }
-            items.push(self.event_put(org, Event::new(plan.event, Some(page), actor, &now_s, data))?);
-            let idem_index = items.len();
+            tx.push(self.event_put(org, Event::new(plan.event, Some(page), actor, &now_s, data))?);
+            let mut replay = None;
             if let (Some(idem), Some(update)) = (idem, &plan.update) {
                 let body = super::idempotency::data_body(update);
-                items.push(self.idempotency_put(org, idem, page, id, 201, body, now_epoch)?);
+                replay = Some(tx.push(self.idempotency_put(org, idem, page, id, 201, body, now_epoch)?));
             }
-            match self.transact(items).await {
+            match self.transact(tx).await {
                 Ok(()) => {}
                 // The window or one of its services changed since it was read: again.
                 Err(TxError::Cancelled(reasons))
-                    if failed_at(&reasons, 0).is_some()
-                        || hold_ranges.iter().flat_map(Clone::clone).any(|i| failed_at(&reasons, i).is_some()) =>
+                    if failed_at(&reasons, window_put).is_some()
+                        || hold_ranges.iter().any(|holds| holds.first_failed(&reasons).is_some()) =>
                 {
                     continue;
                 }
                 Err(TxError::Cancelled(reasons)) => {
-                    if let Some(i) = (0..checked.len()).find(|i| failed_at(&reasons, check_from + i).is_some()) {
+                    if let Some(i) = on_page.first_failed(&reasons) {
                         return Err(not_on_page(checked[i]));
                     }
-                    return match idem {
-                        Some(idem) if failed_at(&reasons, idem_index).is_some() => {
+                    return match (idem, replay) {
+                        (Some(idem), Some(r)) if failed_at(&reasons, r).is_some() => {
                             self.replay(org, idem, now_epoch).await.map(Answer::Update)
                         }
                         _ => Err(TxError::Cancelled(reasons).into_api_error()),

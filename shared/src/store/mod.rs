@@ -233,15 +233,70 @@ impl TxError {
     }
 }
 
-/// The reason for item `index` when its condition failed.
-pub(crate) fn failed_at(reasons: &[CancellationReason], index: usize) -> Option<&CancellationReason> {
-    reasons.get(index).filter(|r| r.code() == Some("ConditionalCheckFailed"))
+/// A transaction being built. Each item pushed gets its [`Slot`], by which the caller
+/// asks whether that item's condition failed: failures are found by name, never by
+/// counting positions.
+#[derive(Debug, Default)]
+pub(crate) struct Tx {
+    items: Vec<TransactWriteItem>,
+}
+
+/// Where an item sits in its [`Tx`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(usize);
+
+/// The slots of items pushed together (one per service, say).
+#[derive(Clone, Debug)]
+pub(crate) struct Slots(std::ops::Range<usize>);
+
+impl Tx {
+    /// An empty transaction.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an item; returns its slot.
+    pub(crate) fn push(&mut self, item: TransactWriteItem) -> Slot {
+        self.items.push(item);
+        Slot(self.items.len() - 1)
+    }
+
+    /// Adds items; returns their slots.
+    pub(crate) fn extend(&mut self, items: impl IntoIterator<Item = TransactWriteItem>) -> Slots {
+        let start = self.items.len();
+        self.items.extend(items);
+        Slots(start..self.items.len())
+    }
+
+    /// Whether it has no items.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+impl Slots {
+    /// The `i`-th of them.
+    pub(crate) fn nth(&self, i: usize) -> Option<Slot> {
+        let at = self.0.start + i;
+        (at < self.0.end).then_some(Slot(at))
+    }
+
+    /// Which of them (counted from 0) failed first, if any.
+    pub(crate) fn first_failed(&self, reasons: &[CancellationReason]) -> Option<usize> {
+        self.0.clone().position(|at| failed_at(reasons, Slot(at)).is_some())
+    }
+}
+
+/// The reason for the item in `slot` when its condition failed.
+pub(crate) fn failed_at(reasons: &[CancellationReason], slot: Slot) -> Option<&CancellationReason> {
+    reasons.get(slot.0).filter(|r| r.code() == Some("ConditionalCheckFailed"))
 }
 
 impl Store {
     /// Runs a transaction, retrying with backoff while it only loses to concurrent
     /// transactions on the same items (`TransactionConflict`).
-    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+    pub(crate) async fn transact(&self, items: impl Into<Vec<TransactWriteItem>>) -> Result<(), TxError> {
+        let items = items.into();
         let mut attempt = 0u32;
         loop {
             let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
@@ -264,6 +319,12 @@ impl Store {
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
+    }
+}
+
+impl From<Tx> for Vec<TransactWriteItem> {
+    fn from(tx: Tx) -> Self {
+        tx.items
     }
 }
 

@@ -21,7 +21,7 @@ use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
 use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
-use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
+use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
 use crate::domain::monitor::{MonitorStatus, Runs};
 use crate::error::ApiError;
 
@@ -415,18 +415,18 @@ impl Store {
         let item = new_item(org, new, page, now);
         let monitor = item.monitor.clone();
         let event = Event::new(EventType::MonitorCreated, page, actor, now, data_of("monitor", &monitor));
-        let mut items = vec![
-            self.put_new(to_item(&item)?)?,
-            self.event_put(org, event)?,
-            self.take_org_quota(org, Quota::Monitors)?,
-        ];
-        if let Some(service) = monitor.service_id {
-            items.push(self.service_exists(org, service)?);
-        }
-        let idem_index = items.len();
+        let mut tx = Tx::new();
+        tx.push(self.put_new(to_item(&item)?)?);
+        tx.push(self.event_put(org, event)?);
+        let quota = tx.push(self.take_org_quota(org, Quota::Monitors)?);
+        let service = match monitor.service_id {
+            Some(service) => Some(tx.push(self.service_exists(org, service)?)),
+            None => None,
+        };
+        let mut replay = None;
         if let Some(idem) = idem {
             let owner_page = page.unwrap_or(Uuid::nil());
-            items.push(self.idempotency_put(
+            replay = Some(tx.push(self.idempotency_put(
                 org,
                 idem,
                 owner_page,
@@ -434,19 +434,19 @@ impl Store {
                 201,
                 super::idempotency::data_body(&monitor),
                 now_epoch,
-            )?);
+            )?));
         }
-        match self.transact(items).await {
+        match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(monitor)),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 3).is_some() && monitor.service_id.is_some() => {
+            Err(TxError::Cancelled(reasons)) if service.is_some_and(|s| failed_at(&reasons, s).is_some()) => {
                 Err(ApiError::invalid_field("serviceId", "is not a service of this organization"))
             }
             // The key's record exists: a retry (checked first: the retry may also be over the limit).
-            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_index).is_some() => {
+            Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
                 self.replay(org, idem.expect("checked"), now_epoch).await
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
-                Err(Quota::Monitors.exceeded_on(returned_item(&reasons, 2)))
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, quota).is_some() => {
+                Err(Quota::Monitors.exceeded_on(returned_item(&reasons, quota)))
             }
             Err(e) => Err(e.into_api_error()),
         }
@@ -555,10 +555,12 @@ impl Store {
                 now,
                 data_of("monitor", &after.monitor),
             );
-            let items = vec![self.put_if_sequence(to_item(&after)?, before.sequence)?, self.event_put(org, event)?];
-            match self.transact(items).await {
+            let mut tx = Tx::new();
+            let monitor_put = tx.push(self.put_if_sequence(to_item(&after)?, before.sequence)?);
+            tx.push(self.event_put(org, event)?);
+            match self.transact(tx).await {
                 Ok(()) => return Ok(after.monitor),
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, monitor_put).is_some() => continue,
                 Err(e) => return Err(e.into_api_error()),
             }
         }
@@ -584,14 +586,13 @@ impl Store {
             now,
             data_of("monitor", &current.monitor),
         );
-        let items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            self.event_put(org, event)?,
-            self.give_org_quota(org, Quota::Monitors, 1)?,
-        ];
-        match self.transact(items).await {
+        let mut tx = Tx::new();
+        let monitor_delete = tx.push(TransactWriteItem::builder().delete(delete).build());
+        tx.push(self.event_put(org, event)?);
+        tx.push(self.give_org_quota(org, Quota::Monitors, 1)?);
+        match self.transact(tx).await {
             Ok(()) => {}
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, monitor_delete).is_some() => {
                 return Err(ApiError::not_found("Monitor"));
             }
             Err(e) => return Err(e.into_api_error()),
@@ -848,10 +849,12 @@ impl Store {
         after.monitor.last_checked_at = Some(now_s.clone());
         after.monitor.last_latency_ms = Some(probe.latency_ms);
         let after = schedule(after, org);
-        let mut items = Vec::new();
-        if runs != before.runs {
-            items.push(self.put_if_sequence(to_item(&after)?, before.sequence)?);
-        }
+        let mut tx = Tx::new();
+        let monitor_put = if runs != before.runs {
+            Some(tx.push(self.put_if_sequence(to_item(&after)?, before.sequence)?))
+        } else {
+            None
+        };
         let transition = changed.map(|_| Transition {
             monitor: after.monitor.clone(),
             from: before.runs.status,
@@ -871,16 +874,17 @@ impl Store {
             data["check"] = serde_json::json!({
                 "statusCode": probe.status, "latencyMs": probe.latency_ms, "error": why,
             });
-            items.push(self.event_put(org, Event::new(kind, m.page_id, &Actor::monitor(m.id), &now_s, data))?);
+            tx.push(self.event_put(org, Event::new(kind, m.page_id, &Actor::monitor(m.id), &now_s, data))?);
         }
-        match items.len() {
-            0 => {}
-            _ => match self.transact(items).await {
+        if !tx.is_empty() {
+            match self.transact(tx).await {
                 Ok(()) => {}
                 // Changed since the tick read it: this check does not count.
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => return Ok(None),
+                Err(TxError::Cancelled(reasons)) if monitor_put.is_some_and(|p| failed_at(&reasons, p).is_some()) => {
+                    return Ok(None);
+                }
                 Err(e) => return Err(e.into_api_error()),
-            },
+            }
         }
         let rollup = rollup
             .map(|d| {
@@ -1045,6 +1049,16 @@ impl Store {
     }
 }
 
+/// The writes of a linked monitor that go with its service's, and apart from them its
+/// change of the organization's monitor count (so the caller can tell when the plan is full).
+#[derive(Debug, Default)]
+pub(crate) struct LinkedWrites {
+    /// The monitor's put or delete and its event.
+    pub(crate) writes: Vec<TransactWriteItem>,
+    /// The count taken or given back, if it changes.
+    pub(crate) quota: Option<TransactWriteItem>,
+}
+
 impl Store {
     /// The writes that give a service with a `monitorUrl` its linked monitor (the
     /// service's id, the contract's defaults; one already there starts over with the new
@@ -1057,7 +1071,7 @@ impl Store {
         url: &str,
         replaces: bool,
         now: &str,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+    ) -> Result<LinkedWrites, ApiError> {
         let new = NewMonitor::linked(service.id, &service.name, url.to_owned());
         let item = new_item(org, new, Some(service.page_id), now);
         let put = aws_sdk_dynamodb::types::Put::builder()
@@ -1067,12 +1081,10 @@ impl Store {
             .map_err(ApiError::internal)?;
         let event =
             Event::new(EventType::MonitorCreated, Some(service.page_id), actor, now, data_of("monitor", &item.monitor));
-        let mut writes = vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?];
-        if !replaces {
-            // Last, so a caller finds it at `len() - 1` when the plan is full.
-            writes.push(self.take_org_quota(org, Quota::Monitors)?);
-        }
-        Ok(writes)
+        let writes = vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?];
+        // A new URL replaces the monitor, which keeps its place in the count.
+        let quota = if replaces { None } else { Some(self.take_org_quota(org, Quota::Monitors)?) };
+        Ok(LinkedWrites { writes, quota })
     }
 
     /// The writes that remove a service's linked monitor, with its `monitor.deleted`
@@ -1083,8 +1095,8 @@ impl Store {
         actor: &Actor,
         service: Uuid,
         now: &str,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
-        let Some(current) = self.monitor_item(org, service).await? else { return Ok(Vec::new()) };
+    ) -> Result<LinkedWrites, ApiError> {
+        let Some(current) = self.monitor_item(org, service).await? else { return Ok(LinkedWrites::default()) };
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), monitor_sk(service))))
@@ -1097,11 +1109,10 @@ impl Store {
             now,
             data_of("monitor", &current.monitor),
         );
-        Ok(vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            self.event_put(org, event)?,
-            self.give_org_quota(org, Quota::Monitors, 1)?,
-        ])
+        Ok(LinkedWrites {
+            writes: vec![TransactWriteItem::builder().delete(delete).build(), self.event_put(org, event)?],
+            quota: Some(self.give_org_quota(org, Quota::Monitors, 1)?),
+        })
     }
 
     /// Removes a deleted monitor's checks and rollups.

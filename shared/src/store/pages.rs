@@ -8,7 +8,9 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::listing::Listing;
 use super::quotas::Quota;
-use super::{Changes, Item, Store, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item};
+use super::{
+    Changes, Item, Store, Tx, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item,
+};
 use crate::domain::{HexColor, Plan, Slug};
 use crate::error::ApiError;
 
@@ -134,9 +136,10 @@ impl Store {
             deleting: None,
         };
         let (condition, values) = plan_allows_another_page();
-        let items = vec![
-            self.put_new(to_item(&item)?)?,
-            self.put_new(slug_item(&new.slug, org, item.page.id))?,
+        let mut tx = Tx::new();
+        tx.push(self.put_new(to_item(&item)?)?);
+        let slug = tx.push(self.put_new(slug_item(&new.slug, org, item.page.id))?);
+        let page_count = tx.push(
             TransactWriteItem::builder()
                 .update(
                     Update::builder()
@@ -153,18 +156,18 @@ impl Store {
                         .map_err(ApiError::internal)?,
                 )
                 .build(),
-            self.event_put(
-                org,
-                Event::new(EventType::PageCreated, Some(item.page.id), actor, now, data_of("page", &item.page)),
-            )?,
-        ];
-        match self.transact(items).await {
+        );
+        tx.push(self.event_put(
+            org,
+            Event::new(EventType::PageCreated, Some(item.page.id), actor, now, data_of("page", &item.page)),
+        )?);
+        match self.transact(tx).await {
             Ok(()) => Ok(item.page),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, slug).is_some() => {
                 Err(ApiError::SlugTaken(new.slug.to_string()))
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
-                let org_item = failed_at(&reasons, 2).and_then(|r| r.item().cloned()).unwrap_or_default();
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_count).is_some() => {
+                let org_item = failed_at(&reasons, page_count).and_then(|r| r.item().cloned()).unwrap_or_default();
                 Err(plan_limit(&org_item))
             }
             Err(e) => Err(e.into_api_error()),
@@ -250,8 +253,9 @@ impl Store {
                         .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))),
                 )
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND slug = :oldSlug");
-            let items = vec![
-                TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build(),
+            let mut tx = Tx::new();
+            tx.push(TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+            tx.push(
                 TransactWriteItem::builder()
                     .delete(
                         Delete::builder()
@@ -263,12 +267,12 @@ impl Store {
                             .map_err(ApiError::internal)?,
                     )
                     .build(),
-                self.put_new(slug_item(new_slug, org, page_id))?,
-                self.event_put(org, event)?,
-            ];
-            match self.transact(items).await {
+            );
+            let new_slug_claim = tx.push(self.put_new(slug_item(new_slug, org, page_id))?);
+            tx.push(self.event_put(org, event)?);
+            match self.transact(tx).await {
                 Ok(()) => return Ok(updated),
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, new_slug_claim).is_some() => {
                     return Err(ApiError::SlugTaken(new_slug.to_string()));
                 }
                 // The page changed its slug or began deleting since we read it: read again.
@@ -298,10 +302,14 @@ impl Store {
             .build()
             .map_err(ApiError::internal)?;
         let page = serde_json::from_value::<Page>(event.data["page"].clone()).map_err(ApiError::internal)?;
-        let items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
-        match self.transact(items).await {
+        let mut tx = Tx::new();
+        let page_update = tx.push(TransactWriteItem::builder().update(update).build());
+        tx.push(self.event_put(org, event)?);
+        match self.transact(tx).await {
             Ok(()) => Ok(page),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Page")),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_update).is_some() => {
+                Err(ApiError::not_found("Page"))
+            }
             Err(e) => Err(e.into_api_error()),
         }
     }
@@ -331,7 +339,8 @@ impl Store {
         self.delete_counted(org, monitors, Quota::Monitors).await?;
         self.delete_keys(others).await?;
 
-        let items = vec![
+        let mut tx = Tx::new();
+        let page_delete = tx.push(
             TransactWriteItem::builder()
                 .delete(
                     Delete::builder()
@@ -342,6 +351,8 @@ impl Store {
                         .map_err(ApiError::internal)?,
                 )
                 .build(),
+        );
+        tx.extend([
             TransactWriteItem::builder()
                 .delete(
                     Delete::builder()
@@ -376,11 +387,11 @@ impl Store {
                     serde_json::json!({ "page": { "id": page_id, "slug": slug } }),
                 ),
             )?,
-        ];
-        match self.transact(items).await {
+        ]);
+        match self.transact(tx).await {
             Ok(()) => Ok(()),
             // A concurrent delete of the same page finished first.
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Ok(()),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_delete).is_some() => Ok(()),
             Err(e) => Err(e.into_api_error()),
         }
     }

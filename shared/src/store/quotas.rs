@@ -257,7 +257,10 @@ pub(crate) fn page_quota_failure(quota: Quota, plan: Plan, page_item: Option<&It
     if live { quota.exceeded(plan) } else { ApiError::not_found("Page") }
 }
 
-/// The item a cancelled transaction returned for its write at `index`.
-pub(crate) fn returned_item(reasons: &[aws_sdk_dynamodb::types::CancellationReason], index: usize) -> Option<&Item> {
-    reasons.get(index).and_then(|r| r.item())
+/// The item a cancelled transaction returned for its write in `slot`.
+pub(crate) fn returned_item(
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+    slot: super::Slot,
+) -> Option<&Item> {
+    reasons.get(slot.0).and_then(|r| r.item())
 }

@@ -12,7 +12,7 @@ use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
-use super::{Changes, Store, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
+use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
 use crate::domain::uptime::Change;
 use crate::error::ApiError;
@@ -226,13 +226,14 @@ impl Store {
         };
         let plan = self.plan_of(org).await?;
         let event = Event::new(EventType::ServiceCreated, Some(page), actor, now, data_of("service", &item.service));
-        let mut items = vec![
-            self.take_page_quota(org, page, Quota::Services, Quota::Services.limit(plan.limits()))?,
-            self.put_new(to_item(&item)?)?,
-            self.event_put(org, event)?,
-        ];
+        let mut tx = Tx::new();
+        let service_quota =
+            tx.push(self.take_page_quota(org, page, Quota::Services, Quota::Services.limit(plan.limits()))?);
+        tx.push(self.put_new(to_item(&item)?)?);
+        tx.push(self.event_put(org, event)?);
+        let mut replay = None;
         if let Some(idem) = idem {
-            items.push(self.idempotency_put(
+            replay = Some(tx.push(self.idempotency_put(
                 org,
                 idem,
                 page,
@@ -240,21 +241,23 @@ impl Store {
                 201,
                 super::idempotency::data_body(&item.service),
                 now_epoch,
-            )?);
+            )?));
         }
+        let mut monitor_quota = None;
         if let Some(url) = &item.service.monitor_url {
-            items.extend(self.linked_monitor_writes(org, actor, &item.service, url, false, now)?);
+            let linked = self.linked_monitor_writes(org, actor, &item.service, url, false, now)?;
+            tx.extend(linked.writes);
+            monitor_quota = linked.quota.map(|q| tx.push(q));
         }
-        let monitor_quota = item.service.monitor_url.as_ref().map(|_| items.len() - 1);
-        match self.transact(items).await {
+        match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(item.service)),
-            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
+            Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
                 self.replay(org, idem.expect("checked"), now_epoch).await
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
-                Err(page_quota_failure(Quota::Services, plan, returned_item(&reasons, 0)))
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, service_quota).is_some() => {
+                Err(page_quota_failure(Quota::Services, plan, returned_item(&reasons, service_quota)))
             }
-            Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|i| failed_at(&reasons, i).is_some()) => {
+            Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|q| failed_at(&reasons, q).is_some()) => {
                 Err(Quota::Monitors.exceeded(plan))
             }
             Err(e) => Err(e.into_api_error()),
@@ -347,9 +350,11 @@ impl Store {
                 data["newStatus"] = serde_json::to_value(to).map_err(ApiError::internal)?;
             }
             let event = Event::new(EventType::ServiceUpdated, Some(current.page_id), actor, now, data);
-            let mut items = vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?];
+            let mut tx = Tx::new();
+            let service_update = tx.push(TransactWriteItem::builder().update(update).build());
+            tx.push(self.event_put(org, event)?);
             // A new monitor URL gives it a linked monitor; removing the URL removes it.
-            let mut linked = Vec::new();
+            let mut linked = super::monitors::LinkedWrites::default();
             match &patch.monitor_url {
                 Some(Some(url)) if current.monitor_url.as_deref() != Some(url.as_str()) => {
                     let replaces = current.monitor_url.is_some();
@@ -360,16 +365,23 @@ impl Store {
                 }
                 _ => {}
             }
+            let mut page_live = None;
             if let Some(to) = changed {
-                items.push(self.status_change_put(org, &current, now, to, source)?);
+                tx.push(self.status_change_put(org, &current, now, to, source)?);
                 // No history written under a page whose delete has begun.
-                items.push(self.page_is_live(org, current.page_id)?);
+                page_live = Some(tx.push(self.page_is_live(org, current.page_id)?));
             }
-            let removed = matches!(patch.monitor_url, Some(None)) && !linked.is_empty();
-            let added = matches!(patch.monitor_url, Some(Some(_))) && current.monitor_url.is_none();
-            items.extend(linked);
-            let monitor_quota = added.then(|| items.len() - 1);
-            match self.transact(items).await {
+            let removed = matches!(patch.monitor_url, Some(None)) && !linked.writes.is_empty();
+            tx.extend(linked.writes);
+            // Only a place taken can be refused; one given back goes with the rest.
+            let monitor_quota = match linked.quota {
+                Some(quota) if removed => {
+                    tx.push(quota);
+                    None
+                }
+                quota => quota.map(|q| tx.push(q)),
+            };
+            match self.transact(tx).await {
                 Ok(()) => {
                     if removed {
                         self.delete_monitor_records(org, id).await?;
@@ -377,11 +389,11 @@ impl Store {
                     return Ok(updated);
                 }
                 // Deleted or changed since we read it: read again.
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
-                Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|i| failed_at(&reasons, i).is_some()) => {
-                    return Err(Quota::Monitors.exceeded_on(monitor_quota.and_then(|i| returned_item(&reasons, i))));
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, service_update).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|q| failed_at(&reasons, q).is_some()) => {
+                    return Err(Quota::Monitors.exceeded_on(monitor_quota.and_then(|q| returned_item(&reasons, q))));
                 }
-                Err(TxError::Cancelled(reasons)) if changed.is_some() && failed_at(&reasons, 3).is_some() => {
+                Err(TxError::Cancelled(reasons)) if page_live.is_some_and(|p| failed_at(&reasons, p).is_some()) => {
                     return Err(ApiError::not_found("Service"));
                 }
                 Err(e) => return Err(e.into_api_error()),
@@ -424,17 +436,17 @@ impl Store {
             .map_err(ApiError::internal)?;
         let event =
             Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
-        let mut items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            self.event_put(org, event)?,
-            self.give_page_quota(org, current.page_id, Quota::Services)?,
-        ];
+        let mut tx = Tx::new();
+        let service_delete = tx.push(TransactWriteItem::builder().delete(delete).build());
+        tx.push(self.event_put(org, event)?);
+        tx.push(self.give_page_quota(org, current.page_id, Quota::Services)?);
         if current.monitor_url.is_some() {
-            items.extend(self.linked_monitor_delete(org, actor, id, now).await?);
+            let linked = self.linked_monitor_delete(org, actor, id, now).await?;
+            tx.extend(linked.writes.into_iter().chain(linked.quota));
         }
-        match self.transact(items).await {
+        match self.transact(tx).await {
             Ok(()) => {}
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, service_delete).is_some() => {
                 return Err(ApiError::not_found("Service"));
             }
             Err(e) => return Err(e.into_api_error()),

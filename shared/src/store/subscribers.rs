@@ -13,7 +13,7 @@ use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
-use super::{Item, Store, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
+use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
 use crate::error::ApiError;
 
@@ -265,7 +265,10 @@ impl Store {
         } else {
             self.page_is_live(org, page)?
         };
-        let mut items = vec![page_write, self.put_new(to_item(&item)?)?];
+        let mut tx = Tx::new();
+        let page_write = tx.push(page_write);
+        tx.push(self.put_new(to_item(&item)?)?);
+        let mut email_claim = None;
         if let Contact::Email(address) = &new.contact {
             let claim = EmailClaimItem {
                 pk: schema::org_pk(org),
@@ -275,36 +278,37 @@ impl Store {
                 subscriber_id: id,
                 ttl,
             };
-            items.push(self.put_new(to_item(&claim)?)?);
+            email_claim = Some(tx.push(self.put_new(to_item(&claim)?)?));
         }
         let created =
             Event::new(EventType::SubscriberCreated, Some(page), &actor, now, data_of("subscriber", &item.subscriber));
-        items.push(self.event_put(org, created)?);
+        tx.push(self.event_put(org, created)?);
         if asks_confirmation {
-            items.push(self.event_put(org, confirmation_event(&item.subscriber, &actor, now))?);
+            tx.push(self.event_put(org, confirmation_event(&item.subscriber, &actor, now))?);
         }
-        let skip_at = items.len();
+        let mut unconfirmed = None;
         if skips_confirmation {
-            items.push(self.take_unconfirmed(org, limits.unconfirmed_per_day, now_epoch)?);
+            unconfirmed = Some(tx.push(self.take_unconfirmed(org, limits.unconfirmed_per_day, now_epoch)?));
         }
-        let idem_at = items.len();
+        let mut replay = None;
         if let Some(idem) = &idem {
             let record = (idem.record)(&item.subscriber);
-            items.push(self.idempotency_put(org, idem.key, page, id, 201, record, now_epoch)?);
+            replay = Some(tx.push(self.idempotency_put(org, idem.key, page, id, 201, record, now_epoch)?));
         }
-        match self.transact(items).await {
+        let failed = |reasons: &[_], slot: Option<super::Slot>| slot.is_some_and(|s| failed_at(reasons, s).is_some());
+        match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(item.subscriber)),
             // The key's record exists: a retry, whose address is of course already claimed.
-            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, idem_at).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed(&reasons, replay) => {
                 self.replay(org, idem.expect("checked").key, now_epoch).await
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {
-                Err(page_quota_failure(Quota::Subscribers, plan, returned_item(&reasons, 0)))
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_write).is_some() => {
+                Err(page_quota_failure(Quota::Subscribers, plan, returned_item(&reasons, page_write)))
             }
-            Err(TxError::Cancelled(reasons)) if skips_confirmation && failed_at(&reasons, skip_at).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed(&reasons, unconfirmed) => {
                 Err(super::quotas::unconfirmed_exceeded(plan))
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 2).is_some() => {
+            Err(TxError::Cancelled(reasons)) if failed(&reasons, email_claim) => {
                 Err(ApiError::invalid_field("email", EMAIL_TAKEN))
             }
             Err(e) => Err(e.into_api_error()),
@@ -351,11 +355,9 @@ impl Store {
             if !resend {
                 return Ok(SignUp::Unchanged);
             }
-            match self.request_confirmation(org, &existing, &email, service_ids.clone(), now, now_epoch).await {
-                Ok(()) => return Ok(SignUp::ConfirmationRequested),
-                // Changed meanwhile (confirmed, unsubscribed, expired): look again.
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => {}
-                Err(e) => return Err(e.into_api_error()),
+            // `false`: changed meanwhile (confirmed, unsubscribed, expired): look again.
+            if self.request_confirmation(org, &existing, &email, service_ids.clone(), now, now_epoch).await? {
+                return Ok(SignUp::ConfirmationRequested);
             }
         }
         Err(ApiError::ServiceUnavailable("the subscription kept changing during the sign-up".into()))
@@ -378,6 +380,7 @@ impl Store {
 
     /// Puts a subscriber (back) to pending with a fresh expiry and asks for its
     /// confirmation email, on the condition that its state is still the one read.
+    /// `false`: it changed meanwhile.
     async fn request_confirmation(
         &self,
         org: Uuid,
@@ -386,7 +389,7 @@ impl Store {
         service_ids: Vec<Uuid>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<(), TxError> {
+    ) -> Result<bool, ApiError> {
         let sub = &existing.subscriber;
         let ttl = now_epoch + PENDING_SECS;
         let built = (|| {
@@ -421,15 +424,17 @@ impl Store {
             after.state = SubscriberState::Pending;
             after.service_ids = service_ids.clone();
             after.confirmed_at = None;
-            Ok::<_, ApiError>(vec![
-                TransactWriteItem::builder().update(update).build(),
-                TransactWriteItem::builder().update(claim).build(),
-                self.event_put(org, confirmation_event(&after, &Actor::subscriber(sub.id), now))?,
-            ])
+            let mut tx = Tx::new();
+            let state_unchanged = tx.push(TransactWriteItem::builder().update(update).build());
+            tx.push(TransactWriteItem::builder().update(claim).build());
+            tx.push(self.event_put(org, confirmation_event(&after, &Actor::subscriber(sub.id), now))?);
+            Ok::<_, ApiError>((tx, state_unchanged))
         })();
-        match built {
-            Ok(items) => self.transact(items).await,
-            Err(e) => Err(TxError::Failed(e)),
+        let (tx, state_unchanged) = built?;
+        match self.transact(tx).await {
+            Ok(()) => Ok(true),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, state_unchanged).is_some() => Ok(false),
+            Err(e) => Err(e.into_api_error()),
         }
     }
 
@@ -509,7 +514,7 @@ impl Store {
                 .expression_attribute_values(":to", s(to.as_str()))
                 .expression_attribute_values(":was", s(was.as_str()))
                 .expression_attribute_values(":gsi2pk", s(schema::subscribers_gsi2pk(org, after.page_id, to.as_str())));
-            let mut items = Vec::new();
+            let mut claim_write = None;
             if to == SubscriberState::Active && was == SubscriberState::Pending {
                 after.confirmed_at = Some(now.to_owned());
                 update = update
@@ -524,12 +529,15 @@ impl Store {
                         .expression_attribute_names("#ttl", "ttl")
                         .build()
                         .map_err(ApiError::internal)?;
-                    items.push(TransactWriteItem::builder().update(claim).build());
+                    claim_write = Some(TransactWriteItem::builder().update(claim).build());
                 }
             } else {
                 update = update.update_expression("SET #state = :to, gsi2pk = :gsi2pk");
             }
-            items.insert(0, TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+            let mut tx = Tx::new();
+            let state_unchanged =
+                tx.push(TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+            tx.extend(claim_write);
             // Active subscribers count against the page's plan: one more on the way in,
             // one less on the way out.
             let mut quota_at = None;
@@ -538,17 +546,16 @@ impl Store {
                     Some(plan) => plan,
                     None => *plan.insert(self.plan_of(org).await?),
                 };
-                quota_at = Some((items.len(), plan));
                 let limit = plan.limits().subscribers_per_page;
-                items.push(self.take_page_quota(org, after.page_id, Quota::Subscribers, limit)?);
+                quota_at = Some((tx.push(self.take_page_quota(org, after.page_id, Quota::Subscribers, limit)?), plan));
             } else if was == SubscriberState::Active && to != SubscriberState::Active {
-                items.push(self.give_page_quota(org, after.page_id, Quota::Subscribers)?);
+                tx.push(self.give_page_quota(org, after.page_id, Quota::Subscribers)?);
             }
             let data = data_of("subscriber", &after);
-            items.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
-            match self.transact(items).await {
+            tx.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
+            match self.transact(tx).await {
                 Ok(()) => return Ok(Some(after)),
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, state_unchanged).is_some() => continue,
                 Err(TxError::Cancelled(reasons)) if quota_at.is_some_and(|(i, _)| failed_at(&reasons, i).is_some()) => {
                     let (i, plan) = quota_at.expect("checked");
                     return Err(page_quota_failure(Quota::Subscribers, plan, returned_item(&reasons, i)));

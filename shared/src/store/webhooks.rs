@@ -10,7 +10,7 @@ use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
-use super::{Store, TxError, cursor, failed_at, from_item, key, s, schema, sdk_error, to_item};
+use super::{Store, Tx, TxError, cursor, failed_at, from_item, key, s, schema, sdk_error, to_item};
 use crate::error::ApiError;
 
 /// How long a rotated-out secret still signs.
@@ -155,23 +155,31 @@ impl Store {
             webhook,
         };
         let event = Event::new(EventType::WebhookCreated, None, actor, now, data_of("webhook", &item.webhook));
-        let mut items = vec![
-            self.put_new(to_item(&item)?)?,
-            self.take_org_quota(org, Quota::Webhooks)?,
-            self.event_put(org, event)?,
-        ];
+        let mut tx = Tx::new();
+        tx.push(self.put_new(to_item(&item)?)?);
+        let quota = tx.push(self.take_org_quota(org, Quota::Webhooks)?);
+        tx.push(self.event_put(org, event)?);
+        let mut replay = None;
         if let Some(idem) = &idem {
             let record = (idem.record)(&item.webhook);
-            items.push(self.idempotency_put(org, idem.key, Uuid::nil(), item.webhook.id, 201, record, now_epoch)?);
+            replay = Some(tx.push(self.idempotency_put(
+                org,
+                idem.key,
+                Uuid::nil(),
+                item.webhook.id,
+                201,
+                record,
+                now_epoch,
+            )?));
         }
-        match self.transact(items).await {
+        match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(item.webhook)),
             // The key's record exists: a retry (checked first: the retry may also be over the limit).
-            Err(TxError::Cancelled(reasons)) if idem.is_some() && failed_at(&reasons, 3).is_some() => {
+            Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
                 self.replay(org, idem.expect("checked").key, now_epoch).await
             }
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 1).is_some() => {
-                Err(Quota::Webhooks.exceeded_on(returned_item(&reasons, 1)))
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, quota).is_some() => {
+                Err(Quota::Webhooks.exceeded_on(returned_item(&reasons, quota)))
             }
             Err(e) => Err(e.into_api_error()),
         }
@@ -304,11 +312,13 @@ impl Store {
                 .build()
                 .map_err(ApiError::internal)?;
             let event = Event::new(kind, None, actor, now, data_of("webhook", &record.webhook));
-            match self.transact(vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?]).await
-            {
+            let mut tx = Tx::new();
+            let webhook_put = tx.push(TransactWriteItem::builder().put(put).build());
+            tx.push(self.event_put(org, event)?);
+            match self.transact(tx).await {
                 Ok(()) => return Ok(record),
                 // Changed (or deleted) since it was read: read again.
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => continue,
+                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, webhook_put).is_some() => continue,
                 Err(e) => return Err(e.into_api_error()),
             }
         }
@@ -325,14 +335,15 @@ impl Store {
             .build()
             .map_err(ApiError::internal)?;
         let event = Event::new(EventType::WebhookDeleted, None, actor, now, serde_json::json!({"webhook": {"id": id}}));
-        let items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            self.give_org_quota(org, Quota::Webhooks, 1)?,
-            self.event_put(org, event)?,
-        ];
-        match self.transact(items).await {
+        let mut tx = Tx::new();
+        let webhook_delete = tx.push(TransactWriteItem::builder().delete(delete).build());
+        tx.push(self.give_org_quota(org, Quota::Webhooks, 1)?);
+        tx.push(self.event_put(org, event)?);
+        match self.transact(tx).await {
             Ok(()) => Ok(()),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Err(ApiError::not_found("Webhook")),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, webhook_delete).is_some() => {
+                Err(ApiError::not_found("Webhook"))
+            }
             Err(e) => Err(e.into_api_error()),
         }
     }
@@ -359,12 +370,12 @@ impl Store {
             now,
             serde_json::json!({"webhook": {"id": id}, "reason": reason}),
         );
-        match self
-            .transact(vec![TransactWriteItem::builder().update(update).build(), self.event_put(org, event)?])
-            .await
-        {
+        let mut tx = Tx::new();
+        let enabled = tx.push(TransactWriteItem::builder().update(update).build());
+        tx.push(self.event_put(org, event)?);
+        match self.transact(tx).await {
             Ok(()) => Ok(true),
-            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, 0).is_some() => Ok(false),
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, enabled).is_some() => Ok(false),
             Err(e) => Err(e.into_api_error()),
         }
     }
