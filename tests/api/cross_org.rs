@@ -4,120 +4,29 @@
 use livestatus_shared::domain::Plan;
 use livestatus_shared::routes::ROUTES;
 use livestatus_tests::TestApp;
-use serde_json::json;
+use livestatus_tests::seed::valid_body;
 
 #[tokio::test]
 async fn every_route_with_another_orgs_id_answers_404_exactly_like_a_random_id() {
     let app = TestApp::all().await;
-    let page = app.page().await;
-    let service = app.service(&page, "api").await;
-    let incident = app
-        .call(
-            "POST",
-            &format!("/api/v1/pages/{page}/incidents"),
-            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
-        )
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let key_id = app.call("POST", "/api/v1/keys", Some(json!({"name": "owned"}))).await.json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let webhook =
-        app.call("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let delivery = app.call("POST", &format!("/api/v1/webhooks/{webhook}/test"), None).await.json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let maintenance = app
-        .call(
-            "POST",
-            &format!("/api/v1/pages/{page}/maintenances"),
-            Some(json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"})),
-        )
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let monitor = app
-        .call("POST", "/api/v1/monitors", Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})))
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let subscriber = app
-        .call(
-            "POST",
-            &format!("/api/v1/pages/{page}/subscribers"),
-            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
-        )
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let seeded = app.seed(None).await;
+    let (page, service, incident) = (seeded.id("pageId"), seeded.id("serviceId"), seeded.id("incidentId"));
     let (_, intruder) = app.new_org(Plan::Business).await;
-    let fill = |path: &str, id: &dyn Fn(&str) -> String| {
-        [
-            "pageId",
-            "serviceId",
-            "incidentId",
-            "keyId",
-            "webhookId",
-            "deliveryId",
-            "subscriberId",
-            "maintenanceId",
-            "monitorId",
-        ]
-        .iter()
-        .fold(path.to_owned(), |p, name| p.replace(&format!("{{{name}}}"), &id(name)))
-    };
-    let body_for = |method: &str, path: &str| match (method, path) {
-        ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/maintenances") => Some(
-            json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
-        ),
-        ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
-        ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/subscribers") => {
-            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
+    let random = |path: &str| {
+        let mut filled = path.to_owned();
+        while let (Some(open), Some(close)) = (filled.find('{'), filled.find('}')) {
+            filled.replace_range(open..=close, &uuid::Uuid::now_v7().to_string());
         }
-        ("POST", p) if p.ends_with("/incidents") => {
-            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
-        }
-        ("POST", p) if p.ends_with("/updates") => Some(json!({"body": "b"})),
-        ("PATCH", p) if p.contains("/pages/") => Some(json!({"name": "x"})),
-        ("PATCH", p) if p.contains("/services/") => Some(json!({"currentStatus": "outage"})),
-        ("PATCH", p) if p.contains("/webhooks/") => Some(json!({"description": "x"})),
-        ("PATCH", _) => Some(json!({"title": "x"})),
-        _ => None,
+        filled
     };
 
     let mut checked = 0;
     // Keyed routes; the public pages have their own privacy test (status_pages).
     for route in ROUTES.iter().filter(|r| r.path.contains('{') && r.scope.is_some()) {
-        let theirs = fill(route.path, &|name| match name {
-            "pageId" => page.clone(),
-            "serviceId" => service.clone(),
-            "incidentId" => incident.clone(),
-            "keyId" => key_id.clone(),
-            "webhookId" => webhook.clone(),
-            "deliveryId" => delivery.clone(),
-            "subscriberId" => subscriber.clone(),
-            "maintenanceId" => maintenance.clone(),
-            "monitorId" => monitor.clone(),
-            other => panic!("no fixture for {{{other}}}"),
-        });
-        let random = fill(route.path, &|_| uuid::Uuid::now_v7().to_string());
-        let body = body_for(route.method, route.path);
+        let theirs = seeded.fill(route.path);
+        assert!(!theirs.contains('{'), "no fixture for {}", route.path);
+        let random = random(route.path);
+        let body = valid_body(route.method, route.path);
 
         if checked % 20 == 19 {
             // Two requests a route: stay under the intruder key's 60 a minute.

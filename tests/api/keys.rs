@@ -3,7 +3,8 @@
 
 use livestatus_shared::domain::{Plan, Scope};
 use livestatus_shared::routes::ROUTES;
-use livestatus_tests::{TestApp, unique_slug};
+use livestatus_tests::TestApp;
+use livestatus_tests::seed::valid_body;
 use serde_json::{Value, json};
 
 async fn create_key(app: &TestApp, key: &str, body: Value) -> livestatus_tests::TestResponse {
@@ -124,103 +125,8 @@ async fn expiry_must_be_a_future_rfc3339_time_and_an_expired_key_is_refused() {
 /// A request to `method path` that succeeds for a key with the route's scope, against
 /// fresh resources made with the full-access key.
 async fn valid_request(app: &TestApp, method: &str, path: &str) -> (String, Option<Value>) {
-    let page = app.page().await;
-    let service = app.service(&page, "svc").await;
-    let incident = app
-        .call(
-            "POST",
-            &format!("/api/v1/pages/{page}/incidents"),
-            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"})),
-        )
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    // Only for the routes that need them: the plan limits keys and webhooks, and this
-    // runs once per route.
-    let key_id = if path.contains("{keyId}") {
-        create_key(app, &app.key, json!({"name": "target"})).await.json["data"]["id"].as_str().unwrap().to_owned()
-    } else {
-        String::new()
-    };
-    let (webhook, delivery) = if path.contains("{webhookId}") || path.contains("{deliveryId}") {
-        let webhook = app.call("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json
-            ["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let delivery = app.call("POST", &format!("/api/v1/webhooks/{webhook}/test"), None).await.json["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        (webhook, delivery)
-    } else {
-        (String::new(), String::new())
-    };
-    let maintenance = app
-        .call(
-            "POST",
-            &format!("/api/v1/pages/{page}/maintenances"),
-            Some(json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"})),
-        )
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let monitor = app
-        .call("POST", "/api/v1/monitors", Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})))
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let subscriber = app
-        .call(
-            "POST",
-            &format!("/api/v1/pages/{page}/subscribers"),
-            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"})),
-        )
-        .await
-        .json["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let filled = path
-        .replace("{webhookId}", &webhook)
-        .replace("{deliveryId}", &delivery)
-        .replace("{subscriberId}", &subscriber)
-        .replace("{maintenanceId}", &maintenance)
-        .replace("{monitorId}", &monitor)
-        .replace("{pageId}", &page)
-        .replace("{serviceId}", &service)
-        .replace("{incidentId}", &incident)
-        .replace("{keyId}", &key_id);
-    let body = match (method, path) {
-        ("POST", "/api/v1/pages") => Some(json!({"name": "n", "slug": unique_slug("scope")})),
-        ("POST", "/api/v1/keys") => Some(json!({"name": "n", "scopes": ["keys:write"]})),
-        ("POST", "/api/v1/webhooks") => Some(json!({"url": "http://127.0.0.1:9/hook"})),
-        ("PATCH", p) if p.starts_with("/api/v1/webhooks/") => Some(json!({"description": "x"})),
-        ("POST", p) if p.ends_with("/services") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/maintenances") => Some(
-            json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
-        ),
-        ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
-        ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
-        ("POST", p) if p.ends_with("/subscribers") => {
-            Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
-        }
-        ("POST", p) if p.ends_with("/incidents") => {
-            Some(json!({"title": "t", "impact": "minor", "status": "investigating", "body": "b"}))
-        }
-        ("POST", p) if p.ends_with("/updates") => Some(json!({"body": "b"})),
-        ("PATCH", p) if p.starts_with("/api/v1/pages/") => Some(json!({"name": "x"})),
-        ("PATCH", p) if p.starts_with("/api/v1/services/") => Some(json!({"currentStatus": "outage"})),
-        ("PATCH", _) => Some(json!({"title": "x"})),
-        _ => None,
-    };
-    (filled, body)
+    let seeded = app.seed(Some(path)).await;
+    (seeded.fill(path), valid_body(method, path))
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! DynamoDB, a hand-moved clock, and an app with its own organization and key per test.
 
 pub mod policy;
+pub mod seed;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
