@@ -2,6 +2,8 @@
 //! edge (so handlers and the store never see raw strings), plans and their limits, and
 //! the rules of monitors ([`monitor`]) and of uptime ([`uptime`]).
 
+#[cfg(feature = "store")]
+pub mod maintenance;
 pub mod monitor;
 #[cfg(feature = "store")]
 pub mod uptime;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -20,77 +20,15 @@ use super::listing::Listing;
 use super::services::{HeldService, Hold};
 use super::{Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, s, schema, to_item};
 use crate::domain::MaintenanceStatus;
+pub use crate::domain::maintenance::{
+    CANCELLED_TEXT, COMPLETED_TEXT, MAX_LENGTH, MAX_REMIND_MINUTES, MAX_SERVICES, Maintenance, MaintenancePatch,
+    MaintenanceUpdate, NewMaintenance, NewMaintenanceUpdate, STARTED_TEXT,
+};
+use crate::domain::maintenance::{Change, Happened, Window, check_times, new_update, plan, remind_at, stamp};
 use crate::error::ApiError;
 
-/// Most services one window may name: each may change status in the transaction that
-/// starts or ends the window (an update, a history entry and an event each), and
-/// DynamoDB takes at most 100 writes in one transaction.
-pub const MAX_SERVICES: usize = 30;
-/// Longest window.
-pub const MAX_LENGTH: Duration = Duration::days(14);
-/// Longest reminder lead: a week.
-pub const MAX_REMIND_MINUTES: u32 = 7 * 24 * 60;
-/// The timeline entry of a window the scheduler starts.
-pub const STARTED_TEXT: &str = "Scheduled maintenance is currently in progress. We will provide updates as necessary.";
-/// The timeline entry of a window the scheduler completes.
-pub const COMPLETED_TEXT: &str = "The scheduled maintenance has been completed.";
-/// The timeline entry of a cancelled window.
-pub const CANCELLED_TEXT: &str = "This scheduled maintenance has been cancelled.";
 /// Windows one tick takes.
 pub const TICK_LIMIT: u32 = 500;
-
-/// One update of a window's timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MaintenanceUpdate {
-    /// Update id (UUID v7).
-    pub id: Uuid,
-    /// Text.
-    pub body: String,
-    /// The window's status as of this update.
-    pub status: MaintenanceStatus,
-    /// Creation time.
-    pub created_at: String,
-}
-
-/// A maintenance window as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Maintenance {
-    /// Window id (UUID v7).
-    pub id: Uuid,
-    /// The page it is on.
-    pub page_id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Where it stands.
-    pub status: MaintenanceStatus,
-    /// Planned start.
-    pub scheduled_for: String,
-    /// Planned end.
-    pub scheduled_until: String,
-    /// Services of the same page it puts under maintenance.
-    pub service_ids: Vec<Uuid>,
-    /// Whether the scheduler starts it at `scheduledFor`.
-    pub auto_start: bool,
-    /// Whether the scheduler completes it at `scheduledUntil`.
-    pub auto_complete: bool,
-    /// Whether subscribers hear of its transitions (integrations always do).
-    pub notify_subscribers: bool,
-    /// Minutes before `scheduledFor` that a reminder goes out; `null`: none.
-    pub remind_before_minutes: Option<u32>,
-    /// Creation time.
-    pub created_at: String,
-    /// Last change.
-    pub updated_at: String,
-    /// When it went in progress.
-    pub started_at: Option<String>,
-    /// When it completed.
-    pub completed_at: Option<String>,
-    /// Updates, oldest first; absent in lists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updates: Option<Vec<MaintenanceUpdate>>,
-}
 
 /// A window with its revision, as the public calendar needs it.
 #[derive(Clone, Debug)]
@@ -138,117 +76,6 @@ struct UpdateItem {
     update: MaintenanceUpdate,
 }
 
-/// A validated new window.
-#[derive(Debug)]
-pub struct NewMaintenance {
-    /// Its id: a fresh UUID v7 from the API.
-    pub id: Uuid,
-    /// Title, 1–200 characters.
-    pub title: String,
-    /// The announcement: the first update.
-    pub body: String,
-    /// Planned start.
-    pub scheduled_for: DateTime<Utc>,
-    /// Planned end.
-    pub scheduled_until: DateTime<Utc>,
-    /// Services, without duplicates.
-    pub service_ids: Vec<Uuid>,
-    /// Start by schedule.
-    pub auto_start: bool,
-    /// Complete by schedule.
-    pub auto_complete: bool,
-    /// Tell subscribers.
-    pub notify_subscribers: bool,
-    /// Reminder lead.
-    pub remind_before_minutes: Option<u32>,
-}
-
-/// A validated change; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct MaintenancePatch {
-    /// New title.
-    pub title: Option<String>,
-    /// New start.
-    pub scheduled_for: Option<DateTime<Utc>>,
-    /// New end.
-    pub scheduled_until: Option<DateTime<Utc>>,
-    /// New set of services.
-    pub service_ids: Option<Vec<Uuid>>,
-    /// New `autoStart`.
-    pub auto_start: Option<bool>,
-    /// New `autoComplete`.
-    pub auto_complete: Option<bool>,
-    /// New reminder lead, or none.
-    pub remind_before_minutes: Option<Option<u32>>,
-}
-
-/// A validated new update: text and, optionally, a move to `in_progress`, `verifying`
-/// or `completed`.
-#[derive(Debug)]
-pub struct NewMaintenanceUpdate {
-    /// Text, 1–10000 characters.
-    pub body: String,
-    /// New status; `None` keeps the window's.
-    pub status: Option<MaintenanceStatus>,
-}
-
-/// What is asked of a window.
-enum Change {
-    Patch(MaintenancePatch),
-    Update(NewMaintenanceUpdate),
-    Cancel,
-    /// Whatever the schedule says is due at the time of the write.
-    Due,
-}
-
-/// What a change comes to: the window after it, an update for its timeline, the event,
-/// and the services it starts or stops holding.
-struct Plan {
-    after: MaintenanceItem,
-    update: Option<MaintenanceUpdate>,
-    event: EventType,
-    hold: Vec<Uuid>,
-    release: Vec<Uuid>,
-    /// Whether subscribers hear of it: not of a change they cannot see (automation,
-    /// reminder lead).
-    visible: bool,
-}
-
-fn time(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw).map(|t| t.to_utc()).unwrap_or_default()
-}
-
-fn stamp(at: DateTime<Utc>) -> String {
-    crate::clock::timestamp(at)
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::InvalidRequest(message.into())
-}
-
-/// Checks a window's times: the end after the start, at most 14 days later, and (for a
-/// window not yet over) not already past.
-fn check_times(from: DateTime<Utc>, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
-    if until <= from {
-        return Err(ApiError::invalid_field("scheduledUntil", "must be after scheduledFor"));
-    }
-    if until - from > MAX_LENGTH {
-        return Err(ApiError::invalid_field("scheduledUntil", "must be at most 14 days after scheduledFor"));
-    }
-    if until <= now {
-        return Err(ApiError::invalid_field("scheduledUntil", "is in the past: the window would already be over"));
-    }
-    Ok(())
-}
-
-/// When the reminder of a scheduled window falls due: its lead before the start, if
-/// that is still ahead (a window announced closer to its start than the lead gets none).
-fn remind_at(m: &Maintenance, now: DateTime<Utc>) -> Option<String> {
-    let minutes = m.remind_before_minutes?;
-    let at = time(&m.scheduled_for) - Duration::minutes(i64::from(minutes));
-    (m.status == MaintenanceStatus::Scheduled && at > now).then(|| stamp(at))
-}
-
 /// The next time the scheduler has something to do for a window, if ever.
 fn next_due(item: &MaintenanceItem) -> Option<String> {
     let m = &item.maintenance;
@@ -273,157 +100,14 @@ fn index(mut item: MaintenanceItem, org: Uuid) -> MaintenanceItem {
     item
 }
 
-fn new_update(body: String, status: MaintenanceStatus, now: &str) -> MaintenanceUpdate {
-    MaintenanceUpdate { id: Uuid::now_v7(), body, status, created_at: now.to_owned() }
-}
-
-/// Works out what `change` does to a window at `now`; `None` when there is nothing to do
-/// (a scheduler's visit before anything is due, a second cancel).
-fn plan(before: &MaintenanceItem, change: &Change, now: DateTime<Utc>) -> Result<Option<Plan>, ApiError> {
-    use MaintenanceStatus::*;
-    let now_s = stamp(now);
-    let mut after = before.clone();
-    after.sequence += 1;
-    let m = &mut after.maintenance;
-    m.updated_at.clone_from(&now_s);
-    let mut hold = Vec::new();
-    let mut release = Vec::new();
-    let mut visible = true;
-    let status = before.maintenance.status;
-    let (update, event) = match change {
-        Change::Patch(patch) => {
-            if status.is_over() {
-                return Err(invalid(format!("A {} maintenance cannot be changed.", status.as_str())));
-            }
-            if let Some(title) = &patch.title {
-                m.title.clone_from(title);
-            }
-            let from = patch.scheduled_for.unwrap_or_else(|| time(&m.scheduled_for));
-            let until = patch.scheduled_until.unwrap_or_else(|| time(&m.scheduled_until));
-            if status.is_active() && patch.scheduled_for.is_some_and(|f| stamp(f) != m.scheduled_for) {
-                return Err(ApiError::invalid_field("scheduledFor", "cannot move: the maintenance has started"));
-            }
-            if patch.scheduled_for.is_some() || patch.scheduled_until.is_some() {
-                check_times(from, until, now)?;
-            }
-            let moved = stamp(from) != m.scheduled_for;
-            m.scheduled_for = stamp(from);
-            m.scheduled_until = stamp(until);
-            if let Some(ids) = &patch.service_ids {
-                if status.is_active() {
-                    hold = ids.iter().filter(|s| !m.service_ids.contains(s)).copied().collect();
-                    release = m.service_ids.iter().filter(|s| !ids.contains(s)).copied().collect();
-                }
-                m.service_ids.clone_from(ids);
-            }
-            if let Some(v) = patch.auto_start {
-                m.auto_start = v;
-            }
-            if let Some(v) = patch.auto_complete {
-                m.auto_complete = v;
-            }
-            let lead_changed = patch.remind_before_minutes.is_some_and(|r| r != m.remind_before_minutes);
-            if let Some(r) = patch.remind_before_minutes {
-                m.remind_before_minutes = r;
-            }
-            if moved || lead_changed {
-                // A rescheduled window is reminded of again at its new time.
-                after.remind_at = remind_at(&after.maintenance, now);
-            }
-            let seen = &before.maintenance;
-            let m = &after.maintenance;
-            visible = m.title != seen.title
-                || m.scheduled_for != seen.scheduled_for
-                || m.scheduled_until != seen.scheduled_until
-                || m.service_ids != seen.service_ids;
-            (None, EventType::MaintenanceUpdated)
-        }
-        Change::Update(new) => {
-            let to = new.status.unwrap_or(status);
-            let update = Some(new_update(new.body.clone(), to, &now_s));
-            match (status, to) {
-                (a, b) if a == b => (update, EventType::MaintenanceUpdated),
-                (Scheduled, InProgress) => {
-                    start(&mut after, &now_s, &mut hold);
-                    (update, EventType::MaintenanceStarted)
-                }
-                (InProgress, Verifying) | (Verifying, InProgress) => {
-                    after.maintenance.status = to;
-                    (update, EventType::MaintenanceUpdated)
-                }
-                (InProgress | Verifying, Completed) => {
-                    complete(&mut after, &now_s, &mut release);
-                    (update, EventType::MaintenanceCompleted)
-                }
-                (Scheduled, _) => {
-                    return Err(ApiError::invalid_field(
-                        "status",
-                        "a scheduled maintenance first goes in_progress (to call it off, DELETE it)",
-                    ));
-                }
-                (Completed | Cancelled, _) => {
-                    return Err(ApiError::invalid_field(
-                        "status",
-                        format_args!("the maintenance is {}; its status cannot change", status.as_str()),
-                    ));
-                }
-                (_, _) => return Err(ApiError::invalid_field("status", "must be in_progress, verifying or completed")),
-            }
-        }
-        Change::Cancel => match status {
-            Cancelled => return Ok(None),
-            Completed => return Err(invalid("A completed maintenance cannot be cancelled.")),
-            _ => {
-                if status.is_active() {
-                    release.clone_from(&after.maintenance.service_ids);
-                }
-                after.maintenance.status = Cancelled;
-                after.remind_at = None;
-                (Some(new_update(CANCELLED_TEXT.to_owned(), Cancelled, &now_s)), EventType::MaintenanceUpdated)
-            }
-        },
-        Change::Due => {
-            let due = |at: &str| time(at) <= now;
-            match status {
-                Scheduled if m.auto_start && due(&m.scheduled_for) => {
-                    start(&mut after, &now_s, &mut hold);
-                    (Some(new_update(STARTED_TEXT.to_owned(), InProgress, &now_s)), EventType::MaintenanceStarted)
-                }
-                Scheduled if before.remind_at.as_deref().is_some_and(due) => {
-                    after.remind_at = None;
-                    after.maintenance.updated_at.clone_from(&before.maintenance.updated_at);
-                    (None, EventType::MaintenanceReminder)
-                }
-                InProgress | Verifying if m.auto_complete && due(&m.scheduled_until) => {
-                    complete(&mut after, &now_s, &mut release);
-                    (Some(new_update(COMPLETED_TEXT.to_owned(), Completed, &now_s)), EventType::MaintenanceCompleted)
-                }
-                _ => return Ok(None),
-            }
-        }
-    };
-    if hold.len() + release.len() > MAX_SERVICES {
-        return Err(ApiError::invalid_field(
-            "serviceIds",
-            format_args!("a maintenance in progress can take on or give back at most {MAX_SERVICES} services at once"),
-        ));
+/// The event of what a change did.
+fn event_type(happened: Happened) -> EventType {
+    match happened {
+        Happened::Updated => EventType::MaintenanceUpdated,
+        Happened::Started => EventType::MaintenanceStarted,
+        Happened::Completed => EventType::MaintenanceCompleted,
+        Happened::Reminder => EventType::MaintenanceReminder,
     }
-    if after.maintenance.status != Scheduled {
-        after.remind_at = None;
-    }
-    Ok(Some(Plan { after, update, event, hold, release, visible }))
-}
-
-fn start(item: &mut MaintenanceItem, now: &str, hold: &mut Vec<Uuid>) {
-    item.maintenance.status = MaintenanceStatus::InProgress;
-    item.maintenance.started_at = Some(now.to_owned());
-    hold.clone_from(&item.maintenance.service_ids);
-}
-
-fn complete(item: &mut MaintenanceItem, now: &str, release: &mut Vec<Uuid>) {
-    item.maintenance.status = MaintenanceStatus::Completed;
-    item.maintenance.completed_at = Some(now.to_owned());
-    release.clone_from(&item.maintenance.service_ids);
 }
 
 /// The answer of a change through the API.
@@ -753,12 +437,17 @@ impl Store {
         for _ in 0..5 {
             let (before, mut updates) =
                 self.read_maintenance(org, id).await?.ok_or_else(|| ApiError::not_found("Maintenance"))?;
-            let Some(mut plan) = plan(&before, &change, now)? else { return Ok(Answer::Nothing) };
+            let window = Window { maintenance: before.maintenance.clone(), remind_at: before.remind_at.clone() };
+            let Some(plan) = plan(&window, &change, now)? else { return Ok(Answer::Nothing) };
+            let mut after = before.clone();
+            after.sequence += 1;
+            after.maintenance = plan.after.maintenance;
+            after.remind_at = plan.after.remind_at;
             if let Some(idem) = idem {
-                plan.after.idempotency_keys.push(idem.record_sk());
+                after.idempotency_keys.push(idem.record_sk());
             }
             let page = before.maintenance.page_id;
-            let after = index(plan.after, org);
+            let after = index(after, org);
             let mut tx = Tx::new();
             let window_put = tx.push(self.put_if_sequence(to_item(&after)?, u64::from(before.sequence))?);
             if let Some(update) = &plan.update {
@@ -798,7 +487,7 @@ impl Store {
             if !changed_services.is_empty() {
                 data["services"] = serde_json::Value::Array(changed_services);
             }
-            tx.push(self.event_put(org, Event::new(plan.event, Some(page), actor, &now_s, data))?);
+            tx.push(self.event_put(org, Event::new(event_type(plan.happened), Some(page), actor, &now_s, data))?);
             let mut replay = None;
             if let (Some(idem), Some(update)) = (idem, &plan.update) {
                 let body = super::idempotency::data_body(update);
@@ -913,6 +602,7 @@ fn not_on_page(service: Uuid) -> ApiError {
 mod tests {
     use super::*;
     use crate::domain::ServiceStatus::{Degraded, Maintenance as UnderMaintenance, Outage};
+    use chrono::Duration;
 
     #[test]
     fn overlapping_windows_hold_a_service_until_the_last_ends_then_restore_the_first_status() {

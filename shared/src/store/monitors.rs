@@ -1060,27 +1060,25 @@ pub(crate) struct LinkedWrites {
 }
 
 impl Store {
-    /// The writes that give a service with a `monitorUrl` its linked monitor (the
-    /// service's id, the contract's defaults; one already there starts over with the new
+    /// The writes that give a service with a `monitorUrl` on `page` its linked monitor
+    /// (`new`, from [`NewMonitor::linked`]; one already there starts over with the new
     /// URL), with a `monitor.created` event.
     pub(crate) fn linked_monitor_writes(
         &self,
         org: Uuid,
         actor: &Actor,
-        service: &super::services::Service,
-        url: &str,
+        new: NewMonitor,
+        page: Uuid,
         replaces: bool,
         now: &str,
     ) -> Result<LinkedWrites, ApiError> {
-        let new = NewMonitor::linked(service.id, &service.name, url.to_owned());
-        let item = new_item(org, new, Some(service.page_id), now);
+        let item = new_item(org, new, Some(page), now);
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(self.table())
             .set_item(Some(to_item(&item)?))
             .build()
             .map_err(ApiError::internal)?;
-        let event =
-            Event::new(EventType::MonitorCreated, Some(service.page_id), actor, now, data_of("monitor", &item.monitor));
+        let event = Event::new(EventType::MonitorCreated, Some(page), actor, now, data_of("monitor", &item.monitor));
         let writes = vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?];
         // A new URL replaces the monitor, which keeps its place in the count.
         let quota = if replaces { None } else { Some(self.take_org_quota(org, Quota::Monitors)?) };

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
+use super::monitors::{LinkedWrites, NewMonitor};
 use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
@@ -245,7 +246,8 @@ impl Store {
         }
         let mut monitor_quota = None;
         if let Some(url) = &item.service.monitor_url {
-            let linked = self.linked_monitor_writes(org, actor, &item.service, url, false, now)?;
+            let new = NewMonitor::linked(item.service.id, &item.service.name, url.clone());
+            let linked = self.linked_monitor_writes(org, actor, new, page, false, now)?;
             tx.extend(linked.writes);
             monitor_quota = linked.quota.map(|q| tx.push(q));
         }
@@ -354,11 +356,12 @@ impl Store {
             let service_update = tx.push(TransactWriteItem::builder().update(update).build());
             tx.push(self.event_put(org, event)?);
             // A new monitor URL gives it a linked monitor; removing the URL removes it.
-            let mut linked = super::monitors::LinkedWrites::default();
+            let mut linked = LinkedWrites::default();
             match &patch.monitor_url {
                 Some(Some(url)) if current.monitor_url.as_deref() != Some(url.as_str()) => {
                     let replaces = current.monitor_url.is_some();
-                    linked = self.linked_monitor_writes(org, actor, &updated, url, replaces, now)?;
+                    let new = NewMonitor::linked(id, &updated.name, url.clone());
+                    linked = self.linked_monitor_writes(org, actor, new, updated.page_id, replaces, now)?;
                 }
                 Some(None) if current.monitor_url.is_some() => {
                     linked = self.linked_monitor_delete(org, actor, id, now).await?;
