@@ -258,6 +258,7 @@ impl ListParams {
         self.other.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    #[cfg(feature = "store")]
     /// `?from=` and `?to=` as UTC days (`YYYY-MM-DD`), inclusive: `to` defaults to
     /// `today`, `from` to `default_days` ending at `to`; at most `max_days`.
     pub fn date_range(
@@ -301,9 +302,7 @@ pub fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
     json_response(status, data_body(&value))
 }
 
-/// The bytes of `{"data": …}`: what a create answers, and what its idempotency record
-/// keeps to replay (the store writes them with the create).
-pub use crate::store::idempotency::data_body;
+pub use crate::envelope::data_body;
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod cors;
 pub mod domain;
+pub mod envelope;
 pub mod error;
 pub mod hex;
 pub mod http;

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "store")]
 pub mod maintenance;
+#[cfg(feature = "store")]
 pub mod monitor;
 #[cfg(feature = "store")]
 pub mod uptime;

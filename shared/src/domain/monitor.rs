@@ -1,9 +1,11 @@
 //! Monitors' rules, as pure functions the scheduler and the tests share: what one check
 //! means (expected status codes and ranges, keyword, latency threshold), how consecutive
 //! verdicts move a monitor between states with its failure and success thresholds, and
-//! the flapping guard on automatic incidents.
+//! the flapping guard on automatic incidents; and monitors as the API shows and takes
+//! them, with a day's counters of checks ([`tally`]).
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -190,6 +192,244 @@ pub fn step(
 /// opened (epoch seconds) and now: at most [`AUTO_INCIDENTS_PER_HOUR`] in the last hour.
 pub fn may_open_incident(opened: &[i64], now: i64) -> bool {
     opened.iter().filter(|at| now - **at < 3600).count() < AUTO_INCIDENTS_PER_HOUR
+}
+
+/// Why a linked monitor cannot be deleted, or get another URL, through the monitors API.
+pub const LINKED_FOLLOWS_SERVICE: &str =
+    "This monitor is linked to its service and follows the service's monitorUrl: change or remove that instead.";
+
+/// A monitor as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    /// Monitor id (UUID v7; a linked monitor has its service's id).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Checked URL (`http` or `https`).
+    pub url: String,
+    /// The service it drives, if any.
+    pub service_id: Option<Uuid>,
+    /// That service's page.
+    pub page_id: Option<Uuid>,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds a check may take.
+    pub timeout_seconds: u32,
+    /// Expected status codes and ranges.
+    pub expected_status: String,
+    /// Text the body must contain.
+    pub keyword: Option<String>,
+    /// Slower than this (ms) is degraded.
+    pub degraded_after_ms: Option<u32>,
+    /// Failures in a row before `down`.
+    pub failure_threshold: u32,
+    /// Successes in a row before `up` again.
+    pub success_threshold: u32,
+    /// Not checked while paused.
+    pub paused: bool,
+    /// Where it stands.
+    pub status: MonitorStatus,
+    /// Last check.
+    pub last_checked_at: Option<String>,
+    /// Last check's latency.
+    pub last_latency_ms: Option<u64>,
+    /// Since when it has had its status.
+    pub since: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change of its settings.
+    pub updated_at: String,
+}
+
+/// One check as the check log shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// When.
+    pub at: String,
+    /// Whether it passed (up or degraded).
+    pub ok: bool,
+    /// Response status.
+    pub status_code: Option<u16>,
+    /// Time to the response headers.
+    pub latency_ms: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One UTC day of a monitor's checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCounters {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Checks made.
+    pub checks: u32,
+    /// Of those, up or degraded.
+    pub passed: u32,
+    /// Of those, degraded.
+    pub degraded: u32,
+    /// Sum of the latencies of the checks that got an answer.
+    pub latency_sum_ms: u64,
+    /// Checks that got an answer.
+    pub answered: u32,
+}
+
+/// A validated new monitor.
+#[derive(Debug)]
+pub struct NewMonitor {
+    /// Its id: a fresh UUID v7 (the service's id for a linked monitor).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Service it drives.
+    pub service_id: Option<Uuid>,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    /// One of [`crate::domain::monitor::INTERVALS`].
+    pub interval_seconds: u32,
+    /// 1–30, below the interval.
+    pub timeout_seconds: u32,
+    /// Parsed and written back canonical.
+    pub expected_status: String,
+    /// Keyword.
+    pub keyword: Option<String>,
+    /// Degraded threshold.
+    pub degraded_after_ms: Option<u32>,
+    /// Failures before down.
+    pub failure_threshold: u32,
+    /// Successes before up.
+    pub success_threshold: u32,
+    /// Paused.
+    pub paused: bool,
+}
+
+impl NewMonitor {
+    /// A linked monitor of a service, with the contract's defaults.
+    pub fn linked(service: Uuid, name: &str, url: String) -> Self {
+        Self {
+            id: service,
+            name: name.to_owned(),
+            url,
+            service_id: Some(service),
+            method: "GET".into(),
+            interval_seconds: 60,
+            timeout_seconds: 10,
+            expected_status: "200-299".into(),
+            keyword: None,
+            degraded_after_ms: None,
+            failure_threshold: 3,
+            success_threshold: 2,
+            paused: false,
+        }
+    }
+}
+
+/// A validated change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct MonitorPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New URL.
+    pub url: Option<String>,
+    /// New method.
+    pub method: Option<String>,
+    /// New interval.
+    pub interval_seconds: Option<u32>,
+    /// New timeout.
+    pub timeout_seconds: Option<u32>,
+    /// New expected status.
+    pub expected_status: Option<String>,
+    /// New or cleared keyword.
+    pub keyword: Option<Option<String>>,
+    /// New or cleared degraded threshold.
+    pub degraded_after_ms: Option<Option<u32>>,
+    /// New failure threshold.
+    pub failure_threshold: Option<u32>,
+    /// New success threshold.
+    pub success_threshold: Option<u32>,
+    /// Pause or resume.
+    pub paused: Option<bool>,
+}
+
+impl MonitorPatch {
+    /// Applies the patch to a monitor; returns whether what is checked changed (the
+    /// URL, method or expectations), after which its runs start over.
+    pub fn apply(&self, m: &mut Monitor) -> bool {
+        let before = (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone());
+        if let Some(v) = &self.name {
+            m.name.clone_from(v);
+        }
+        if let Some(v) = &self.url {
+            m.url.clone_from(v);
+        }
+        if let Some(v) = &self.method {
+            m.method.clone_from(v);
+        }
+        if let Some(v) = self.interval_seconds {
+            m.interval_seconds = v;
+        }
+        if let Some(v) = self.timeout_seconds {
+            m.timeout_seconds = v;
+        }
+        if let Some(v) = &self.expected_status {
+            m.expected_status.clone_from(v);
+        }
+        if let Some(v) = &self.keyword {
+            m.keyword.clone_from(v);
+        }
+        if let Some(v) = self.degraded_after_ms {
+            m.degraded_after_ms = v;
+        }
+        if let Some(v) = self.failure_threshold {
+            m.failure_threshold = v;
+        }
+        if let Some(v) = self.success_threshold {
+            m.success_threshold = v;
+        }
+        if let Some(v) = self.paused {
+            m.paused = v;
+        }
+        before != (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone())
+    }
+}
+
+/// A day's counters after one more check with `verdict` at `now`: today's, counted on
+/// from `counters` when they are today's; with the counters of a day that ended, to keep
+/// as its rollup.
+pub fn tally(
+    counters: Option<&DayCounters>,
+    now: chrono::DateTime<chrono::Utc>,
+    verdict: Verdict,
+    probe: &Probe,
+) -> (DayCounters, Option<DayCounters>) {
+    let today = now.date_naive().to_string();
+    let mut rollup = None;
+    let mut day = match counters {
+        Some(d) if d.date == today => d.clone(),
+        Some(d) => {
+            rollup = Some(d.clone());
+            DayCounters { date: today, ..DayCounters::default() }
+        }
+        None => DayCounters { date: today, ..DayCounters::default() },
+    };
+    day.checks += 1;
+    if verdict != Verdict::Down {
+        day.passed += 1;
+    }
+    if verdict == Verdict::Degraded {
+        day.degraded += 1;
+    }
+    if probe.status.is_some() {
+        day.answered += 1;
+        day.latency_sum_ms += probe.latency_ms;
+    }
+    (day, rollup)
 }
 
 #[cfg(test)]

@@ -128,12 +128,4 @@ impl Store {
     }
 }
 
-/// The bytes of `{"data": …}`: what a create answers, and what its idempotency record
-/// keeps to replay.
-pub fn data_body<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Data<'a, T> {
-        data: &'a T,
-    }
-    serde_json::to_vec(&Data { data: value }).expect("API values serialize")
-}
+pub use crate::envelope::data_body;

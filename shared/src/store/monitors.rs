@@ -22,12 +22,9 @@ use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
 use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
-use crate::domain::monitor::{MonitorStatus, Runs};
+pub use crate::domain::monitor::{Check, DayCounters, LINKED_FOLLOWS_SERVICE, Monitor, MonitorPatch, NewMonitor};
+use crate::domain::monitor::{MonitorStatus, Runs, tally};
 use crate::error::ApiError;
-
-/// Why a linked monitor cannot be deleted, or get another URL, through the monitors API.
-pub const LINKED_FOLLOWS_SERVICE: &str =
-    "This monitor is linked to its service and follows the service's monitorUrl: change or remove that instead.";
 
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -37,68 +34,6 @@ pub const STATE_GROUPS: u8 = 4;
 /// Windows a tick catches up on after the scheduler missed some (two minutes); monitors
 /// due in older windows wait for their next slot.
 pub const MAX_CATCH_UP_WINDOWS: i64 = 4;
-
-/// A monitor as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Monitor {
-    /// Monitor id (UUID v7; a linked monitor has its service's id).
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// Checked URL (`http` or `https`).
-    pub url: String,
-    /// The service it drives, if any.
-    pub service_id: Option<Uuid>,
-    /// That service's page.
-    pub page_id: Option<Uuid>,
-    /// `GET` or `HEAD`.
-    pub method: String,
-    /// Seconds between checks.
-    pub interval_seconds: u32,
-    /// Seconds a check may take.
-    pub timeout_seconds: u32,
-    /// Expected status codes and ranges.
-    pub expected_status: String,
-    /// Text the body must contain.
-    pub keyword: Option<String>,
-    /// Slower than this (ms) is degraded.
-    pub degraded_after_ms: Option<u32>,
-    /// Failures in a row before `down`.
-    pub failure_threshold: u32,
-    /// Successes in a row before `up` again.
-    pub success_threshold: u32,
-    /// Not checked while paused.
-    pub paused: bool,
-    /// Where it stands.
-    pub status: MonitorStatus,
-    /// Last check.
-    pub last_checked_at: Option<String>,
-    /// Last check's latency.
-    pub last_latency_ms: Option<u64>,
-    /// Since when it has had its status.
-    pub since: String,
-    /// Creation time.
-    pub created_at: String,
-    /// Last change of its settings.
-    pub updated_at: String,
-}
-
-/// One check as the check log shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Check {
-    /// When.
-    pub at: String,
-    /// Whether it passed (up or degraded).
-    pub ok: bool,
-    /// Response status.
-    pub status_code: Option<u16>,
-    /// Time to the response headers.
-    pub latency_ms: u64,
-    /// Why it failed.
-    pub error: Option<String>,
-}
 
 /// The stored monitor: the API's fields and the scheduler's state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -127,76 +62,6 @@ pub(crate) struct MonitorItem {
     pub(crate) open_incident: Option<Uuid>,
     #[serde(flatten)]
     pub(crate) monitor: Monitor,
-}
-
-/// One UTC day of a monitor's checks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DayCounters {
-    /// `YYYY-MM-DD`.
-    pub date: String,
-    /// Checks made.
-    pub checks: u32,
-    /// Of those, up or degraded.
-    pub passed: u32,
-    /// Of those, degraded.
-    pub degraded: u32,
-    /// Sum of the latencies of the checks that got an answer.
-    pub latency_sum_ms: u64,
-    /// Checks that got an answer.
-    pub answered: u32,
-}
-
-/// A validated new monitor.
-#[derive(Debug)]
-pub struct NewMonitor {
-    /// Its id: a fresh UUID v7 (the service's id for a linked monitor).
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// URL.
-    pub url: String,
-    /// Service it drives.
-    pub service_id: Option<Uuid>,
-    /// `GET` or `HEAD`.
-    pub method: String,
-    /// One of [`crate::domain::monitor::INTERVALS`].
-    pub interval_seconds: u32,
-    /// 1–30, below the interval.
-    pub timeout_seconds: u32,
-    /// Parsed and written back canonical.
-    pub expected_status: String,
-    /// Keyword.
-    pub keyword: Option<String>,
-    /// Degraded threshold.
-    pub degraded_after_ms: Option<u32>,
-    /// Failures before down.
-    pub failure_threshold: u32,
-    /// Successes before up.
-    pub success_threshold: u32,
-    /// Paused.
-    pub paused: bool,
-}
-
-impl NewMonitor {
-    /// A linked monitor of a service, with the contract's defaults.
-    pub fn linked(service: Uuid, name: &str, url: String) -> Self {
-        Self {
-            id: service,
-            name: name.to_owned(),
-            url,
-            service_id: Some(service),
-            method: "GET".into(),
-            interval_seconds: 60,
-            timeout_seconds: 10,
-            expected_status: "200-299".into(),
-            keyword: None,
-            degraded_after_ms: None,
-            failure_threshold: 3,
-            success_threshold: 2,
-            paused: false,
-        }
-    }
 }
 
 /// The due-index shard of a monitor.
@@ -320,75 +185,6 @@ pub(crate) fn new_item(org: Uuid, new: NewMonitor, page: Option<Uuid>, now: &str
         monitor,
     };
     schedule(item, org)
-}
-
-/// A validated change; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct MonitorPatch {
-    /// New name.
-    pub name: Option<String>,
-    /// New URL.
-    pub url: Option<String>,
-    /// New method.
-    pub method: Option<String>,
-    /// New interval.
-    pub interval_seconds: Option<u32>,
-    /// New timeout.
-    pub timeout_seconds: Option<u32>,
-    /// New expected status.
-    pub expected_status: Option<String>,
-    /// New or cleared keyword.
-    pub keyword: Option<Option<String>>,
-    /// New or cleared degraded threshold.
-    pub degraded_after_ms: Option<Option<u32>>,
-    /// New failure threshold.
-    pub failure_threshold: Option<u32>,
-    /// New success threshold.
-    pub success_threshold: Option<u32>,
-    /// Pause or resume.
-    pub paused: Option<bool>,
-}
-
-impl MonitorPatch {
-    /// Applies the patch to a monitor; returns whether what is checked changed (the
-    /// URL, method or expectations), after which its runs start over.
-    pub fn apply(&self, m: &mut Monitor) -> bool {
-        let before = (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone());
-        if let Some(v) = &self.name {
-            m.name.clone_from(v);
-        }
-        if let Some(v) = &self.url {
-            m.url.clone_from(v);
-        }
-        if let Some(v) = &self.method {
-            m.method.clone_from(v);
-        }
-        if let Some(v) = self.interval_seconds {
-            m.interval_seconds = v;
-        }
-        if let Some(v) = self.timeout_seconds {
-            m.timeout_seconds = v;
-        }
-        if let Some(v) = &self.expected_status {
-            m.expected_status.clone_from(v);
-        }
-        if let Some(v) = &self.keyword {
-            m.keyword.clone_from(v);
-        }
-        if let Some(v) = self.degraded_after_ms {
-            m.degraded_after_ms = v;
-        }
-        if let Some(v) = self.failure_threshold {
-            m.failure_threshold = v;
-        }
-        if let Some(v) = self.success_threshold {
-            m.success_threshold = v;
-        }
-        if let Some(v) = self.paused {
-            m.paused = v;
-        }
-        before != (m.url.clone(), m.method.clone(), m.expected_status.clone(), m.keyword.clone())
-    }
 }
 
 impl Store {
@@ -818,27 +614,7 @@ impl Store {
         let (verdict, why) = judge(probe, &expected, m.degraded_after_ms);
         let (runs, changed) = step(before.runs, verdict, m.failure_threshold, m.success_threshold);
         // Today's counters; a day that ended becomes its rollup.
-        let today = now.date_naive().to_string();
-        let mut rollup = None;
-        let mut day = match counters {
-            Some(d) if d.date == today => d.clone(),
-            Some(d) => {
-                rollup = Some(d.clone());
-                DayCounters { date: today, ..DayCounters::default() }
-            }
-            None => DayCounters { date: today, ..DayCounters::default() },
-        };
-        day.checks += 1;
-        if verdict != Verdict::Down {
-            day.passed += 1;
-        }
-        if verdict == Verdict::Degraded {
-            day.degraded += 1;
-        }
-        if probe.status.is_some() {
-            day.answered += 1;
-            day.latency_sum_ms += probe.latency_ms;
-        }
+        let (day, rollup) = tally(counters, now, verdict, probe);
         let mut after = before.clone();
         after.sequence += 1;
         after.runs = runs;
