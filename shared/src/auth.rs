@@ -41,7 +41,7 @@ pub async fn authenticate(
     let (principal, rate) = match state.store.authenticate(&key.hash(), state.clock.now()).await {
         Ok(admitted) => admitted,
         Err(rejection) => {
-            let mut response = rejection.error.into_response();
+            let mut response = ApiError::from(rejection.error).into_response();
             if let Some(rate) = rejection.rate {
                 rate_headers(response.headers_mut(), rate);
             }
@@ -52,7 +52,7 @@ pub async fn authenticate(
         req.extensions_mut().insert(principal);
         next.run(req).await
     } else {
-        ApiError::InsufficientScope(scope.as_str().to_owned()).into_response()
+        ApiError::from(crate::domain::MissingScope(scope)).into_response()
     };
     rate_headers(response.headers_mut(), rate);
     response

@@ -3,6 +3,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::{Invalid, MissingScope};
+pub use crate::telemetry::error_chain;
+
 /// Every error the API answers with. The `code()` strings are the contract of API.md.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -114,6 +117,42 @@ impl ApiError {
     }
 }
 
+// The one mapping of the lower layers' errors to the envelope: the store's and the
+// domain's own errors become API errors here and nowhere else.
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::Slug(_) => Self::InvalidSlug(invalid.to_string()),
+            Invalid::Field { .. } | Invalid::Request(_) => Self::InvalidRequest(invalid.to_string()),
+        }
+    }
+}
+
+impl From<MissingScope> for ApiError {
+    fn from(MissingScope(scope): MissingScope) -> Self {
+        Self::InsufficientScope(scope.as_str().to_owned())
+    }
+}
+
+#[cfg(feature = "store")]
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as E;
+        match error {
+            E::NotFound(_) => Self::NotFound(error.to_string()),
+            E::Invalid(invalid) => invalid.into(),
+            E::SlugTaken(slug) => Self::SlugTaken(slug),
+            E::PlanLimit(message) => Self::PlanLimit(message),
+            E::IdempotencyConflict => Self::IdempotencyConflict,
+            E::KeyRefused => Self::InvalidApiKey,
+            E::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            E::Unavailable(cause) => Self::ServiceUnavailable(cause),
+            E::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 /// What an error response carries until the request-context middleware renders it with
 /// the request id. Kept in the response's extensions.
 #[derive(Clone, Debug)]
@@ -144,18 +183,6 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(ErrorBody { code: self.code(), message: self.to_string() });
         response
     }
-}
-
-/// `error: cause: cause…`, for logs.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 /// Renders the documented envelope `{"error": {code, message, requestId}}`.

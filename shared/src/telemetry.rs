@@ -13,3 +13,15 @@ pub fn init() {
         builder.with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
     }
 }
+
+/// `error: cause: cause…`, for logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

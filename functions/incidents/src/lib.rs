@@ -69,7 +69,7 @@ struct CreateUpdate {
 }
 
 fn service_ids(raw: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
-    domain::service_ids("affectedServiceIds", raw, MAX_AFFECTED_SERVICES)
+    Ok(domain::service_ids("affectedServiceIds", raw, MAX_AFFECTED_SERVICES)?)
 }
 
 /// The `status` and `open` filters of both incident lists.

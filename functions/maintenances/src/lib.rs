@@ -82,7 +82,7 @@ struct CreateUpdate {
 }
 
 fn service_ids(raw: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
-    domain::service_ids("serviceIds", raw, MAX_SERVICES)
+    Ok(domain::service_ids("serviceIds", raw, MAX_SERVICES)?)
 }
 
 fn remind(minutes: u32) -> Result<u32, ApiError> {

@@ -136,7 +136,7 @@ fn keyword(raw: String) -> Result<String, ApiError> {
     if raw.trim().is_empty() {
         return Err(ApiError::invalid_field("keyword", "must not be empty"));
     }
-    domain::text("keyword", raw, 1, KEYWORD_MAX)
+    Ok(domain::text("keyword", raw, 1, KEYWORD_MAX)?)
 }
 
 fn degraded_after(ms: u32) -> Result<u32, ApiError> {
@@ -148,7 +148,7 @@ fn degraded_after(ms: u32) -> Result<u32, ApiError> {
 }
 
 fn expected(raw: &str) -> Result<String, ApiError> {
-    ExpectedStatus::parse(raw).map(|e| e.to_string())
+    Ok(ExpectedStatus::parse(raw).map(|e| e.to_string())?)
 }
 
 async fn list_monitors(

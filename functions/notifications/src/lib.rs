@@ -182,7 +182,7 @@ async fn page_ids(state: &AppState, org: Uuid, raw: Vec<String>) -> Result<Vec<U
 }
 
 fn description(raw: String) -> Result<String, ApiError> {
-    domain::text("description", raw, 0, DESCRIPTION_MAX)
+    Ok(domain::text("description", raw, 0, DESCRIPTION_MAX)?)
 }
 
 async fn list_webhooks(
@@ -236,7 +236,10 @@ pub(crate) fn created_or_replayed<T, R: Serialize>(
     match outcome {
         Outcome::Created(value) => Ok(data(StatusCode::CREATED, fresh(value))),
         Outcome::Replayed { status, body } => {
-            let opened = state.sealer.open(std::str::from_utf8(&body).map_err(ApiError::internal)?)?;
+            let opened = state
+                .sealer
+                .open(std::str::from_utf8(&body).map_err(ApiError::internal)?)
+                .map_err(ApiError::internal)?;
             Ok(created(Outcome::<()>::Replayed { status, body: opened.into_bytes() }))
         }
     }

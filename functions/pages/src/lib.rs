@@ -73,11 +73,11 @@ const NAME_MAX: usize = 100;
 const DESCRIPTION_MAX: usize = 500;
 
 fn description(raw: String) -> Result<String, ApiError> {
-    domain::text("description", raw, 0, DESCRIPTION_MAX)
+    Ok(domain::text("description", raw, 0, DESCRIPTION_MAX)?)
 }
 
 fn brand_color(raw: &str) -> Result<HexColor, ApiError> {
-    HexColor::parse("brandColor", raw)
+    Ok(HexColor::parse("brandColor", raw)?)
 }
 
 async fn list_pages(State(state): State<AppState>, who: Principal, params: ListParams) -> Result<Response, ApiError> {

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{ListParams, read_body};
 use livestatus_shared::outbound::sealing::TokenPurpose;
+use livestatus_shared::store::StoreError;
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::pages::Page;
 use livestatus_shared::store::subscribers::{PENDING_MAX, PENDING_SECS, SubscriberState, UNSUBSCRIBE_LINK_SECS};
@@ -99,7 +100,7 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
         Ok(Some(found)) => found,
         Ok(None) if is_form => return not_found(),
         Ok(None) => return private(ApiError::not_found("Page").into_response()),
-        Err(e) => return private(e.into_response()),
+        Err(e) => return private(ApiError::from(e).into_response()),
     };
     let (org, page) = page;
     let links = Links::new(&headers, &slug);
@@ -173,7 +174,7 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
             drop(e);
             answer
         }
-        (Err(e), _) => private(e.into_response()),
+        (Err(e), _) => private(ApiError::from(e).into_response()),
     }
 }
 
@@ -189,7 +190,7 @@ async fn resolve(
     let (org, page) = match state.store.page_by_slug(slug).await {
         Ok(Some(found)) => found,
         Ok(None) => return Err(not_found()),
-        Err(e) => return Err(private(e.into_response())),
+        Err(e) => return Err(private(ApiError::from(e).into_response())),
     };
     let token = params.get("token").unwrap_or_default();
     match state.sealer.verify_token(purpose, org, token) {
@@ -242,7 +243,7 @@ pub async fn get_confirm(
     let expired = state.now_epoch() - issued > PENDING_SECS;
     let current = match state.store.get_subscriber(org, id).await {
         Ok(found) => found.filter(|s| s.subscriber.page_id == page.id),
-        Err(e) => return private(e.into_response()),
+        Err(e) => return private(ApiError::from(e).into_response()),
     };
     let Some(current) = current.filter(|_| !expired) else {
         return page_message(
@@ -276,7 +277,7 @@ pub async fn get_confirm(
                 .await;
             match done {
                 Ok(_) => page_message(StatusCode::OK, &page, &links, "You are subscribed", &subscribed, None),
-                Err(ApiError::PlanLimit(_)) => page_message(
+                Err(StoreError::PlanLimit(_)) => page_message(
                     StatusCode::FORBIDDEN,
                     &page,
                     &links,
@@ -287,7 +288,7 @@ pub async fn get_confirm(
                     )],
                     None,
                 ),
-                Err(e) => private(e.into_response()),
+                Err(e) => private(ApiError::from(e).into_response()),
             }
         }
         SubscriberState::Unsubscribed | SubscriberState::Quarantined => page_message(
@@ -316,7 +317,7 @@ pub async fn get_unsubscribe(
     let links = Links::new(&headers, &slug);
     let current = match state.store.get_subscriber(org, id).await {
         Ok(found) => found.filter(|s| s.subscriber.page_id == page.id),
-        Err(e) => return private(e.into_response()),
+        Err(e) => return private(ApiError::from(e).into_response()),
     };
     let name = page.name.clone();
     match current.map(|c| c.subscriber) {
@@ -371,6 +372,6 @@ pub async fn post_unsubscribe(
     match done {
         // Already unsubscribed or gone: the same answer; the link did its job.
         Ok(_) => unsubscribed(&page, &links),
-        Err(e) => private(e.into_response()),
+        Err(e) => private(ApiError::from(e).into_response()),
     }
 }

@@ -281,6 +281,7 @@ fn parse_id(flag: &str, raw: &str) -> anyhow::Result<Uuid> {
     Uuid::parse_str(raw).with_context(|| format!("{flag} must be a UUID (got `{raw}`)"))
 }
 
-fn api(e: livestatus_shared::ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{e}: {}", livestatus_shared::error::error_chain(&e))
+/// A store or domain error with its whole chain of causes, for the operator.
+fn api(e: impl std::error::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", livestatus_shared::telemetry::error_chain(&e))
 }

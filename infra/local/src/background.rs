@@ -10,10 +10,11 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
+use livestatus_shared::AppState;
 use livestatus_shared::clock::timestamp;
+use livestatus_shared::store::StoreError;
 use livestatus_shared::store::events::Event;
 use livestatus_shared::store::streams::{Position, Record, SetAside, Shard, StreamError};
-use livestatus_shared::{ApiError, AppState};
 use livestatus_shared::{notify, scheduler};
 use uuid::Uuid;
 
@@ -202,7 +203,7 @@ async fn poll_shard(state: &AppState, stream: &str, shard: &str, cursor: &mut Cu
 /// inserts), pages at once and each page's events in order. An unreadable record is set
 /// aside at once; an event whose fan-out keeps failing after its retries too. Fails only
 /// when a record cannot be set aside.
-pub async fn handle_page(state: &AppState, shard: &str, records: &[Record], pacing: &Pacing) -> Result<(), ApiError> {
+pub async fn handle_page(state: &AppState, shard: &str, records: &[Record], pacing: &Pacing) -> Result<(), StoreError> {
     let mut groups: Vec<((Uuid, Option<Uuid>), Vec<(Record, Event)>)> = Vec::new();
     for record in records.iter().filter(|r| r.is_event_insert()) {
         match record.event() {
@@ -219,7 +220,7 @@ pub async fn handle_page(state: &AppState, shard: &str, records: &[Record], paci
             }
         }
     }
-    let results: Vec<Result<(), ApiError>> = futures::stream::iter(groups)
+    let results: Vec<Result<(), StoreError>> = futures::stream::iter(groups)
         .map(|((org, _), events)| async move {
             // The page's events together first (endpoints read once, writes batched);
             // when that fails, one by one, so only the failing ones are set aside.
@@ -249,7 +250,7 @@ async fn fan_out(
     record: &Record,
     event: &Event,
     pacing: &Pacing,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let mut delay = pacing.retry;
     let mut attempt = 1;
     loop {
@@ -283,7 +284,7 @@ async fn set_aside(
     record: &Record,
     error: String,
     attempts: u32,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let set_aside = SetAside {
         shard: shard.to_owned(),
         sequence: record.sequence().to_owned(),

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::Invalid;
 use crate::domain::MaintenanceStatus;
-use crate::error::ApiError;
 
 /// Most services one window may name: each may change status in the transaction that
 /// starts or ends the window (an update, a history entry and an event each), and
@@ -193,21 +193,21 @@ pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     crate::clock::timestamp(at)
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::InvalidRequest(message.into())
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid::Request(message.into())
 }
 
 /// Checks a window's times: the end after the start, at most 14 days later, and (for a
 /// window not yet over) not already past.
-pub fn check_times(from: DateTime<Utc>, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn check_times(from: DateTime<Utc>, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Invalid> {
     if until <= from {
-        return Err(ApiError::invalid_field("scheduledUntil", "must be after scheduledFor"));
+        return Err(Invalid::field("scheduledUntil", "must be after scheduledFor"));
     }
     if until - from > MAX_LENGTH {
-        return Err(ApiError::invalid_field("scheduledUntil", "must be at most 14 days after scheduledFor"));
+        return Err(Invalid::field("scheduledUntil", "must be at most 14 days after scheduledFor"));
     }
     if until <= now {
-        return Err(ApiError::invalid_field("scheduledUntil", "is in the past: the window would already be over"));
+        return Err(Invalid::field("scheduledUntil", "is in the past: the window would already be over"));
     }
     Ok(())
 }
@@ -227,7 +227,7 @@ pub fn new_update(body: String, status: MaintenanceStatus, now: &str) -> Mainten
 
 /// Works out what `change` does to a window at `now`; `None` when there is nothing to do
 /// (a scheduler's visit before anything is due, a second cancel).
-pub fn plan(before: &Window, change: &Change, now: DateTime<Utc>) -> Result<Option<Plan>, ApiError> {
+pub fn plan(before: &Window, change: &Change, now: DateTime<Utc>) -> Result<Option<Plan>, Invalid> {
     use MaintenanceStatus::*;
     let now_s = stamp(now);
     let mut after = before.clone();
@@ -248,7 +248,7 @@ pub fn plan(before: &Window, change: &Change, now: DateTime<Utc>) -> Result<Opti
             let from = patch.scheduled_for.unwrap_or_else(|| time(&m.scheduled_for));
             let until = patch.scheduled_until.unwrap_or_else(|| time(&m.scheduled_until));
             if status.is_active() && patch.scheduled_for.is_some_and(|f| stamp(f) != m.scheduled_for) {
-                return Err(ApiError::invalid_field("scheduledFor", "cannot move: the maintenance has started"));
+                return Err(Invalid::field("scheduledFor", "cannot move: the maintenance has started"));
             }
             if patch.scheduled_for.is_some() || patch.scheduled_until.is_some() {
                 check_times(from, until, now)?;
@@ -303,18 +303,18 @@ pub fn plan(before: &Window, change: &Change, now: DateTime<Utc>) -> Result<Opti
                     (update, Happened::Completed)
                 }
                 (Scheduled, _) => {
-                    return Err(ApiError::invalid_field(
+                    return Err(Invalid::field(
                         "status",
                         "a scheduled maintenance first goes in_progress (to call it off, DELETE it)",
                     ));
                 }
                 (Completed | Cancelled, _) => {
-                    return Err(ApiError::invalid_field(
+                    return Err(Invalid::field(
                         "status",
                         format_args!("the maintenance is {}; its status cannot change", status.as_str()),
                     ));
                 }
-                (_, _) => return Err(ApiError::invalid_field("status", "must be in_progress, verifying or completed")),
+                (_, _) => return Err(Invalid::field("status", "must be in_progress, verifying or completed")),
             }
         }
         Change::Cancel => match status {
@@ -350,7 +350,7 @@ pub fn plan(before: &Window, change: &Change, now: DateTime<Utc>) -> Result<Opti
         }
     };
     if hold.len() + release.len() > MAX_SERVICES {
-        return Err(ApiError::invalid_field(
+        return Err(Invalid::field(
             "serviceIds",
             format_args!("a maintenance in progress can take on or give back at most {MAX_SERVICES} services at once"),
         ));

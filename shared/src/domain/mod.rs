@@ -2,6 +2,7 @@
 //! edge (so handlers and the store never see raw strings), plans and their limits, and
 //! the rules of monitors ([`monitor`]) and of uptime ([`uptime`]).
 
+mod invalid;
 #[cfg(feature = "store")]
 pub mod maintenance;
 #[cfg(feature = "store")]
@@ -13,7 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+pub use invalid::{Invalid, MissingScope};
 
 /// A page slug: `^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$` with no `--`. Slugs are global.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,8 +23,8 @@ pub struct Slug(String);
 
 impl Slug {
     /// Parses a slug, answering `invalid_slug` with what is wrong.
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let bad = |why: &str| Err(ApiError::InvalidSlug(format!("`slug`: {why}")));
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let bad = |why: &str| Err(Invalid::Slug(why.to_owned()));
         let len = raw.len();
         if !(3..=63).contains(&len) {
             return bad("must be 3 to 63 characters long");
@@ -58,8 +59,8 @@ pub struct HexColor(pub [u8; 3]);
 
 impl HexColor {
     /// Parses `#RRGGBB` (either case); `field` names the parameter in the error.
-    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
-        let err = || ApiError::invalid_field(field, "must be a colour written #RRGGBB");
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
+        let err = || Invalid::field(field, "must be a colour written #RRGGBB");
         let hex = raw
             .strip_prefix('#')
             .filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -80,23 +81,23 @@ impl fmt::Display for HexColor {
 
 /// Checks a text field's length in characters (not bytes) and that it carries no control
 /// characters; `min` 0 allows empty. Returns the text unchanged.
-pub fn text(field: &str, value: String, min: usize, max: usize) -> Result<String, ApiError> {
+pub fn text(field: &str, value: String, min: usize, max: usize) -> Result<String, Invalid> {
     let chars = value.chars().count();
     if chars < min {
         return Err(if min == 1 {
-            ApiError::invalid_field(field, "must not be empty")
+            Invalid::field(field, "must not be empty")
         } else {
-            ApiError::invalid_field(field, format_args!("must be at least {min} characters"))
+            Invalid::field(field, format_args!("must be at least {min} characters"))
         });
     }
     if chars > max {
-        return Err(ApiError::invalid_field(field, format_args!("must be at most {max} characters (got {chars})")));
+        return Err(Invalid::field(field, format_args!("must be at most {max} characters (got {chars})")));
     }
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(ApiError::invalid_field(field, "must not contain control characters"));
+        return Err(Invalid::field(field, "must not contain control characters"));
     }
     if value.chars().any(is_invisible_trick) {
-        return Err(ApiError::invalid_field(
+        return Err(Invalid::field(
             field,
             "must not contain bidirectional overrides, byte-order marks or Unicode noncharacters",
         ));
@@ -114,22 +115,22 @@ fn is_invisible_trick(c: char) -> bool {
 }
 
 /// A name that must have visible content: 1..=max characters, not only whitespace.
-pub fn name(field: &str, value: String, max: usize) -> Result<String, ApiError> {
+pub fn name(field: &str, value: String, max: usize) -> Result<String, Invalid> {
     if value.trim().is_empty() {
-        return Err(ApiError::invalid_field(field, "must not be empty or only whitespace"));
+        return Err(Invalid::field(field, "must not be empty or only whitespace"));
     }
     let value = text(field, value, 1, max)?;
     if value.contains(['\n', '\r', '\t']) {
-        return Err(ApiError::invalid_field(field, "must be a single line"));
+        return Err(Invalid::field(field, "must be a single line"));
     }
     Ok(value)
 }
 
 /// The text of an update (incident or maintenance): 1–10000 characters, not blank;
 /// several lines allowed.
-pub fn update_body(raw: String) -> Result<String, ApiError> {
+pub fn update_body(raw: String) -> Result<String, Invalid> {
     if raw.trim().is_empty() {
-        return Err(ApiError::invalid_field("body", "must not be empty"));
+        return Err(Invalid::field("body", "must not be empty"));
     }
     text("body", raw, 1, UPDATE_BODY_MAX)
 }
@@ -139,15 +140,15 @@ pub const UPDATE_BODY_MAX: usize = 10_000;
 
 /// Parses a list of service ids of at most `max`, dropping duplicates and keeping the
 /// caller's order.
-pub fn service_ids(field: &str, raw: Vec<String>, max: usize) -> Result<Vec<uuid::Uuid>, ApiError> {
+pub fn service_ids(field: &str, raw: Vec<String>, max: usize) -> Result<Vec<uuid::Uuid>, Invalid> {
     if raw.len() > max {
-        return Err(ApiError::invalid_field(field, format_args!("may name at most {max} services")));
+        return Err(Invalid::field(field, format_args!("may name at most {max} services")));
     }
     let mut ids = Vec::with_capacity(raw.len());
     for s in raw {
         let id = uuid::Uuid::parse_str(&s).map_err(|_| {
             let shown: String = s.chars().take(64).collect();
-            ApiError::invalid_field(field, format_args!("`{shown}` is not a service id"))
+            Invalid::field(field, format_args!("`{shown}` is not a service id"))
         })?;
         if !ids.contains(&id) {
             ids.push(id);
@@ -260,9 +261,9 @@ pub struct EmailAddress(String);
 
 impl EmailAddress {
     /// Parses `raw` (trimmed) for `field`.
-    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim();
-        let bad = || ApiError::invalid_field(field, "must be an email address such as ops@example.com");
+        let bad = || Invalid::field(field, "must be an email address such as ops@example.com");
         if value.is_empty() || value.chars().count() > 254 {
             return Err(bad());
         }
@@ -395,15 +396,12 @@ impl Scope {
     }
 
     /// Parses a list of scope names, rejecting unknown ones and dropping duplicates.
-    pub fn parse_list(field: &str, raw: &[String]) -> Result<Vec<Scope>, ApiError> {
+    pub fn parse_list(field: &str, raw: &[String]) -> Result<Vec<Scope>, Invalid> {
         let mut scopes = Vec::with_capacity(raw.len());
         for name in raw {
             let scope = Self::parse(name).ok_or_else(|| {
                 let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid_field(
-                    field,
-                    format_args!("unknown scope `{name}`; known scopes: {}", known.join(", ")),
-                )
+                Invalid::field(field, format_args!("unknown scope `{name}`; known scopes: {}", known.join(", ")))
             })?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
@@ -448,7 +446,7 @@ mod tests {
             assert!(Slug::parse(ok).is_ok(), "{ok} should be valid");
         }
         for bad in ["ab", "-abc", "abc-", "a--b", "ABC", "ab c", "ab_c", "ünï", &"a".repeat(64), ""] {
-            assert!(matches!(Slug::parse(bad), Err(ApiError::InvalidSlug(_))), "{bad} should be invalid");
+            assert!(matches!(Slug::parse(bad), Err(Invalid::Slug(_))), "{bad} should be invalid");
         }
     }
 
@@ -603,33 +601,33 @@ impl MaintenanceStatus {
 }
 
 /// An absolute `http` or `https` URL of at most 2048 characters.
-pub fn monitor_url(raw: String) -> Result<String, ApiError> {
+pub fn monitor_url(raw: String) -> Result<String, Invalid> {
     let field = "monitorUrl";
     let raw = text(field, raw, 1, 2048)?;
     let parsed = url::Url::parse(&raw)
-        .map_err(|e| ApiError::invalid_field(field, format_args!("must be an absolute http(s) URL ({e})")))?;
+        .map_err(|e| Invalid::field(field, format_args!("must be an absolute http(s) URL ({e})")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ApiError::invalid_field(field, "must be an absolute http(s) URL"));
+        return Err(Invalid::field(field, "must be an absolute http(s) URL"));
     }
     if raw.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid_field(field, "must not contain whitespace"));
+        return Err(Invalid::field(field, "must not contain whitespace"));
     }
     Ok(raw)
 }
 
 /// An RFC 3339 time with an offset (`2026-12-01T02:00:00Z`), to the millisecond.
 #[cfg(feature = "store")]
-pub fn instant(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+pub fn instant(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>, Invalid> {
     let at = chrono::DateTime::parse_from_rfc3339(raw)
-        .map_err(|_| ApiError::invalid_field(field, "must be an RFC 3339 time such as 2027-01-01T02:00:00Z"))?
+        .map_err(|_| Invalid::field(field, "must be an RFC 3339 time such as 2027-01-01T02:00:00Z"))?
         .to_utc();
     Ok(chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at))
 }
 
 /// `Idempotency-Key`: 1–255 printable ASCII characters.
-pub fn idempotency_key(raw: &[u8]) -> Result<String, ApiError> {
+pub fn idempotency_key(raw: &[u8]) -> Result<String, Invalid> {
     if raw.is_empty() || raw.len() > 255 || !raw.iter().all(|b| (0x20..0x7f).contains(b)) {
-        return Err(ApiError::InvalidRequest("`Idempotency-Key` must be 1 to 255 printable ASCII characters.".into()));
+        return Err(Invalid::Request("`Idempotency-Key` must be 1 to 255 printable ASCII characters.".into()));
     }
     Ok(String::from_utf8_lossy(raw).into_owned())
 }

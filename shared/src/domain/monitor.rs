@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::domain::Invalid;
 
 /// The intervals a monitor may have, in seconds.
 pub const INTERVALS: [u32; 6] = [30, 60, 300, 600, 1800, 3600];
@@ -22,9 +22,9 @@ pub struct ExpectedStatus(Vec<(u16, u16)>);
 
 impl ExpectedStatus {
     /// Parses `200-299,301`: each part a code or an inclusive range of codes 100–599.
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let bad = || {
-            ApiError::invalid_field(
+            Invalid::field(
                 "expectedStatus",
                 "must be HTTP status codes (100-599) and ranges, comma-separated, such as 200-299,301",
             )

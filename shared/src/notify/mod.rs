@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::outbound::mail::{Notice, NoticeKind, PageInfo};
 use crate::outbound::sealing::{Owner, TokenPurpose};
 use crate::outbound::{sender, signing};
+use crate::store::StoreError;
 use crate::store::deliveries::{
     Attempt, Delivery, DeliveryRecord, DeliveryState, EndpointKind, NewDelivery, Next, delivery_id,
 };
@@ -197,7 +198,7 @@ impl Batch {
         state: &AppState,
         org: Uuid,
         record: &DeliveryRecord,
-    ) -> Result<Option<Endpoint>, ApiError> {
+    ) -> Result<Option<Endpoint>, StoreError> {
         let id = record.delivery.endpoint_id;
         if let Some(found) = self.endpoints.lock().await.get(&(org, id)) {
             return Ok(found.clone());
@@ -210,7 +211,7 @@ impl Batch {
         Ok(found)
     }
 
-    async fn page(&self, state: &AppState, org: Uuid, page: Uuid) -> Result<Option<PageInfo>, ApiError> {
+    async fn page(&self, state: &AppState, org: Uuid, page: Uuid) -> Result<Option<PageInfo>, StoreError> {
         if let Some(found) = self.pages.lock().await.get(&(org, page)) {
             return Ok(found.clone());
         }
@@ -252,7 +253,7 @@ struct Audience {
 impl Audience {
     /// The endpoints an event goes to: the webhooks that want it, and the page's active
     /// subscribers that want it (or, for a confirmation request, the one subscriber asking).
-    async fn endpoints_for(&mut self, state: &AppState, org: Uuid, event: &Event) -> Result<Vec<Endpoint>, ApiError> {
+    async fn endpoints_for(&mut self, state: &AppState, org: Uuid, event: &Event) -> Result<Vec<Endpoint>, StoreError> {
         if self.webhooks.is_none() {
             self.webhooks = Some(state.store.all_webhooks(org).await?);
         }
@@ -295,7 +296,7 @@ const RECORD_DELIVERED_EVERY: usize = 200;
 /// The notifier's handler: fans one event out into deliveries and makes their first
 /// attempts, concurrently with a bound. Idempotent: a replayed event makes no second
 /// delivery (and attempts nothing for the ones that exist: they are leased or done).
-pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<Outcome, ApiError> {
+pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<Outcome, StoreError> {
     handle_events(state, org, std::slice::from_ref(event)).await
 }
 
@@ -304,7 +305,7 @@ pub async fn handle_event(state: &AppState, org: Uuid, event: &Event) -> Result<
 /// event's first attempts (concurrently, the next event only after them, so one
 /// endpoint gets a page's events in order), the ones that delivered recorded together
 /// (25 to a batch write). A failed attempt is recorded at once, with its retry.
-pub async fn handle_events(state: &AppState, org: Uuid, events: &[Event]) -> Result<Outcome, ApiError> {
+pub async fn handle_events(state: &AppState, org: Uuid, events: &[Event]) -> Result<Outcome, StoreError> {
     let mut audience = Audience::default();
     let mut plans: Vec<Vec<Endpoint>> = Vec::with_capacity(events.len());
     for event in events {
@@ -340,7 +341,7 @@ pub async fn handle_events(state: &AppState, org: Uuid, events: &[Event]) -> Res
             .filter_map(|endpoint| made.remove(&delivery_id(event.id, endpoint.id())).map(|r| (endpoint, r)))
             .collect();
         let batch = &batch;
-        let results: Vec<Result<First, ApiError>> = futures::stream::iter(todo)
+        let results: Vec<Result<First, StoreError>> = futures::stream::iter(todo)
             .map(|(endpoint, record)| async move { first_attempt(state, batch, &endpoint, record).await })
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -388,7 +389,7 @@ async fn first_attempt(
     batch: &Batch,
     endpoint: &Endpoint,
     record: DeliveryRecord,
-) -> Result<First, ApiError> {
+) -> Result<First, StoreError> {
     let started = state.clock.now();
     let Some(sent) = send(state, batch, endpoint, &record, started).await? else {
         return Ok(First::Settled(abandoned(state, &record).await?));
@@ -437,7 +438,7 @@ pub async fn ping(state: &AppState, org: Uuid, endpoint: &Endpoint) -> Result<De
         )
         .await?
         .ok_or_else(|| ApiError::internal("a fresh ping's delivery already existed"))?;
-    attempt(state, &Batch::default(), endpoint, &record).await
+    Ok(attempt(state, &Batch::default(), endpoint, &record).await?)
 }
 
 /// Manual retries of one delivery per hour.
@@ -496,19 +497,19 @@ pub async fn retry_now(
         state.store.abandon_delivery(org, id).await?;
         return Ok(state.store.get_delivery(org, id).await?.map(|d| d.delivery));
     };
-    attempt(state, &batch, &endpoint, &claimed).await.map(Some)
+    Ok(Some(attempt(state, &batch, &endpoint, &claimed).await?))
 }
 
 /// The scheduler's tick for deliveries: every delivery due now, claimed and attempted, concurrently
 /// with a bound. Endpoints and pages are read once per tick.
-pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
+pub async fn run_due(state: &AppState) -> Result<Outcome, StoreError> {
     let now = state.clock.now();
     let mut due = Vec::new();
     for shard in 0..schema::DUE_SHARDS {
         due.extend(state.store.due_deliveries(shard, &timestamp(now), TICK_LIMIT).await?);
     }
     let batch = Batch::default();
-    let results: Vec<Result<Option<bool>, ApiError>> = futures::stream::iter(due)
+    let results: Vec<Result<Option<bool>, StoreError>> = futures::stream::iter(due)
         .map(|due| {
             let batch = &batch;
             async move {
@@ -598,7 +599,7 @@ async fn post_signed<'a>(
     owner: Owner,
     record: &DeliveryRecord,
     at: DateTime<Utc>,
-) -> Result<Sent, ApiError> {
+) -> Result<Sent, StoreError> {
     let msg_id = record.delivery.id.to_string();
     let signatures = sealed
         .map(|s| {
@@ -607,7 +608,8 @@ async fn post_signed<'a>(
                 .open_for(s, owner)
                 .map(|secret| signing::sign(&secret, &msg_id, at.timestamp(), record.body.as_bytes()))
         })
-        .collect::<Result<Vec<_>, _>>()?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::internal)?
         .join(" ");
     let headers = [
         ("webhook-id", msg_id.clone()),
@@ -625,7 +627,7 @@ async fn send_email(
     email: &str,
     record: &DeliveryRecord,
     at: DateTime<Utc>,
-) -> Result<Sent, ApiError> {
+) -> Result<Sent, StoreError> {
     let failed = |error: String| Sent {
         ok: false,
         gone: false,
@@ -641,7 +643,7 @@ async fn send_email(
     let Some(page) = batch.page(state, subscriber.org_id, sub.page_id).await? else {
         return Ok(failed("the page is gone".into()));
     };
-    let body: serde_json::Value = serde_json::from_str(&record.body).map_err(ApiError::internal)?;
+    let body: serde_json::Value = serde_json::from_str(&record.body).map_err(StoreError::internal)?;
     let event_type = body["type"].as_str().unwrap_or_default().to_owned();
     let token = |purpose| state.sealer.token(purpose, subscriber.org_id, sub.id, at.timestamp());
     let (kind, unsubscribe_url) = if event_type == EventType::SubscriberConfirmationRequested.as_str() {
@@ -677,7 +679,7 @@ async fn stop_endpoint(
     endpoint: &Endpoint,
     reason: &str,
     at: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     match endpoint {
         Endpoint::Webhook(w) => {
             state.store.disable_webhook(org, w.webhook.id, reason, at).await?;
@@ -706,7 +708,7 @@ async fn attempt(
     batch: &Batch,
     endpoint: &Endpoint,
     record: &DeliveryRecord,
-) -> Result<Delivery, ApiError> {
+) -> Result<Delivery, StoreError> {
     let started = state.clock.now();
     match send(state, batch, endpoint, record, started).await? {
         Some(sent) => settle(state, endpoint, record, sent, started).await,
@@ -715,7 +717,7 @@ async fn attempt(
 }
 
 /// Ends a delivery its endpoint no longer takes.
-async fn abandoned(state: &AppState, record: &DeliveryRecord) -> Result<Delivery, ApiError> {
+async fn abandoned(state: &AppState, record: &DeliveryRecord) -> Result<Delivery, StoreError> {
     state.store.abandon_delivery(record.org_id, record.delivery.id).await?;
     let mut delivery = record.delivery.clone();
     delivery.state = DeliveryState::Failed;
@@ -731,7 +733,7 @@ async fn send(
     endpoint: &Endpoint,
     record: &DeliveryRecord,
     started: DateTime<Utc>,
-) -> Result<Option<Sent>, ApiError> {
+) -> Result<Option<Sent>, StoreError> {
     let at = timestamp(started);
     let event_type = record.delivery.event_type.as_str();
     if !(endpoint.takes(event_type) || event_type == "ping") {
@@ -749,7 +751,7 @@ async fn send(
                 post_signed(state, url, std::iter::once(secret.as_str()), owner, record, started).await?
             }
             (_, Some(email), _) => send_email(state, batch, s, email, record, started).await?,
-            _ => return Err(ApiError::internal("a subscriber with neither a signed URL nor an email address")),
+            _ => return Err(StoreError::internal("a subscriber with neither a signed URL nor an email address")),
         },
     };
     Ok(Some(sent))
@@ -763,7 +765,7 @@ async fn settle(
     record: &DeliveryRecord,
     sent: Sent,
     started: DateTime<Utc>,
-) -> Result<Delivery, ApiError> {
+) -> Result<Delivery, StoreError> {
     let org = record.org_id;
     let id = record.delivery.id;
     let at = timestamp(started);
@@ -780,7 +782,7 @@ async fn settle(
         Next::Failed
     } else {
         if let Some(since) = state.store.mark_endpoint_failing(org, &sk, &at).await? {
-            let since = DateTime::parse_from_rfc3339(&since).map_err(ApiError::internal)?.to_utc();
+            let since = DateTime::parse_from_rfc3339(&since).map_err(StoreError::internal)?.to_utc();
             if started - since >= Duration::seconds(QUARANTINE_SECS) {
                 stop_endpoint(state, org, endpoint, "every delivery failed for 24 hours", &at).await?;
             }

@@ -13,8 +13,6 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-
 /// Seals and opens secrets. Cheap to clone: the state holding it is cloned per request.
 #[derive(Clone)]
 pub struct Sealer(std::sync::Arc<Keys>);
@@ -139,33 +137,33 @@ impl Sealer {
     }
 
     /// Opens a sealed secret; an error if it was sealed under another key or altered.
-    pub fn open(&self, sealed: &str) -> Result<String, ApiError> {
+    pub fn open(&self, sealed: &str) -> Result<String, Unsealable> {
         self.open_with(sealed, VERSION, &[])
     }
 
     /// Opens a secret sealed for `owner`; one sealed before secrets were bound to their
     /// owner (`v1:`) still opens. An error if it was sealed for another owner, under
     /// another key, or altered.
-    pub fn open_for(&self, sealed: &str, owner: Owner) -> Result<String, ApiError> {
+    pub fn open_for(&self, sealed: &str, owner: Owner) -> Result<String, Unsealable> {
         if sealed.starts_with(VERSION) {
             return self.open(sealed);
         }
         self.open_with(sealed, BOUND, &owner.associated_data())
     }
 
-    fn open_with(&self, sealed: &str, version: &str, aad: &[u8]) -> Result<String, ApiError> {
+    fn open_with(&self, sealed: &str, version: &str, aad: &[u8]) -> Result<String, Unsealable> {
         let raw = sealed
             .strip_prefix(version)
             .and_then(|b| STANDARD.decode(b).ok())
             .filter(|r| r.len() > 12)
-            .ok_or_else(|| ApiError::internal("a sealed secret is malformed"))?;
+            .ok_or_else(|| Unsealable("is malformed"))?;
         let (nonce, body) = raw.split_at(12);
         let plain = self
             .0
             .cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad })
-            .map_err(|_| ApiError::internal("a sealed secret does not open with SECRETS_KEY for its owner"))?;
-        String::from_utf8(plain).map_err(ApiError::internal)
+            .map_err(|_| Unsealable("does not open with SECRETS_KEY for its owner"))?;
+        String::from_utf8(plain).map_err(|_| Unsealable("is not UTF-8 text"))
     }
 }
 
@@ -212,6 +210,12 @@ impl Sealer {
         Some((subscriber, issued))
     }
 }
+
+/// A sealed secret that does not open: malformed, altered, or sealed under another key or
+/// for another owner. Always an internal fault, never the caller's.
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+#[error("a sealed secret {0}")]
+pub struct Unsealable(&'static str);
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ pub mod monitors;
 use std::time::Duration;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 /// When the scheduler function's second pass of monitors runs, after its tick's start.
 pub const HALF_MINUTE: Duration = Duration::from_secs(30);
@@ -32,7 +32,7 @@ pub struct Outcome {
 }
 
 /// The whole tick: maintenance transitions, monitor checks, due deliveries.
-pub async fn tick(state: &AppState) -> Result<Outcome, ApiError> {
+pub async fn tick(state: &AppState) -> Result<Outcome, StoreError> {
     let transitions = state.store.run_due_maintenances(state.clock.now()).await;
     // Checks next: a monitor under a window that just started leaves its service alone.
     let (checks, sub_minute) = match monitors::run_due(state).await {
@@ -62,7 +62,7 @@ pub async fn tick(state: &AppState) -> Result<Outcome, ApiError> {
 /// The scheduler function's minute: the tick, and when some monitor checks every 30 s,
 /// a second pass of monitors half a minute after the tick began (EventBridge ticks once
 /// a minute; others pay nothing for it).
-pub async fn minute(state: &AppState) -> Result<Outcome, ApiError> {
+pub async fn minute(state: &AppState) -> Result<Outcome, StoreError> {
     let started = tokio::time::Instant::now();
     let mut outcome = tick(state).await?;
     if outcome.sub_minute {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::ServiceStatus;
 use crate::domain::monitor::MonitorStatus;
-use crate::error::ApiError;
+use crate::store::StoreError;
 use crate::store::events::Actor;
 use crate::store::monitors::{
     CHECK_RETENTION_SECS, DayCounters, DueMonitor, LastCheck, MonitorState, Recorded, Transition, state_group,
@@ -84,14 +84,14 @@ pub fn batches(due: Vec<DueMonitor>) -> Vec<Batch> {
 
 /// The dispatcher: claims the tick's windows, reads what is due in them and checks it,
 /// [`BATCH_CONCURRENCY`] batches at once.
-pub async fn run_due(state: &AppState) -> Result<Outcome, ApiError> {
+pub async fn run_due(state: &AppState) -> Result<Outcome, StoreError> {
     let now = state.clock.now();
     let started = std::time::Instant::now();
     let windows = state.store.claim_windows(now.timestamp()).await?;
     let due = state.store.due_monitors(&windows).await?;
     let read = started.elapsed();
     let due_count = due.monitors.len();
-    let results: Vec<Result<Outcome, ApiError>> = futures::stream::iter(batches(due.monitors))
+    let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(batches(due.monitors))
         .map(|batch| check_batch(state, now, batch))
         .buffer_unordered(BATCH_CONCURRENCY)
         .collect()
@@ -133,7 +133,7 @@ pub async fn check_batch(
     state: &AppState,
     now: chrono::DateTime<chrono::Utc>,
     batch: Batch,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, StoreError> {
     let org = batch.org;
     let mut groups: Vec<u8> = batch.monitors.iter().map(|m| state_group(m.monitor().id)).collect();
     groups.sort_unstable();
@@ -153,7 +153,7 @@ pub async fn check_batch(
         .collect()
         .await;
     let before = &before;
-    let results: Vec<Result<Option<Recorded>, ApiError>> = futures::stream::iter(probes)
+    let results: Vec<Result<Option<Recorded>, StoreError>> = futures::stream::iter(probes)
         .map(|(due, probe)| async move {
             let id = due.monitor().id;
             let counters = before.get(&state_group(id)).and_then(|s| s.day.get(&id));
@@ -212,7 +212,7 @@ pub async fn check_batch(
 
 /// A linked monitor's verdict as its service's status: down → outage, degraded →
 /// degraded, up → operational; never while the service is under maintenance.
-async fn drive_service(state: &AppState, t: &Transition) -> Result<(), ApiError> {
+async fn drive_service(state: &AppState, t: &Transition) -> Result<(), StoreError> {
     let Some(service) = t.monitor.service_id else { return Ok(()) };
     let status = match t.monitor.status {
         MonitorStatus::Down => ServiceStatus::Outage,
@@ -226,7 +226,7 @@ async fn drive_service(state: &AppState, t: &Transition) -> Result<(), ApiError>
         .update_service(t.org, &Actor::monitor(t.monitor.id), service, patch, StatusSource::Monitor, &state.now())
         .await
     {
-        Ok(_) | Err(ApiError::NotFound(_)) => Ok(()),
+        Ok(_) | Err(StoreError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -235,7 +235,7 @@ async fn drive_service(state: &AppState, t: &Transition) -> Result<(), ApiError>
 /// monitor goes down (one open per monitor; at most five an hour, then
 /// `monitor.flapping` instead), and its resolution "<service> has recovered after
 /// <duration>" when the monitor comes back.
-async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), ApiError> {
+async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), StoreError> {
     use crate::domain::{Impact, IncidentStatus};
     use crate::store::incidents::{NewIncident, NewUpdate};
     let (Some(service_id), Some(page_id)) = (t.monitor.service_id, t.monitor.page_id) else { return Ok(()) };
@@ -288,7 +288,7 @@ async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), ApiError>
                 .add_incident_update(t.org, &actor, incident, update, None, &now_s, state.now_epoch())
                 .await
             {
-                Ok(_) | Err(ApiError::NotFound(_)) => {}
+                Ok(_) | Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
             state.store.set_monitor_incident(t.org, t.monitor.id, None, &t.auto_incidents).await

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
 use super::quotas::{Quota, returned_item};
 use super::{
@@ -13,8 +14,7 @@ use super::{
 };
 use crate::apikey::{KeyHash, PlaintextKey};
 use crate::clock::timestamp;
-use crate::domain::{Scope, Scopes};
-use crate::error::ApiError;
+use crate::domain::{MissingScope, Scope, Scopes};
 
 /// Length of a rate-limit window in seconds; windows are aligned to the minute.
 pub const WINDOW_SECS: i64 = 60;
@@ -95,8 +95,8 @@ impl Principal {
 
     /// `403 insufficient_scope` unless the key holds `scope`: for what a route's own scope
     /// does not cover (a service's linked monitor needs `monitors:write` too).
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.allows(scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope.as_str().to_owned())) }
+    pub fn require(&self, scope: Scope) -> Result<(), MissingScope> {
+        if self.scopes.allows(scope) { Ok(()) } else { Err(MissingScope(scope)) }
     }
 }
 
@@ -115,13 +115,13 @@ pub struct RateLimit {
 #[derive(Debug)]
 pub struct AuthRejection {
     /// The error to answer with.
-    pub error: ApiError,
+    pub error: StoreError,
     /// The window state, for the headers of a 429.
     pub rate: Option<RateLimit>,
 }
 
-impl From<ApiError> for AuthRejection {
-    fn from(error: ApiError) -> Self {
+impl From<StoreError> for AuthRejection {
+    fn from(error: StoreError) -> Self {
         Self { error, rate: None }
     }
 }
@@ -207,9 +207,9 @@ impl Store {
                 Ok(new) => return counted_in_window(new, now),
                 Err(e) => condition_failed(e)?,
             };
-            let Some(old) = old else { return Err(ApiError::InvalidApiKey.into()) };
+            let Some(old) = old else { return Err(StoreError::KeyRefused.into()) };
             if get_s(&old, "revokedAt").is_some() || get_s(&old, "expiresAt").is_some_and(|e| e <= now_s.as_str()) {
-                return Err(ApiError::InvalidApiKey.into());
+                return Err(StoreError::KeyRefused.into());
             }
             let old_window = get_n(&old, "rlWindow").unwrap_or(0);
             if old_window >= window {
@@ -289,13 +289,13 @@ impl Store {
                 }
             }
         }
-        Err(ApiError::ServiceUnavailable("rate-limit window kept moving".into()).into())
+        Err(StoreError::Unavailable("rate-limit window kept moving".into()).into())
     }
 
     /// A key's requests per UTC day for the last [`USAGE_DAYS`] days up to `now`'s day:
     /// the folded totals of closed windows plus the open window's count. Two strongly
     /// consistent reads (the reference in the org partition, then the key item).
-    pub async fn key_usage(&self, org: Uuid, key_id: Uuid, now: DateTime<Utc>) -> Result<KeyUsage, ApiError> {
+    pub async fn key_usage(&self, org: Uuid, key_id: Uuid, now: DateTime<Utc>) -> Result<KeyUsage, StoreError> {
         let item = self.key_item_by_id(org, key_id).await?;
         let mut days: Vec<UsageDay> = (0..USAGE_DAYS)
             .rev()
@@ -331,23 +331,23 @@ impl Store {
     }
 
     /// The hash of `org`'s key `key_id`, from its reference in the org partition.
-    async fn key_hash_by_id(&self, org: Uuid, key_id: Uuid) -> Result<String, ApiError> {
+    async fn key_hash_by_id(&self, org: Uuid, key_id: Uuid) -> Result<String, StoreError> {
         let reference = self
             .get(&key(schema::org_pk(org), schema::api_key_ref_sk(key_id)), true)
             .await?
-            .ok_or_else(|| ApiError::not_found("API key"))?;
+            .ok_or_else(|| StoreError::not_found("API key"))?;
         get_s(&reference, "keyHash")
             .map(str::to_owned)
-            .ok_or_else(|| ApiError::internal("key reference without keyHash"))
+            .ok_or_else(|| StoreError::internal("key reference without keyHash"))
     }
 
     /// The key item of `org`'s key `key_id`, through its reference in the org partition.
-    async fn key_item_by_id(&self, org: Uuid, key_id: Uuid) -> Result<Item, ApiError> {
+    async fn key_item_by_id(&self, org: Uuid, key_id: Uuid) -> Result<Item, StoreError> {
         let hash = self.key_hash_by_id(org, key_id).await?;
         self.get(&key(schema::api_key_pk(&hash), schema::API_KEY_SK), true)
             .await?
             .filter(|i| get_s(i, "orgId") == Some(org.to_string().as_str()))
-            .ok_or_else(|| ApiError::not_found("API key"))
+            .ok_or_else(|| StoreError::not_found("API key"))
     }
 
     /// Creates a key for an organization and returns it with its plaintext, which is not
@@ -358,7 +358,7 @@ impl Store {
         actor: &Actor,
         new: NewKey<'_>,
         now: &str,
-    ) -> Result<(ApiKey, PlaintextKey), ApiError> {
+    ) -> Result<(ApiKey, PlaintextKey), StoreError> {
         self.store_key(PlaintextKey::generate(), org, actor, new, now).await
     }
 
@@ -371,7 +371,7 @@ impl Store {
         actor: &Actor,
         new: NewKey<'_>,
         now: &str,
-    ) -> Result<(ApiKey, PlaintextKey), ApiError> {
+    ) -> Result<(ApiKey, PlaintextKey), StoreError> {
         let NewKey { name, scopes, expires_at, rate_limit } = new;
         let hash = plaintext.hash();
         let key_id = Uuid::now_v7();
@@ -406,7 +406,7 @@ impl Store {
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
-                .map_err(ApiError::internal)
+                .map_err(StoreError::internal)
         };
         // An operator's key takes its place in the count without being limited by it.
         let counted = if actor.kind == super::events::ActorKind::Operator {
@@ -424,16 +424,16 @@ impl Store {
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, quota).is_some() => {
                 match returned_item(&reasons, quota) {
                     Some(org_item) if !org_item.is_empty() => Err(Quota::Keys.exceeded_on(Some(org_item))),
-                    _ => Err(ApiError::not_found("Organization")),
+                    _ => Err(StoreError::not_found("Organization")),
                 }
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Revokes a key of `org` by id, with its `key.revoked` event. Revoking a revoked key
     /// changes nothing.
-    pub async fn revoke_key(&self, org: Uuid, actor: &Actor, key_id: Uuid, now: &str) -> Result<(), ApiError> {
+    pub async fn revoke_key(&self, org: Uuid, actor: &Actor, key_id: Uuid, now: &str) -> Result<(), StoreError> {
         let hash = self.key_hash_by_id(org, key_id).await?;
         let hash = hash.as_str();
         let revoke = Update::builder()
@@ -445,7 +445,7 @@ impl Store {
             .expression_attribute_values(":now", s(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let data = serde_json::json!({ "key": { "id": key_id, "revokedAt": now } });
         let mut tx = Tx::new();
         let revoked = tx.push(TransactWriteItem::builder().update(revoke).build());
@@ -456,9 +456,9 @@ impl Store {
             // Already revoked: revoking again changes nothing and succeeds.
             Err(TxError::Cancelled(reasons)) => match failed_at(&reasons, revoked).and_then(|r| r.item()) {
                 Some(old) if get_s(old, "orgId") == Some(org.to_string().as_str()) => Ok(()),
-                _ => Err(ApiError::not_found("API key")),
+                _ => Err(StoreError::not_found("API key")),
             },
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 }
@@ -471,7 +471,7 @@ impl Store {
         org: Uuid,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<super::listing::Listing<ApiKey>, ApiError> {
+    ) -> Result<super::listing::Listing<ApiKey>, StoreError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| super::cursor::decode(c, schema::PK, &pk)).transpose()?;
         let query = self
@@ -497,7 +497,7 @@ impl Store {
                         .set_keys(Some(batch))
                         .consistent_read(true)
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::internal)?,
                 )
                 .send()
                 .await
@@ -508,7 +508,7 @@ impl Store {
             if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
                 attempt += 1;
                 if attempt > 8 {
-                    return Err(ApiError::ServiceUnavailable("batch read left unprocessed keys".into()));
+                    return Err(StoreError::Unavailable("batch read left unprocessed keys".into()));
                 }
                 pending.extend(unprocessed.keys);
                 tokio::time::sleep(super::backoff(attempt)).await;
@@ -523,18 +523,18 @@ impl Store {
 /// The principal and window state from the key item a request was counted on, or 429
 /// when the count went past the key's limit.
 fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateLimit), AuthRejection> {
-    fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, ApiError> {
+    fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
         item.get(name)
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| ApiError::internal(format!("a key item's {name} is missing or out of range")))
+            .ok_or_else(|| StoreError::internal(format!("a key item's {name} is missing or out of range")))
     }
     let (limit, window, count): (u32, i64, u32) =
         (number(&item, "rateLimit")?, number(&item, "rlWindow")?, number(&item, "rlCount")?);
     let reset = window + WINDOW_SECS;
     if count > limit {
         return Err(AuthRejection {
-            error: ApiError::RateLimited { retry_after: (reset - now.timestamp()).max(1) as u64 },
+            error: StoreError::RateLimited { retry_after: (reset - now.timestamp()).max(1) as u64 },
             rate: Some(RateLimit { limit, remaining: 0, reset }),
         });
     }
@@ -549,7 +549,7 @@ fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateL
             // Fail closed: dropping it could leave no scope, which means every scope.
             None => {
                 tracing::error!(key = %key.id, scope = %name, "a stored key holds an unknown scope; refusing the key");
-                return Err(AuthRejection { error: ApiError::InvalidApiKey, rate: Some(rate) });
+                return Err(AuthRejection { error: StoreError::KeyRefused, rate: Some(rate) });
             }
         }
     }
@@ -560,10 +560,10 @@ fn counted_in_window(item: Item, now: DateTime<Utc>) -> Result<(Principal, RateL
 /// failure is translated.
 /// The key as it was when the condition failed (`None`: no such key); other failures
 /// as errors.
-fn condition_failed(e: wire::Failure) -> Result<Option<Item>, ApiError> {
+fn condition_failed(e: wire::Failure) -> Result<Option<Item>, StoreError> {
     if e.is_condition_failed() {
         let wire::Failure::Refused { item, .. } = e else { unreachable!("a refusal") };
         return Ok(item);
     }
-    Err(e.into_api_error())
+    Err(e.into_error())
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::error::StoreError;
 use super::{Item, s, schema};
-use crate::error::ApiError;
 
 /// Longest cursor accepted, in bytes; real ones are far shorter.
 const MAX_CURSOR_LEN: usize = 1024;
@@ -22,8 +22,8 @@ pub fn encode(last_key: &Item) -> String {
 
 /// Decodes a cursor for a query whose partition attribute `partition_attr` must equal
 /// `partition`. Anything else is `400 invalid_request` naming `cursor`.
-pub fn decode(raw: &str, partition_attr: &str, partition: &str) -> Result<Item, ApiError> {
-    let bad = || ApiError::invalid_field("cursor", "is not a cursor this list returned");
+pub fn decode(raw: &str, partition_attr: &str, partition: &str) -> Result<Item, StoreError> {
+    let bad = || StoreError::invalid_field("cursor", "is not a cursor this list returned");
     if raw.len() > MAX_CURSOR_LEN {
         return Err(bad());
     }

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::listing::Listing;
 use super::{Store, cursor, from_item, key, n, s, schema, sdk_error, to_item};
-use crate::error::ApiError;
 
 /// How long deliveries are kept.
 pub const RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
@@ -191,7 +191,7 @@ impl Store {
         now: &str,
         now_epoch: i64,
         lease_until: (i64, &str),
-    ) -> Result<Option<DeliveryRecord>, ApiError> {
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
         let new = NewDelivery { id, event: (event.0, event.1.to_owned()), endpoint, body };
         let item = new_item(org, new, now, now_epoch, lease_until);
         let put = self
@@ -220,7 +220,7 @@ impl Store {
         now: &str,
         now_epoch: i64,
         lease_until: (i64, &str),
-    ) -> Result<Vec<DeliveryRecord>, ApiError> {
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
         use futures::StreamExt;
         let items: Vec<DeliveryItem> = new.into_iter().map(|n| new_item(org, n, now, now_epoch, lease_until)).collect();
         let mut chunks: Vec<Vec<DeliveryItem>> = Vec::new();
@@ -235,14 +235,14 @@ impl Store {
             bytes += item.body.len();
             chunks.last_mut().expect("pushed above").push(item);
         }
-        let made: Vec<Result<Vec<DeliveryRecord>, ApiError>> =
+        let made: Vec<Result<Vec<DeliveryRecord>, StoreError>> =
             futures::stream::iter(chunks).map(|chunk| self.create_chunk(chunk)).buffer_unordered(4).collect().await;
         Ok(made.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
     }
 
     /// One transaction of new deliveries; those whose condition failed (they exist) are
     /// dropped and the rest sent again.
-    async fn create_chunk(&self, mut chunk: Vec<DeliveryItem>) -> Result<Vec<DeliveryRecord>, ApiError> {
+    async fn create_chunk(&self, mut chunk: Vec<DeliveryItem>) -> Result<Vec<DeliveryRecord>, StoreError> {
         for _ in 0..4 {
             if chunk.is_empty() {
                 return Ok(Vec::new());
@@ -255,10 +255,10 @@ impl Store {
                         .set_item(Some(to_item(item)?))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
-                        .map_err(ApiError::internal)?;
+                        .map_err(StoreError::internal)?;
                     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
                 })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Result<Vec<_>, StoreError>>()?;
             let mut tx = super::Tx::new();
             let slots = tx.extend(puts);
             match self.transact(tx).await {
@@ -272,19 +272,19 @@ impl Store {
                         !exists
                     });
                     if chunk.len() == before {
-                        return Err(super::TxError::Cancelled(reasons).into_api_error());
+                        return Err(super::TxError::Cancelled(reasons).into_error());
                     }
                 }
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("new deliveries kept colliding with existing ones".into()))
+        Err(StoreError::Unavailable("new deliveries kept colliding with existing ones".into()))
     }
 
     /// Records first attempts that delivered, each delivery written whole as delivered,
     /// 25 to a `BatchWriteItem`. Only for deliveries whose lease the caller holds (nothing
     /// else writes them meanwhile).
-    pub async fn record_delivered(&self, delivered: Vec<(DeliveryRecord, Attempt)>) -> Result<(), ApiError> {
+    pub async fn record_delivered(&self, delivered: Vec<(DeliveryRecord, Attempt)>) -> Result<(), StoreError> {
         let items = delivered
             .into_iter()
             .map(|(record, attempt)| {
@@ -310,12 +310,12 @@ impl Store {
                 };
                 to_item(&item)
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.put_all(items).await
     }
 
     /// Reads a delivery.
-    pub async fn get_delivery(&self, org: Uuid, id: Uuid) -> Result<Option<DeliveryRecord>, ApiError> {
+    pub async fn get_delivery(&self, org: Uuid, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
         let out = self.get(&delivery_key(org, id), true).await?;
         out.map(|i| from_item::<DeliveryItem>(i).map(into_record)).transpose()
     }
@@ -330,7 +330,7 @@ impl Store {
         now_epoch: i64,
         lease_until: i64,
         retry: bool,
-    ) -> Result<Option<DeliveryRecord>, ApiError> {
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
         let condition = if retry {
             "attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
         } else {
@@ -368,7 +368,7 @@ impl Store {
         id: Uuid,
         now_epoch: i64,
         max: u32,
-    ) -> Result<Result<(), u64>, ApiError> {
+    ) -> Result<Result<(), u64>, StoreError> {
         let window = now_epoch - now_epoch.rem_euclid(3600);
         let counted = self
             .client()
@@ -411,7 +411,7 @@ impl Store {
 
     /// Records an attempt and what follows it, and gives up the lease: on to the due
     /// index at the next attempt's time, or off it for good.
-    pub async fn record_attempt(&self, org: Uuid, id: Uuid, attempt: &Attempt, next: &Next) -> Result<(), ApiError> {
+    pub async fn record_attempt(&self, org: Uuid, id: Uuid, attempt: &Attempt, next: &Next) -> Result<(), StoreError> {
         let attempt = to_item(attempt)?;
         let mut update = self
             .client()
@@ -449,7 +449,7 @@ impl Store {
     }
 
     /// Ends a delivery without an attempt (its endpoint was deleted or disabled).
-    pub async fn abandon_delivery(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    pub async fn abandon_delivery(&self, org: Uuid, id: Uuid) -> Result<(), StoreError> {
         let out = self
             .client()
             .update_item()
@@ -471,7 +471,7 @@ impl Store {
 
     /// Deliveries due at `now` on one shard of the due index, earliest first, at most
     /// `limit`.
-    pub async fn due_deliveries(&self, shard: u8, now: &str, limit: u32) -> Result<Vec<Due>, ApiError> {
+    pub async fn due_deliveries(&self, shard: u8, now: &str, limit: u32) -> Result<Vec<Due>, StoreError> {
         // Every key of this shard up to `now` inclusive sorts before `now` + "$" ('#' < '$').
         let query = self
             .client()
@@ -488,7 +488,7 @@ impl Store {
                 let id = |name: &str| {
                     super::get_s(&item, name)
                         .and_then(|v| Uuid::parse_str(v).ok())
-                        .ok_or_else(|| ApiError::internal(format!("due item without {name}")))
+                        .ok_or_else(|| StoreError::internal(format!("due item without {name}")))
                 };
                 Ok(Due { org_id: id("orgId")?, id: id("id")? })
             })
@@ -502,7 +502,7 @@ impl Store {
         endpoint: Uuid,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Delivery>, ApiError> {
+    ) -> Result<Listing<Delivery>, StoreError> {
         let pk = schema::endpoint_deliveries_gsi1pk(org, endpoint);
         let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
         let query = self

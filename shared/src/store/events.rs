@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::listing::Listing;
 use super::{Store, cursor, s, schema, to_item};
-use crate::error::ApiError;
 
 /// How long events are kept.
 pub const RETENTION_SECS: i64 = 90 * 24 * 60 * 60;
@@ -234,8 +234,8 @@ pub fn data_of(name: &str, value: &impl Serialize) -> serde_json::Value {
 impl Store {
     /// The `Put` of an event, for the transaction of the change it records. The event
     /// expires 90 days after it happened.
-    pub(crate) fn event_put(&self, org: Uuid, event: Event) -> Result<TransactWriteItem, ApiError> {
-        let at = chrono::DateTime::parse_from_rfc3339(&event.occurred_at).map_err(ApiError::internal)?;
+    pub(crate) fn event_put(&self, org: Uuid, event: Event) -> Result<TransactWriteItem, StoreError> {
+        let at = chrono::DateTime::parse_from_rfc3339(&event.occurred_at).map_err(StoreError::internal)?;
         let item = EventItem {
             pk: schema::org_pk(org),
             sk: schema::event_sk(event.id),
@@ -248,8 +248,8 @@ impl Store {
     }
 
     /// Writes one event on its own (an event with no other write to go with).
-    pub async fn put_event(&self, org: Uuid, event: Event) -> Result<(), ApiError> {
-        self.transact(vec![self.event_put(org, event)?]).await.map_err(super::TxError::into_api_error)
+    pub async fn put_event(&self, org: Uuid, event: Event) -> Result<(), StoreError> {
+        self.transact(vec![self.event_put(org, event)?]).await.map_err(super::TxError::into_error)
     }
 
     /// The organization's events, newest first.
@@ -260,7 +260,7 @@ impl Store {
         now_epoch: i64,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Event>, ApiError> {
+    ) -> Result<Listing<Event>, StoreError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
         let mut conditions = vec!["#ttl > :now".to_owned()];

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::{Store, get_n, get_s, key, n, s, schema};
-use crate::error::ApiError;
 use crate::hex::lower;
 
 /// How long a record is honoured.
@@ -84,7 +84,7 @@ impl Store {
         status: u16,
         body: Vec<u8>,
         now_epoch: i64,
-    ) -> Result<TransactWriteItem, ApiError> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut item = key(schema::org_pk(org), schema::idempotency_sk(&idem.key_hash));
         item.insert("entity".into(), s("idempotency"));
         item.insert("pageId".into(), s(page_id.to_string()));
@@ -102,7 +102,7 @@ impl Store {
             .expression_attribute_names("#ttl", schema::TTL)
             .expression_attribute_values(":now", n(now_epoch))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -113,14 +113,14 @@ impl Store {
         org: Uuid,
         idem: &IdempotencyKey,
         now_epoch: i64,
-    ) -> Result<Outcome<T>, ApiError> {
+    ) -> Result<Outcome<T>, StoreError> {
         let item = self
             .get(&key(schema::org_pk(org), schema::idempotency_sk(&idem.key_hash)), true)
             .await?
             .filter(|i| get_n(i, schema::TTL).is_some_and(|ttl| ttl > now_epoch))
-            .ok_or_else(|| ApiError::ServiceUnavailable("idempotency record vanished between write and read".into()))?;
+            .ok_or_else(|| StoreError::Unavailable("idempotency record vanished between write and read".into()))?;
         if get_s(&item, "requestHash") != Some(idem.request_hash.as_str()) {
-            return Err(ApiError::IdempotencyConflict);
+            return Err(StoreError::IdempotencyConflict);
         }
         let status = get_n(&item, "status").unwrap_or(201) as u16;
         let body = item.get("body").and_then(|b| b.as_b().ok()).map(|b| b.clone().into_inner()).unwrap_or_default();

@@ -6,12 +6,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWr
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
 use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
 use crate::domain::{Impact, IncidentStatus};
-use crate::error::ApiError;
 
 /// Most services one incident may name.
 pub const MAX_AFFECTED_SERVICES: usize = 50;
@@ -168,7 +168,7 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Outcome<Incident>, ApiError> {
+    ) -> Result<Outcome<Incident>, StoreError> {
         let id = new.id;
         let first =
             IncidentUpdate { id: Uuid::now_v7(), body: new.body, status: new.status, created_at: now.to_owned() };
@@ -224,7 +224,7 @@ impl Store {
             Ok(()) => Ok(Outcome::Created(incident)),
             Err(TxError::Cancelled(reasons)) => {
                 if failed_at(&reasons, page_live).is_some() {
-                    return Err(ApiError::not_found("Page"));
+                    return Err(StoreError::not_found("Page"));
                 }
                 if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(incident.affected_service_ids[i]));
@@ -233,15 +233,15 @@ impl Store {
                     (Some(idem), Some(r)) if failed_at(&reasons, r).is_some() => {
                         self.replay(org, idem, now_epoch).await
                     }
-                    _ => Err(TxError::Cancelled(reasons).into_api_error()),
+                    _ => Err(TxError::Cancelled(reasons).into_error()),
                 }
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads an incident of `org` with all its updates, oldest first.
-    pub async fn get_incident(&self, org: Uuid, id: Uuid) -> Result<Option<Incident>, ApiError> {
+    pub async fn get_incident(&self, org: Uuid, id: Uuid) -> Result<Option<Incident>, StoreError> {
         let query = self
             .client()
             .query()
@@ -270,8 +270,8 @@ impl Store {
         filter: &IncidentFilter,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Incident>, ApiError> {
-        self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+    ) -> Result<Listing<Incident>, StoreError> {
+        self.get_page(org, page).await?.ok_or_else(|| StoreError::not_found("Page"))?;
         let pk = schema::incidents_gsi1pk(org, page);
         self.list_incidents_in((schema::GSI1, schema::GSI1PK, schema::GSI1SK), pk, filter, limit, cursor).await
     }
@@ -284,7 +284,7 @@ impl Store {
         filter: &IncidentFilter,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Incident>, ApiError> {
+    ) -> Result<Listing<Incident>, StoreError> {
         match filter.page {
             Some(page) => self.list_incidents(org, page, filter, limit, cursor).await,
             None => {
@@ -305,7 +305,7 @@ impl Store {
         filter: &IncidentFilter,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Incident>, ApiError> {
+    ) -> Result<Listing<Incident>, StoreError> {
         let start = cursor.map(|c| cursor::decode(c, pk_attr, &pk)).transpose()?;
         let mut query = self
             .client()
@@ -339,7 +339,7 @@ impl Store {
 
     /// Every incident of a page, newest first, without updates: one query of the page's
     /// GSI1 incident list (more only past 1 MB, some thousands of incidents).
-    pub async fn page_incidents(&self, org: Uuid, page: Uuid) -> Result<Vec<Incident>, ApiError> {
+    pub async fn page_incidents(&self, org: Uuid, page: Uuid) -> Result<Vec<Incident>, StoreError> {
         let query = self
             .client()
             .query()
@@ -361,7 +361,7 @@ impl Store {
         page: Uuid,
         oldest: Uuid,
         newest: Uuid,
-    ) -> Result<std::collections::HashMap<Uuid, Vec<IncidentUpdate>>, ApiError> {
+    ) -> Result<std::collections::HashMap<Uuid, Vec<IncidentUpdate>>, StoreError> {
         let query = self
             .client()
             .query()
@@ -386,8 +386,8 @@ impl Store {
         id: Uuid,
         patch: IncidentPatch,
         now: &str,
-    ) -> Result<Incident, ApiError> {
-        let mut incident = self.get_incident(org, id).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
+    ) -> Result<Incident, StoreError> {
+        let mut incident = self.get_incident(org, id).await?.ok_or_else(|| StoreError::not_found("Incident"))?;
         let mut changes = Changes::default();
         changes.set("updatedAt", s(now));
         if let Some(title) = &patch.title {
@@ -395,11 +395,11 @@ impl Store {
             incident.title.clone_from(title);
         }
         if let Some(impact) = patch.impact {
-            changes.set("impact", serde_dynamo::to_attribute_value(impact).map_err(ApiError::internal)?);
+            changes.set("impact", serde_dynamo::to_attribute_value(impact).map_err(StoreError::internal)?);
             incident.impact = impact;
         }
         if let Some(ids) = &patch.affected_service_ids {
-            changes.set("affectedServiceIds", serde_dynamo::to_attribute_value(ids).map_err(ApiError::internal)?);
+            changes.set("affectedServiceIds", serde_dynamo::to_attribute_value(ids).map_err(StoreError::internal)?);
         }
         let services = patch.affected_service_ids.as_deref().unwrap_or_default();
         let update = changes
@@ -410,7 +410,7 @@ impl Store {
             )
             .condition_expression(LIVE)
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let mut tx = Tx::new();
         let incident_update = tx.push(TransactWriteItem::builder().update(update).build());
         let on_page = tx.extend(
@@ -427,15 +427,15 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, incident_update).is_some() => {
-                return Err(ApiError::not_found("Incident"));
+                return Err(StoreError::not_found("Incident"));
             }
             Err(TxError::Cancelled(reasons)) => {
                 if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(services[i]));
                 }
-                return Err(TxError::Cancelled(reasons).into_api_error());
+                return Err(TxError::Cancelled(reasons).into_error());
             }
-            Err(e) => return Err(e.into_api_error()),
+            Err(e) => return Err(e.into_error()),
         }
         if let Some(ids) = patch.affected_service_ids {
             incident.affected_service_ids = ids;
@@ -455,7 +455,7 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Outcome<IncidentUpdate>, ApiError> {
+    ) -> Result<Outcome<IncidentUpdate>, StoreError> {
         let NewUpdate { body, status, notify_subscribers } = new;
         // Optimistic: the incident's status is read, then changed only if still the same.
         for _ in 0..5 {
@@ -465,7 +465,7 @@ impl Store {
                 .map(from_item::<IncidentItem>)
                 .transpose()?
                 .filter(|i| i.deleting.is_none())
-                .ok_or_else(|| ApiError::not_found("Incident"))?
+                .ok_or_else(|| StoreError::not_found("Incident"))?
                 .incident;
             let new_status = status.unwrap_or(current.status);
             let update = IncidentUpdate {
@@ -496,7 +496,7 @@ impl Store {
                 )
                 .condition_expression(format!("{LIVE} AND #status = :current"))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::internal)?;
             let mut tx = Tx::new();
             let page_live = tx.push(self.page_is_live(org, current.page_id)?);
             let status_unchanged = tx.push(TransactWriteItem::builder().update(incident_update).build());
@@ -532,27 +532,27 @@ impl Store {
             match self.transact(tx).await {
                 Ok(()) => return Ok(Outcome::Created(update)),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_live).is_some() => {
-                    return Err(ApiError::not_found("Incident"));
+                    return Err(StoreError::not_found("Incident"));
                 }
                 Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
                     return self.replay(org, idem.expect("checked"), now_epoch).await;
                 }
                 // Another update changed the status since we read it: read again.
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, status_unchanged).is_some() => continue,
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("incident kept changing during the update".into()))
+        Err(StoreError::Unavailable("incident kept changing during the update".into()))
     }
 
     /// Deletes an incident with its updates and the idempotency records that created them.
     /// The incident is first marked as deleting (it disappears for readers and accepts no
     /// more writes), then its updates and records go, then the incident itself: a delete
     /// interrupted at any point leaves a marked incident that the next delete finishes.
-    pub async fn delete_incident(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
+    pub async fn delete_incident(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
         let incident_key = key(schema::org_pk(org), schema::incident_sk(id));
         let marked =
-            self.mark_deleting(incident_key.clone(), now).await?.ok_or_else(|| ApiError::not_found("Incident"))?;
+            self.mark_deleting(incident_key.clone(), now).await?.ok_or_else(|| StoreError::not_found("Incident"))?;
         let item = from_item::<IncidentItem>(marked)?;
 
         // Strongly consistent, after the mark: every update committed before it is seen,
@@ -591,7 +591,7 @@ impl Store {
             .set_key(Some(incident_key))
             .condition_expression("attribute_exists(deleting)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let data = serde_json::json!({ "incident": { "id": id, "title": item.incident.title } });
         let event = Event::new(EventType::IncidentDeleted, Some(item.incident.page_id), actor, now, data);
         let mut tx = Tx::new();
@@ -601,7 +601,7 @@ impl Store {
             Ok(()) => Ok(()),
             // A concurrent delete of the same incident finished first (and wrote the event).
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, incident_delete).is_some() => Ok(()),
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
@@ -609,7 +609,7 @@ impl Store {
     /// on incidents, GSI1's on updates, the due index's on monitors. An operator's migration (it scans the table), run
     /// by `ensure_table` on a table kept from an earlier version and by
     /// `livestatus-admin migrate`. Returns how many items it changed.
-    pub async fn migrate(&self) -> Result<usize, ApiError> {
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
         let mut changed = self.migrate_monitors().await?;
         let mut start = None;
         loop {
@@ -675,14 +675,14 @@ impl Store {
     }
 
     /// A condition that a service exists in `org` and is on `page`.
-    fn service_on_page(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+    fn service_on_page(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
             .condition_expression("attribute_exists(pk) AND pageId = :page")
             .expression_attribute_values(":page", s(page.to_string()))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
@@ -700,6 +700,6 @@ fn update_item(org: Uuid, page: Uuid, incident: Uuid, update: IncidentUpdate) ->
     }
 }
 
-fn not_on_page(service: Uuid) -> ApiError {
-    ApiError::invalid_field("affectedServiceIds", format_args!("{service} is not a service of this page"))
+fn not_on_page(service: Uuid) -> StoreError {
+    StoreError::invalid_field("affectedServiceIds", format_args!("{service} is not a service of this page"))
 }

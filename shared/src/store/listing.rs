@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use serde::de::DeserializeOwned;
 
+use super::error::StoreError;
 use super::{Item, Store, cursor, from_item};
-use crate::error::ApiError;
 
 /// One page of a list and the cursor to the next.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ impl Store {
         limit: u32,
         start: Option<Item>,
         mut view: impl FnMut(R) -> T,
-    ) -> Result<Listing<T>, ApiError> {
+    ) -> Result<Listing<T>, StoreError> {
         let (items, last) = self.query_up_to(query, limit, start).await?;
         let items = items.into_iter().map(|i| from_item::<R>(i).map(&mut view)).collect::<Result<_, _>>()?;
         Ok(Listing { items, next_cursor: last.as_ref().map(cursor::encode) })

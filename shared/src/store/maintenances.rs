@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
@@ -25,7 +26,6 @@ pub use crate::domain::maintenance::{
     MaintenanceUpdate, NewMaintenance, NewMaintenanceUpdate, STARTED_TEXT,
 };
 use crate::domain::maintenance::{Change, Happened, Window, check_times, new_update, plan, remind_at, stamp};
-use crate::error::ApiError;
 
 /// Windows one tick takes.
 pub const TICK_LIMIT: u32 = 500;
@@ -131,7 +131,7 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: DateTime<Utc>,
         now_epoch: i64,
-    ) -> Result<Outcome<Maintenance>, ApiError> {
+    ) -> Result<Outcome<Maintenance>, StoreError> {
         check_times(new.scheduled_for, new.scheduled_until, now)?;
         let now_s = stamp(now);
         let first = new_update(new.body, MaintenanceStatus::Scheduled, &now_s);
@@ -196,7 +196,7 @@ impl Store {
             Ok(()) => Ok(Outcome::Created(shown)),
             Err(TxError::Cancelled(reasons)) => {
                 if failed_at(&reasons, page_live).is_some() {
-                    return Err(ApiError::not_found("Page"));
+                    return Err(StoreError::not_found("Page"));
                 }
                 if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(services[i]));
@@ -205,15 +205,15 @@ impl Store {
                     (Some(idem), Some(r)) if failed_at(&reasons, r).is_some() => {
                         self.replay(org, idem, now_epoch).await
                     }
-                    _ => Err(TxError::Cancelled(reasons).into_api_error()),
+                    _ => Err(TxError::Cancelled(reasons).into_error()),
                 }
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads a window of `org` with its updates, oldest first.
-    pub async fn get_maintenance(&self, org: Uuid, id: Uuid) -> Result<Option<Maintenance>, ApiError> {
+    pub async fn get_maintenance(&self, org: Uuid, id: Uuid) -> Result<Option<Maintenance>, StoreError> {
         Ok(self.read_maintenance(org, id).await?.map(|(item, updates)| {
             let mut m = item.maintenance;
             m.updates = Some(updates);
@@ -225,7 +225,7 @@ impl Store {
         &self,
         org: Uuid,
         id: Uuid,
-    ) -> Result<Option<(MaintenanceItem, Vec<MaintenanceUpdate>)>, ApiError> {
+    ) -> Result<Option<(MaintenanceItem, Vec<MaintenanceUpdate>)>, StoreError> {
         let query = self
             .client()
             .query()
@@ -252,8 +252,8 @@ impl Store {
         status: Option<MaintenanceStatus>,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Maintenance>, ApiError> {
-        self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+    ) -> Result<Listing<Maintenance>, StoreError> {
+        self.get_page(org, page).await?.ok_or_else(|| StoreError::not_found("Page"))?;
         let pk = schema::maintenances_gsi1pk(org, page);
         let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
         let mut query = self
@@ -274,7 +274,7 @@ impl Store {
 
     /// Every window of a page with its updates, soonest first: one query of the page's
     /// GSI1 partition (more only past 1 MB).
-    pub async fn page_maintenances(&self, org: Uuid, page: Uuid) -> Result<Vec<MaintenanceRecord>, ApiError> {
+    pub async fn page_maintenances(&self, org: Uuid, page: Uuid) -> Result<Vec<MaintenanceRecord>, StoreError> {
         let query = self
             .client()
             .query()
@@ -313,10 +313,10 @@ impl Store {
         id: Uuid,
         patch: MaintenancePatch,
         now: DateTime<Utc>,
-    ) -> Result<Maintenance, ApiError> {
+    ) -> Result<Maintenance, StoreError> {
         match self.change(org, actor, id, Change::Patch(patch), None, now, 0).await? {
             Answer::Maintenance(m) => Ok(m),
-            _ => Err(ApiError::internal("a patch answers with the maintenance")),
+            _ => Err(StoreError::internal("a patch answers with the maintenance")),
         }
     }
 
@@ -332,10 +332,10 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: DateTime<Utc>,
         now_epoch: i64,
-    ) -> Result<Outcome<MaintenanceUpdate>, ApiError> {
+    ) -> Result<Outcome<MaintenanceUpdate>, StoreError> {
         match self.change(org, actor, id, Change::Update(new), idem, now, now_epoch).await? {
             Answer::Update(outcome) => Ok(outcome),
-            _ => Err(ApiError::internal("an update answers with the update")),
+            _ => Err(StoreError::internal("an update answers with the update")),
         }
     }
 
@@ -347,19 +347,19 @@ impl Store {
         actor: &Actor,
         id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.change(org, actor, id, Change::Cancel, None, now, 0).await.map(|_| ())
     }
 
     /// The scheduler's work for one window at `now`: its reminder, start or completion,
     /// as many as are due. Returns how many transitions it made.
-    pub async fn advance_maintenance(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    pub async fn advance_maintenance(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut made = 0;
         // A window whose start was missed by more than its length starts and completes
         // in one visit; three steps cover reminder, start and completion.
         for _ in 0..3 {
             match self.change(org, &Actor::schedule(), id, Change::Due, None, now, 0).await {
-                Ok(Answer::Nothing) | Err(ApiError::NotFound(_)) => break,
+                Ok(Answer::Nothing) | Err(StoreError::NotFound(_)) => break,
                 Ok(_) => made += 1,
                 Err(e) => return Err(e),
             }
@@ -370,10 +370,10 @@ impl Store {
     /// The scheduler's tick for maintenance: every window with a transition due at `now`,
     /// a few at a time. Returns how many transitions were made; a window that fails stays
     /// due for the next tick.
-    pub async fn run_due_maintenances(&self, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    pub async fn run_due_maintenances(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         use futures::StreamExt;
         let due = self.due_maintenances(now).await?;
-        let results: Vec<Result<usize, ApiError>> = futures::stream::iter(due)
+        let results: Vec<Result<usize, StoreError>> = futures::stream::iter(due)
             .map(|(org, id)| self.advance_maintenance(org, id, now))
             .buffer_unordered(8)
             .collect()
@@ -399,7 +399,7 @@ impl Store {
     }
 
     /// The windows with a transition due at `now` (org, id), earliest first.
-    pub async fn due_maintenances(&self, now: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>, ApiError> {
+    pub async fn due_maintenances(&self, now: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
         // Every key due at `now` inclusive sorts before `now` + "$" ('#' < '$').
         let query = self
             .client()
@@ -432,11 +432,11 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: DateTime<Utc>,
         now_epoch: i64,
-    ) -> Result<Answer, ApiError> {
+    ) -> Result<Answer, StoreError> {
         let now_s = stamp(now);
         for _ in 0..5 {
             let (before, mut updates) =
-                self.read_maintenance(org, id).await?.ok_or_else(|| ApiError::not_found("Maintenance"))?;
+                self.read_maintenance(org, id).await?.ok_or_else(|| StoreError::not_found("Maintenance"))?;
             let window = Window { maintenance: before.maintenance.clone(), remind_at: before.remind_at.clone() };
             let Some(plan) = plan(&window, &change, now)? else { return Ok(Answer::Nothing) };
             let mut after = before.clone();
@@ -510,10 +510,10 @@ impl Store {
                         (Some(idem), Some(r)) if failed_at(&reasons, r).is_some() => {
                             self.replay(org, idem, now_epoch).await.map(Answer::Update)
                         }
-                        _ => Err(TxError::Cancelled(reasons).into_api_error()),
+                        _ => Err(TxError::Cancelled(reasons).into_error()),
                     };
                 }
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
             return Ok(match change {
                 Change::Patch(_) => {
@@ -530,18 +530,18 @@ impl Store {
                 Change::Cancel | Change::Due => Answer::Maintenance(shown),
             });
         }
-        Err(ApiError::ServiceUnavailable("maintenance kept changing during the update".into()))
+        Err(StoreError::Unavailable("maintenance kept changing during the update".into()))
     }
 
     /// A condition that a service exists in `org` and is on `page`.
-    fn service_check(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+    fn service_check(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
             .condition_expression("attribute_exists(pk) AND pageId = :page")
             .expression_attribute_values(":page", s(page.to_string()))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
@@ -558,7 +558,7 @@ fn service_change(read: &HeldService, next: &Hold) -> serde_json::Value {
 
 /// An event's data: the window (without updates), the update, and whether subscribers
 /// hear of it.
-fn event_data(m: &Maintenance, update: Option<&MaintenanceUpdate>) -> Result<serde_json::Value, ApiError> {
+fn event_data(m: &Maintenance, update: Option<&MaintenanceUpdate>) -> Result<serde_json::Value, StoreError> {
     let mut shown = m.clone();
     shown.updates = None;
     let mut data = serde_json::json!({
@@ -566,7 +566,7 @@ fn event_data(m: &Maintenance, update: Option<&MaintenanceUpdate>) -> Result<ser
         "notifySubscribers": m.notify_subscribers,
     });
     if let Some(update) = update {
-        data["update"] = serde_json::to_value(update).map_err(ApiError::internal)?;
+        data["update"] = serde_json::to_value(update).map_err(StoreError::internal)?;
     }
     Ok(data)
 }
@@ -577,7 +577,7 @@ fn event(
     update: Option<&MaintenanceUpdate>,
     actor: &Actor,
     now: &str,
-) -> Result<Event, ApiError> {
+) -> Result<Event, StoreError> {
     Ok(Event::new(kind, Some(m.page_id), actor, now, event_data(m, update)?))
 }
 
@@ -594,8 +594,8 @@ fn update_item(org: Uuid, page: Uuid, maintenance: Uuid, update: MaintenanceUpda
     }
 }
 
-fn not_on_page(service: Uuid) -> ApiError {
-    ApiError::invalid_field("serviceIds", format_args!("{service} is not a service of this page"))
+fn not_on_page(service: Uuid) -> StoreError {
+    StoreError::invalid_field("serviceIds", format_args!("{service} is not a service of this page"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod cursor;
 pub mod deliveries;
+pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
@@ -30,7 +31,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, DeleteRequest, TransactWriteItem, WriteRequest};
 
-use crate::error::ApiError;
+pub use error::StoreError;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -125,7 +126,7 @@ impl Store {
 
     /// Marks an item as being deleted (`deleting`, kept from the first mark so a retry
     /// changes nothing) and returns it as it now is; `None` when there is no such item.
-    pub(crate) async fn mark_deleting(&self, key: Item, now: &str) -> Result<Option<Item>, ApiError> {
+    pub(crate) async fn mark_deleting(&self, key: Item, now: &str) -> Result<Option<Item>, StoreError> {
         let marked = self
             .client
             .update_item()
@@ -145,39 +146,39 @@ impl Store {
     }
 
     /// Deletes items by key, 25 per batch, retrying unprocessed items until none is left.
-    pub(crate) async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), ApiError> {
+    pub(crate) async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), StoreError> {
         let requests = keys
             .into_iter()
             .map(|key| {
-                let delete = DeleteRequest::builder().set_key(Some(key)).build().map_err(ApiError::internal)?;
+                let delete = DeleteRequest::builder().set_key(Some(key)).build().map_err(StoreError::internal)?;
                 Ok(WriteRequest::builder().delete_request(delete).build())
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(requests, 1).await
     }
 
     /// Puts items unconditionally, 25 to a `BatchWriteItem`, a few batches at a time
     /// (check records: nothing else writes their keys).
-    pub(crate) async fn put_all(&self, items: Vec<Item>) -> Result<(), ApiError> {
+    pub(crate) async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
         let requests = items
             .into_iter()
             .map(|item| {
                 let put = aws_sdk_dynamodb::types::PutRequest::builder()
                     .set_item(Some(item))
                     .build()
-                    .map_err(ApiError::internal)?;
+                    .map_err(StoreError::internal)?;
                 Ok(WriteRequest::builder().put_request(put).build())
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(requests, 8).await
     }
 
     /// Writes requests 25 to a `BatchWriteItem`, `at_once` batches in flight, retrying
     /// what DynamoDB leaves unprocessed with backoff.
-    async fn batch_write(&self, requests: Vec<WriteRequest>, at_once: usize) -> Result<(), ApiError> {
+    async fn batch_write(&self, requests: Vec<WriteRequest>, at_once: usize) -> Result<(), StoreError> {
         use futures::StreamExt;
         let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
-        let results: Vec<Result<(), ApiError>> = futures::stream::iter(batches)
+        let results: Vec<Result<(), StoreError>> = futures::stream::iter(batches)
             .map(|mut pending| async move {
                 let mut attempt = 0u32;
                 while !pending.is_empty() {
@@ -192,7 +193,7 @@ impl Store {
                     if !pending.is_empty() {
                         attempt += 1;
                         if attempt > 8 {
-                            return Err(ApiError::ServiceUnavailable("a batch write left unprocessed items".into()));
+                            return Err(StoreError::Unavailable("a batch write left unprocessed items".into()));
                         }
                         tokio::time::sleep(backoff(attempt)).await;
                     }
@@ -217,17 +218,17 @@ pub(crate) enum TxError {
     /// A condition failed: the per-item reasons, in the order the items were given.
     Cancelled(Vec<CancellationReason>),
     /// Anything else, already translated.
-    Failed(ApiError),
+    Failed(StoreError),
 }
 
 impl TxError {
     /// For callers that expected no condition to fail.
-    pub(crate) fn into_api_error(self) -> ApiError {
+    pub(crate) fn into_error(self) -> StoreError {
         match self {
             Self::Failed(e) => e,
             Self::Cancelled(reasons) => {
                 let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-                ApiError::internal(format!("transaction cancelled: {codes:?}"))
+                StoreError::internal(format!("transaction cancelled: {codes:?}"))
             }
         }
     }
@@ -315,7 +316,7 @@ impl Store {
             }
             attempt += 1;
             if attempt > 10 {
-                return Err(TxError::Failed(ApiError::ServiceUnavailable("transaction kept conflicting".into())));
+                return Err(TxError::Failed(StoreError::Unavailable("transaction kept conflicting".into())));
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
@@ -365,7 +366,7 @@ pub async fn client_config() -> aws_sdk_dynamodb::Config {
 
 /// Translates an SDK error that no caller expected: throttling, timeouts and an
 /// unreachable store become 503 `service_unavailable`; anything else is internal.
-pub(crate) fn sdk_error<E, R>(err: SdkError<E, R>) -> ApiError
+pub(crate) fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -386,7 +387,7 @@ where
         _ => false,
     };
     let cause = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-    if unavailable { ApiError::ServiceUnavailable(cause.into()) } else { ApiError::Internal(cause.into()) }
+    if unavailable { StoreError::Unavailable(cause.into()) } else { StoreError::Internal(cause.into()) }
 }
 
 /// Reads a string attribute.
@@ -415,13 +416,13 @@ pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 /// Deserializes an item into an entity, treating a mismatch as an internal error.
-pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, ApiError> {
-    serde_dynamo::from_item(item).map_err(ApiError::internal)
+pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(StoreError::internal)
 }
 
 /// Serializes an entity into an item.
-pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, ApiError> {
-    serde_dynamo::to_item(value).map_err(ApiError::internal)
+pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(StoreError::internal)
 }
 
 /// An update expression under construction: `SET` clauses with their name and value
@@ -488,20 +489,20 @@ impl Changes {
 
 impl Store {
     /// A `Put` that must not overwrite anything.
-    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// A put that replaces an item only if it is still at revision `sequence` (its
     /// `sequence` attribute, which every such write increments): the optimistic lock of
     /// maintenance windows and monitors.
-    pub(crate) fn put_if_sequence(&self, item: Item, sequence: u64) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn put_if_sequence(&self, item: Item, sequence: u64) -> Result<TransactWriteItem, StoreError> {
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
@@ -509,7 +510,7 @@ impl Store {
             .expression_attribute_names("#sequence", "sequence")
             .expression_attribute_values(":sequence", n(sequence))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -517,7 +518,7 @@ impl Store {
     pub(crate) async fn query_all(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> Result<Vec<Item>, ApiError> {
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -537,9 +538,9 @@ impl Store {
     }
 
     /// A `GetItem` by the lean client.
-    pub(crate) async fn get(&self, key: &Item, consistent: bool) -> Result<Option<Item>, ApiError> {
+    pub(crate) async fn get(&self, key: &Item, consistent: bool) -> Result<Option<Item>, StoreError> {
         let input = wire::GetIn { table_name: self.table(), key: wire::ItemRef(key), consistent_read: consistent };
-        let out: wire::GetOut = self.wire.call("GetItem", &input).await.map_err(wire::Failure::into_api_error)?;
+        let out: wire::GetOut = self.wire.call("GetItem", &input).await.map_err(wire::Failure::into_error)?;
         Ok(out.item.map(|i| i.0))
     }
 
@@ -549,11 +550,11 @@ impl Store {
         query: &aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         limit: Option<i32>,
         start: Option<&Item>,
-    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let mut input = wire::QueryIn::from_sdk(self.table(), query.as_input());
         input.limit = limit.or(input.limit);
         input.exclusive_start_key = start.map(wire::ItemRef);
-        let out: wire::QueryOut = self.wire.call("Query", &input).await.map_err(wire::Failure::into_api_error)?;
+        let out: wire::QueryOut = self.wire.call("Query", &input).await.map_err(wire::Failure::into_error)?;
         Ok((out.items.into_iter().map(|i| i.0).collect(), out.last_evaluated_key.map(|k| k.0)))
     }
 
@@ -565,7 +566,7 @@ impl Store {
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         limit: u32,
         mut start: Option<Item>,
-    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let limit = limit as usize;
         let mut items = Vec::with_capacity(limit);
         loop {

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
@@ -24,7 +25,6 @@ use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
 pub use crate::domain::monitor::{Check, DayCounters, LINKED_FOLLOWS_SERVICE, Monitor, MonitorPatch, NewMonitor};
 use crate::domain::monitor::{MonitorStatus, Runs, tally};
-use crate::error::ApiError;
 
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -198,12 +198,12 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Outcome<Monitor>, ApiError> {
+    ) -> Result<Outcome<Monitor>, StoreError> {
         let page = match new.service_id {
             Some(service) => Some(
                 self.get_service(org, service)
                     .await?
-                    .ok_or_else(|| ApiError::invalid_field("serviceId", "is not a service of this organization"))?
+                    .ok_or_else(|| StoreError::invalid_field("serviceId", "is not a service of this organization"))?
                     .page_id,
             ),
             None => None,
@@ -235,7 +235,7 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => Ok(Outcome::Created(monitor)),
             Err(TxError::Cancelled(reasons)) if service.is_some_and(|s| failed_at(&reasons, s).is_some()) => {
-                Err(ApiError::invalid_field("serviceId", "is not a service of this organization"))
+                Err(StoreError::invalid_field("serviceId", "is not a service of this organization"))
             }
             // The key's record exists: a retry (checked first: the retry may also be over the limit).
             Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
@@ -244,12 +244,12 @@ impl Store {
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, quota).is_some() => {
                 Err(Quota::Monitors.exceeded_on(returned_item(&reasons, quota)))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads a monitor of `org`, with its last check from its organization's state.
-    pub async fn get_monitor(&self, org: Uuid, id: Uuid) -> Result<Option<Monitor>, ApiError> {
+    pub async fn get_monitor(&self, org: Uuid, id: Uuid) -> Result<Option<Monitor>, StoreError> {
         let Some(item) = self.monitor_item(org, id).await? else { return Ok(None) };
         let mut monitors = vec![item.monitor];
         self.overlay_last_checks(org, &mut monitors).await?;
@@ -258,7 +258,7 @@ impl Store {
 
     /// Sets each monitor's `lastCheckedAt` and `lastLatencyMs` from its organization's
     /// state (where steady checks record them), one read per state item involved.
-    async fn overlay_last_checks(&self, org: Uuid, monitors: &mut [Monitor]) -> Result<(), ApiError> {
+    async fn overlay_last_checks(&self, org: Uuid, monitors: &mut [Monitor]) -> Result<(), StoreError> {
         let mut groups: Vec<u8> = monitors.iter().map(|m| state_group(m.id)).collect();
         groups.sort_unstable();
         groups.dedup();
@@ -276,7 +276,7 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn monitor_item(&self, org: Uuid, id: Uuid) -> Result<Option<MonitorItem>, ApiError> {
+    pub(crate) async fn monitor_item(&self, org: Uuid, id: Uuid) -> Result<Option<MonitorItem>, StoreError> {
         let out = self.get(&key(schema::org_pk(org), monitor_sk(id)), true).await?;
         out.map(from_item::<MonitorItem>).transpose()
     }
@@ -289,7 +289,7 @@ impl Store {
         page: Option<Uuid>,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Monitor>, ApiError> {
+    ) -> Result<Listing<Monitor>, StoreError> {
         let pk = monitors_gsi1pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &pk)).transpose()?;
         let mut query = self
@@ -327,9 +327,9 @@ impl Store {
         id: Uuid,
         patch: MonitorPatch,
         now: &str,
-    ) -> Result<Monitor, ApiError> {
+    ) -> Result<Monitor, StoreError> {
         for _ in 0..5 {
-            let before = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+            let before = self.monitor_item(org, id).await?.ok_or_else(|| StoreError::not_found("Monitor"))?;
             let mut after = before.clone();
             // The last check, from the organization's state into the item: it stays there
             // once the monitor is paused and its state entry goes.
@@ -357,24 +357,24 @@ impl Store {
             match self.transact(tx).await {
                 Ok(()) => return Ok(after.monitor),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, monitor_put).is_some() => continue,
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("monitor kept changing during the update".into()))
+        Err(StoreError::Unavailable("monitor kept changing during the update".into()))
     }
 
     /// Deletes a monitor (with its `monitor.deleted` event), then its checks and rollups.
-    pub async fn delete_monitor(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
-        let current = self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+    pub async fn delete_monitor(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
+        let current = self.monitor_item(org, id).await?.ok_or_else(|| StoreError::not_found("Monitor"))?;
         if current.monitor.service_id == Some(id) {
-            return Err(ApiError::InvalidRequest(LINKED_FOLLOWS_SERVICE.into()));
+            return Err(StoreError::Invalid(crate::domain::Invalid::Request(LINKED_FOLLOWS_SERVICE.into())));
         }
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), monitor_sk(id))))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let event = Event::new(
             EventType::MonitorDeleted,
             current.monitor.page_id,
@@ -389,9 +389,9 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, monitor_delete).is_some() => {
-                return Err(ApiError::not_found("Monitor"));
+                return Err(StoreError::not_found("Monitor"));
             }
-            Err(e) => return Err(e.into_api_error()),
+            Err(e) => return Err(e.into_error()),
         }
         self.delete_monitor_records(org, id).await
     }
@@ -404,8 +404,8 @@ impl Store {
         now_epoch: i64,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Check>, ApiError> {
-        self.monitor_item(org, id).await?.ok_or_else(|| ApiError::not_found("Monitor"))?;
+    ) -> Result<Listing<Check>, StoreError> {
+        self.monitor_item(org, id).await?.ok_or_else(|| StoreError::not_found("Monitor"))?;
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
         let query = self
@@ -422,13 +422,13 @@ impl Store {
     }
 
     /// A condition that a service of `org` exists.
-    fn service_exists(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, ApiError> {
+    fn service_exists(&self, org: Uuid, service: Uuid) -> Result<TransactWriteItem, StoreError> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
@@ -513,7 +513,7 @@ const PARTITION_READS: usize = 16;
 
 impl Store {
     /// One of an organization's monitor state items (empty before its first check).
-    pub async fn monitor_state(&self, org: Uuid, group: u8) -> Result<MonitorState, ApiError> {
+    pub async fn monitor_state(&self, org: Uuid, group: u8) -> Result<MonitorState, StoreError> {
         let out = self.get(&key(schema::org_pk(org), schema::monitor_state_sk(group)), true).await?;
         Ok(out.map(from_item::<MonitorState>).transpose()?.unwrap_or_default())
     }
@@ -522,7 +522,7 @@ impl Store {
     /// one claimed up to now's (at most [`MAX_CATCH_UP_WINDOWS`]; on the first tick, the
     /// last minute's). The claim is a conditional write, so two ticks never check one
     /// window twice: a tick that loses the race gets none.
-    pub async fn claim_windows(&self, now: i64) -> Result<Vec<i64>, ApiError> {
+    pub async fn claim_windows(&self, now: i64) -> Result<Vec<i64>, StoreError> {
         let current = window_of(now);
         let tick_key = key(schema::SCHEDULER_PK, schema::MONITOR_TICK_SK);
         let last = self
@@ -556,7 +556,7 @@ impl Store {
     /// The active monitors due in `windows` (each once), whole (the index projects every
     /// attribute, so a check costs no read of its monitor), and those never judged. Reads
     /// only the partitions due then: for each interval, one bucket per window.
-    pub async fn due_monitors(&self, windows: &[i64]) -> Result<Due, ApiError> {
+    pub async fn due_monitors(&self, windows: &[i64]) -> Result<Due, StoreError> {
         use futures::StreamExt;
         let mut partitions: Vec<String> = (0..schema::MONITOR_DUE_SHARDS).map(schema::monitor_new_gsi2pk).collect();
         for window in windows {
@@ -564,7 +564,7 @@ impl Store {
         }
         partitions.sort_unstable();
         partitions.dedup();
-        let reads: Vec<Result<Vec<Item>, ApiError>> = futures::stream::iter(partitions)
+        let reads: Vec<Result<Vec<Item>, StoreError>> = futures::stream::iter(partitions)
             .map(|pk| async move {
                 let query = self
                     .client()
@@ -603,7 +603,7 @@ impl Store {
         probe: &crate::domain::monitor::Probe,
         now: chrono::DateTime<chrono::Utc>,
         counters: Option<&DayCounters>,
-    ) -> Result<Option<Recorded>, ApiError> {
+    ) -> Result<Option<Recorded>, StoreError> {
         use crate::domain::monitor::{ExpectedStatus, Verdict, judge, step};
         let before = &due.0;
         let org = before.org_id;
@@ -659,7 +659,7 @@ impl Store {
                 Err(TxError::Cancelled(reasons)) if monitor_put.is_some_and(|p| failed_at(&reasons, p).is_some()) => {
                     return Ok(None);
                 }
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
         let rollup = rollup
@@ -671,7 +671,7 @@ impl Store {
                 if let Some(page) = m.page_id {
                     item.insert("pageId".into(), s(page.to_string()));
                 }
-                Ok::<_, ApiError>(item)
+                Ok::<_, StoreError>(item)
             })
             .transpose()?;
         let check_at = now_s.clone();
@@ -708,7 +708,7 @@ impl Store {
         id: Uuid,
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
-    ) -> Result<Option<Vec<DayCounters>>, ApiError> {
+    ) -> Result<Option<Vec<DayCounters>>, StoreError> {
         if self.monitor_item(org, id).await?.is_none() {
             return Ok(None);
         }
@@ -743,7 +743,7 @@ impl Store {
         before: &MonitorState,
         checked: &[(Uuid, LastCheck, DayCounters)],
         stale: &[Uuid],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let Some((id, last, day)) = checked.first() else { return Ok(()) };
         if !before.last.is_empty() {
             return self.set_state_entries(org, group, checked, stale).await;
@@ -765,11 +765,11 @@ impl Store {
             .expression_attribute_values(":entity", s("monitorState"))
             .expression_attribute_values(
                 ":last",
-                first(serde_dynamo::to_attribute_value(last).map_err(ApiError::internal)?),
+                first(serde_dynamo::to_attribute_value(last).map_err(StoreError::internal)?),
             )
             .expression_attribute_values(
                 ":day",
-                first(serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?),
+                first(serde_dynamo::to_attribute_value(day).map_err(StoreError::internal)?),
             )
             .send()
             .await
@@ -785,7 +785,7 @@ impl Store {
         group: u8,
         checked: &[(Uuid, LastCheck, DayCounters)],
         stale: &[Uuid],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         for (n, chunk) in checked.chunks(40).enumerate() {
             let mut update = self
                 .client()
@@ -801,11 +801,11 @@ impl Store {
                     .expression_attribute_names(format!("#m{i}"), id.to_string())
                     .expression_attribute_values(
                         format!(":l{i}"),
-                        serde_dynamo::to_attribute_value(last).map_err(ApiError::internal)?,
+                        serde_dynamo::to_attribute_value(last).map_err(StoreError::internal)?,
                     )
                     .expression_attribute_values(
                         format!(":d{i}"),
-                        serde_dynamo::to_attribute_value(day).map_err(ApiError::internal)?,
+                        serde_dynamo::to_attribute_value(day).map_err(StoreError::internal)?,
                     );
             }
             let mut removes = Vec::new();
@@ -847,13 +847,13 @@ impl Store {
         page: Uuid,
         replaces: bool,
         now: &str,
-    ) -> Result<LinkedWrites, ApiError> {
+    ) -> Result<LinkedWrites, StoreError> {
         let item = new_item(org, new, Some(page), now);
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(self.table())
             .set_item(Some(to_item(&item)?))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let event = Event::new(EventType::MonitorCreated, Some(page), actor, now, data_of("monitor", &item.monitor));
         let writes = vec![TransactWriteItem::builder().put(put).build(), self.event_put(org, event)?];
         // A new URL replaces the monitor, which keeps its place in the count.
@@ -869,13 +869,13 @@ impl Store {
         actor: &Actor,
         service: Uuid,
         now: &str,
-    ) -> Result<LinkedWrites, ApiError> {
+    ) -> Result<LinkedWrites, StoreError> {
         let Some(current) = self.monitor_item(org, service).await? else { return Ok(LinkedWrites::default()) };
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), monitor_sk(service))))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let event = Event::new(
             EventType::MonitorDeleted,
             current.monitor.page_id,
@@ -890,7 +890,7 @@ impl Store {
     }
 
     /// Removes a deleted monitor's checks and rollups.
-    pub(crate) async fn delete_monitor_records(&self, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    pub(crate) async fn delete_monitor_records(&self, org: Uuid, id: Uuid) -> Result<(), StoreError> {
         let records = self
             .client()
             .query()
@@ -912,7 +912,7 @@ impl Store {
         id: Uuid,
         incident: Option<Uuid>,
         opened: &[i64],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let mut update = self
             .client()
             .update_item()
@@ -923,7 +923,7 @@ impl Store {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(
                 ":opened",
-                serde_dynamo::to_attribute_value(opened).map_err(ApiError::internal)?,
+                serde_dynamo::to_attribute_value(opened).map_err(StoreError::internal)?,
             );
         update = match incident {
             Some(incident) => update
@@ -942,7 +942,7 @@ impl Store {
 impl Store {
     /// Moves monitors written before the due index by interval and bucket (in
     /// `MONITORS#<shard>`) into it: part of [`Store::migrate`]. Returns how many it moved.
-    pub(crate) async fn migrate_monitors(&self) -> Result<usize, ApiError> {
+    pub(crate) async fn migrate_monitors(&self) -> Result<usize, StoreError> {
         let mut moved = 0;
         let mut start = None;
         loop {

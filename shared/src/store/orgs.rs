@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::{Store, from_item, key, schema, sdk_error, to_item};
 use crate::domain::Plan;
-use crate::error::ApiError;
 
 /// An organization as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,12 +34,12 @@ struct OrgItem {
 
 impl Store {
     /// Creates an organization.
-    pub async fn create_org(&self, name: String, plan: Plan, now: &str) -> Result<Org, ApiError> {
+    pub async fn create_org(&self, name: String, plan: Plan, now: &str) -> Result<Org, StoreError> {
         self.create_org_with_id(Uuid::now_v7(), name, plan, now).await
     }
 
     /// Creates an organization with a given id (the demo data of the sample events).
-    pub async fn create_org_with_id(&self, id: Uuid, name: String, plan: Plan, now: &str) -> Result<Org, ApiError> {
+    pub async fn create_org_with_id(&self, id: Uuid, name: String, plan: Plan, now: &str) -> Result<Org, StoreError> {
         let org = Org { id, name, plan, page_count: 0, created_at: now.to_owned() };
         let item = OrgItem { pk: schema::org_pk(org.id), sk: schema::ORG_SK.to_owned(), entity: "org".into(), org };
         self.client()
@@ -54,7 +54,7 @@ impl Store {
     }
 
     /// Reads an organization.
-    pub async fn get_org(&self, org: Uuid) -> Result<Option<Org>, ApiError> {
+    pub async fn get_org(&self, org: Uuid) -> Result<Option<Org>, StoreError> {
         let out = self.get(&key(schema::org_pk(org), schema::ORG_SK), true).await?;
         out.map(|item| from_item::<OrgItem>(item).map(|i| i.org)).transpose()
     }

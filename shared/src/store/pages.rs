@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValuesOnConditionChe
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
 use super::listing::Listing;
 use super::quotas::Quota;
@@ -12,7 +13,6 @@ use super::{
     Changes, Item, Store, Tx, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item,
 };
 use crate::domain::{HexColor, Plan, Slug};
-use crate::error::ApiError;
 
 /// A status page as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ fn plan_allows_another_page() -> (String, Vec<(String, AttributeValue)>) {
 
 impl Store {
     /// Creates a page, claiming its slug and counting it against the plan, atomically.
-    pub async fn create_page(&self, org: Uuid, actor: &Actor, new: NewPage, now: &str) -> Result<Page, ApiError> {
+    pub async fn create_page(&self, org: Uuid, actor: &Actor, new: NewPage, now: &str) -> Result<Page, StoreError> {
         let page = Page {
             id: new.id,
             name: new.name,
@@ -153,7 +153,7 @@ impl Store {
                         ))
                         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::internal)?,
                 )
                 .build(),
         );
@@ -164,22 +164,22 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => Ok(item.page),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, slug).is_some() => {
-                Err(ApiError::SlugTaken(new.slug.to_string()))
+                Err(StoreError::SlugTaken(new.slug.to_string()))
             }
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_count).is_some() => {
                 let org_item = failed_at(&reasons, page_count).and_then(|r| r.item().cloned()).unwrap_or_default();
                 Err(plan_limit(&org_item))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads a page of `org`; a page being deleted is already gone.
-    pub async fn get_page(&self, org: Uuid, page: Uuid) -> Result<Option<Page>, ApiError> {
+    pub async fn get_page(&self, org: Uuid, page: Uuid) -> Result<Option<Page>, StoreError> {
         Ok(self.get_page_item(org, page).await?.map(|i| i.page))
     }
 
-    async fn get_page_item(&self, org: Uuid, page: Uuid) -> Result<Option<PageItem>, ApiError> {
+    async fn get_page_item(&self, org: Uuid, page: Uuid) -> Result<Option<PageItem>, StoreError> {
         let out = self.get(&key(schema::org_pk(org), schema::page_sk(page)), true).await?;
         let item = out.map(from_item::<PageItem>).transpose()?;
         Ok(item.filter(|i| i.deleting.is_none()))
@@ -188,13 +188,13 @@ impl Store {
     /// The public page a slug names, with its organization: two reads (the slug's claim,
     /// then the page). `None` alike for a slug nobody holds, a page that is not public and
     /// a page being deleted, so nothing private can be told apart from the outside.
-    pub async fn public_page(&self, slug: &str) -> Result<Option<(Uuid, Page)>, ApiError> {
+    pub async fn public_page(&self, slug: &str) -> Result<Option<(Uuid, Page)>, StoreError> {
         Ok(self.page_by_slug(slug).await?.filter(|(_, page)| page.is_public))
     }
 
     /// The page a slug names, public or not (not one being deleted), with its
     /// organization: for the subscription links, which prove themselves with a token.
-    pub async fn page_by_slug(&self, slug: &str) -> Result<Option<(Uuid, Page)>, ApiError> {
+    pub async fn page_by_slug(&self, slug: &str) -> Result<Option<(Uuid, Page)>, StoreError> {
         let Ok(slug) = Slug::parse(slug) else { return Ok(None) };
         let claim = self.get(&key(schema::slug_pk(slug.as_str()), schema::SLUG_SK), false).await?;
         let parse = |item: &Item, attr| get_s(item, attr).and_then(|v| Uuid::parse_str(v).ok());
@@ -207,7 +207,7 @@ impl Store {
     }
 
     /// Lists the pages of `org`, oldest first.
-    pub async fn list_pages(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Page>, ApiError> {
+    pub async fn list_pages(&self, org: Uuid, limit: u32, cursor: Option<&str>) -> Result<Listing<Page>, StoreError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
         let query = self
@@ -232,12 +232,12 @@ impl Store {
         page_id: Uuid,
         patch: PagePatch,
         now: &str,
-    ) -> Result<Page, ApiError> {
+    ) -> Result<Page, StoreError> {
         if patch.is_empty() {
-            return self.get_page(org, page_id).await?.ok_or_else(|| ApiError::not_found("Page"));
+            return self.get_page(org, page_id).await?.ok_or_else(|| StoreError::not_found("Page"));
         }
         for attempt in 1..=5 {
-            let current = self.get_page_item(org, page_id).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+            let current = self.get_page_item(org, page_id).await?.ok_or_else(|| StoreError::not_found("Page"))?;
             let new_slug = patch.slug.as_ref().filter(|s| s.as_str() != current.page.slug);
             let updated = apply(current.page.clone(), &patch, now);
             let event = Event::new(EventType::PageUpdated, Some(page_id), actor, now, data_of("page", &updated));
@@ -254,7 +254,7 @@ impl Store {
                 )
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND slug = :oldSlug");
             let mut tx = Tx::new();
-            tx.push(TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+            tx.push(TransactWriteItem::builder().update(update.build().map_err(StoreError::internal)?).build());
             tx.push(
                 TransactWriteItem::builder()
                     .delete(
@@ -264,7 +264,7 @@ impl Store {
                             .condition_expression("pageId = :page")
                             .expression_attribute_values(":page", s(page_id.to_string()))
                             .build()
-                            .map_err(ApiError::internal)?,
+                            .map_err(StoreError::internal)?,
                     )
                     .build(),
             );
@@ -273,14 +273,14 @@ impl Store {
             match self.transact(tx).await {
                 Ok(()) => return Ok(updated),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, new_slug_claim).is_some() => {
-                    return Err(ApiError::SlugTaken(new_slug.to_string()));
+                    return Err(StoreError::SlugTaken(new_slug.to_string()));
                 }
                 // The page changed its slug or began deleting since we read it: read again.
                 Err(TxError::Cancelled(_)) if attempt < 5 => continue,
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("page kept changing during the update".into()))
+        Err(StoreError::Unavailable("page kept changing during the update".into()))
     }
 
     async fn update_page_in_place(
@@ -290,7 +290,7 @@ impl Store {
         patch: &PagePatch,
         event: Event,
         now: &str,
-    ) -> Result<Page, ApiError> {
+    ) -> Result<Page, StoreError> {
         let update = page_changes(patch, now)
             .apply_tx(
                 Update::builder()
@@ -300,17 +300,17 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(ApiError::internal)?;
-        let page = serde_json::from_value::<Page>(event.data["page"].clone()).map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
+        let page = serde_json::from_value::<Page>(event.data["page"].clone()).map_err(StoreError::internal)?;
         let mut tx = Tx::new();
         let page_update = tx.push(TransactWriteItem::builder().update(update).build());
         tx.push(self.event_put(org, event)?);
         match self.transact(tx).await {
             Ok(()) => Ok(page),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_update).is_some() => {
-                Err(ApiError::not_found("Page"))
+                Err(StoreError::not_found("Page"))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
@@ -318,12 +318,12 @@ impl Store {
     /// disappears for readers and accepts no new children), then its children are
     /// removed, then the page, its slug claim and its place in the page count go in one
     /// transaction. A retried delete of a half-deleted page finishes the job.
-    pub async fn delete_page(&self, org: Uuid, actor: &Actor, page_id: Uuid, now: &str) -> Result<(), ApiError> {
+    pub async fn delete_page(&self, org: Uuid, actor: &Actor, page_id: Uuid, now: &str) -> Result<(), StoreError> {
         let page = self
             .mark_deleting(key(schema::org_pk(org), schema::page_sk(page_id)), now)
             .await?
-            .ok_or_else(|| ApiError::not_found("Page"))?;
-        let slug = get_s(&page, "slug").ok_or_else(|| ApiError::internal("page item without slug"))?.to_owned();
+            .ok_or_else(|| StoreError::not_found("Page"))?;
+        let slug = get_s(&page, "slug").ok_or_else(|| StoreError::internal("page item without slug"))?.to_owned();
 
         let mut children = self.page_children(org, page_id).await?;
         // Monitors count against the organization's plan: each leaves with its place.
@@ -348,7 +348,7 @@ impl Store {
                         .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
                         .condition_expression("attribute_exists(deleting)")
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::internal)?,
                 )
                 .build(),
         );
@@ -361,7 +361,7 @@ impl Store {
                         .condition_expression("pageId = :page")
                         .expression_attribute_values(":page", s(page_id.to_string()))
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::internal)?,
                 )
                 .build(),
             TransactWriteItem::builder()
@@ -374,7 +374,7 @@ impl Store {
                         .expression_attribute_values(":minus", n(-1))
                         .expression_attribute_values(":zero", n(0))
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::internal)?,
                 )
                 .build(),
             self.event_put(
@@ -392,38 +392,38 @@ impl Store {
             Ok(()) => Ok(()),
             // A concurrent delete of the same page finished first.
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_delete).is_some() => Ok(()),
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Deletes the items at `keys` and gives back their places in `quota`, in the same
     /// transactions (99 items and the counter each). A batch that finds one already gone
     /// (a concurrent delete gave its place back) goes one by one.
-    async fn delete_counted(&self, org: Uuid, keys: Vec<Item>, quota: Quota) -> Result<(), ApiError> {
-        let delete = |key: Item| -> Result<TransactWriteItem, ApiError> {
+    async fn delete_counted(&self, org: Uuid, keys: Vec<Item>, quota: Quota) -> Result<(), StoreError> {
+        let delete = |key: Item| -> Result<TransactWriteItem, StoreError> {
             let delete = Delete::builder()
                 .table_name(self.table())
                 .set_key(Some(key))
                 .condition_expression("attribute_exists(pk)")
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::internal)?;
             Ok(TransactWriteItem::builder().delete(delete).build())
         };
         for batch in keys.chunks(99) {
-            let count = u32::try_from(batch.len()).map_err(ApiError::internal)?;
+            let count = u32::try_from(batch.len()).map_err(StoreError::internal)?;
             let mut items = batch.iter().cloned().map(delete).collect::<Result<Vec<_>, _>>()?;
             items.push(self.give_org_quota(org, quota, count)?);
             match self.transact(items).await {
                 Ok(()) => continue,
                 Err(TxError::Cancelled(_)) if batch.len() > 1 => {}
                 Err(TxError::Cancelled(_)) => continue,
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
             for key in batch {
                 let items = vec![delete(key.clone())?, self.give_org_quota(org, quota, 1)?];
                 match self.transact(items).await {
                     Ok(()) | Err(TxError::Cancelled(_)) => {}
-                    Err(e) => return Err(e.into_api_error()),
+                    Err(e) => return Err(e.into_error()),
                 }
             }
         }
@@ -433,7 +433,7 @@ impl Store {
     /// Keys (and entity) of every item in the org partition that belongs to the page. Read with a
     /// strongly consistent query of the partition (not the GSI), so nothing written
     /// before the page was marked is missed.
-    async fn page_children(&self, org: Uuid, page_id: Uuid) -> Result<Vec<Item>, ApiError> {
+    async fn page_children(&self, org: Uuid, page_id: Uuid) -> Result<Vec<Item>, StoreError> {
         let query = self
             .client()
             .query()
@@ -450,13 +450,13 @@ impl Store {
 
     /// A condition that the page exists and is not being deleted, for transactions that
     /// add children to it.
-    pub(crate) fn page_is_live(&self, org: Uuid, page: Uuid) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn page_is_live(&self, org: Uuid, page: Uuid) -> Result<TransactWriteItem, StoreError> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
@@ -469,16 +469,16 @@ fn slug_item(slug: &Slug, org: Uuid, page: Uuid) -> Item {
     item
 }
 
-fn plan_limit(org_item: &Item) -> ApiError {
+fn plan_limit(org_item: &Item) -> StoreError {
     let plan = get_s(org_item, "plan").and_then(Plan::parse);
     match plan {
-        Some(plan) => ApiError::PlanLimit(format!(
+        Some(plan) => StoreError::PlanLimit(format!(
             "The {} plan allows {} page(s) and this organization has {}. Upgrade to add more.",
             plan.as_str(),
             plan.limits().pages,
             get_n(org_item, "pageCount").unwrap_or(0)
         )),
-        None => ApiError::PlanLimit("This organization's plan does not allow more pages.".into()),
+        None => StoreError::PlanLimit("This organization's plan does not allow more pages.".into()),
     }
 }
 

@@ -19,9 +19,9 @@
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::{Item, Store, get_s, key, n, s, schema};
 use crate::domain::{Plan, PlanLimits};
-use crate::error::ApiError;
 
 /// Something a plan limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,8 +82,8 @@ impl Quota {
     }
 
     /// `403 plan_limit` saying what the plan allows and what to do.
-    pub fn exceeded(self, plan: Plan) -> ApiError {
-        ApiError::PlanLimit(format!(
+    pub fn exceeded(self, plan: Plan) -> StoreError {
+        StoreError::PlanLimit(format!(
             "The {} plan allows {} {}. {}",
             plan.as_str(),
             self.limit(plan.limits()),
@@ -93,25 +93,25 @@ impl Quota {
     }
 
     /// The same error read from the organization item a failed condition returned.
-    pub(crate) fn exceeded_on(self, org_item: Option<&Item>) -> ApiError {
+    pub(crate) fn exceeded_on(self, org_item: Option<&Item>) -> StoreError {
         match org_item.and_then(|i| get_s(i, "plan")).and_then(Plan::parse) {
             Some(plan) => self.exceeded(plan),
-            None => ApiError::PlanLimit(format!("This organization's plan allows no more {}.", self.noun())),
+            None => StoreError::PlanLimit(format!("This organization's plan allows no more {}.", self.noun())),
         }
     }
 }
 
 /// `skipConfirmation` sign-ups per organization per day: `403 plan_limit` past the plan's
 /// number.
-pub fn unconfirmed_exceeded(plan: Plan) -> ApiError {
+pub fn unconfirmed_exceeded(plan: Plan) -> StoreError {
     let limit = plan.limits().unconfirmed_per_day;
     if limit == 0 {
-        ApiError::PlanLimit(format!(
+        StoreError::PlanLimit(format!(
             "The {} plan does not allow skipConfirmation: subscribers confirm by email.",
             plan.as_str()
         ))
     } else {
-        ApiError::PlanLimit(format!(
+        StoreError::PlanLimit(format!(
             "The {} plan allows {limit} subscribers added with skipConfirmation per day; the others confirm by \
              email.",
             plan.as_str()
@@ -123,7 +123,7 @@ impl Store {
     /// Takes one of `quota` on the organization item: it exists and its plan allows one
     /// more. A cancelled transaction returns the organization item at this write, for
     /// [`Quota::exceeded_on`].
-    pub(crate) fn take_org_quota(&self, org: Uuid, quota: Quota) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn take_org_quota(&self, org: Uuid, quota: Quota) -> Result<TransactWriteItem, StoreError> {
         let mut clauses = Vec::new();
         let mut update = Update::builder()
             .table_name(self.table())
@@ -142,22 +142,22 @@ impl Store {
             .condition_expression(format!("attribute_exists(pk) AND ({})", clauses.join(" OR ")))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Counts one of `quota` on the organization item without a limit: what an operator
     /// adds at the command line still takes its place.
-    pub(crate) fn count_org_quota(&self, org: Uuid, quota: Quota) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn count_org_quota(&self, org: Uuid, quota: Quota) -> Result<TransactWriteItem, StoreError> {
         self.org_counter(org, quota, 1)
     }
 
     /// Gives back `count` of `quota` on the organization item.
-    pub(crate) fn give_org_quota(&self, org: Uuid, quota: Quota, count: u32) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn give_org_quota(&self, org: Uuid, quota: Quota, count: u32) -> Result<TransactWriteItem, StoreError> {
         self.org_counter(org, quota, -i64::from(count))
     }
 
-    fn org_counter(&self, org: Uuid, quota: Quota, by: i64) -> Result<TransactWriteItem, ApiError> {
+    fn org_counter(&self, org: Uuid, quota: Quota, by: i64) -> Result<TransactWriteItem, StoreError> {
         // Conditioned on the item existing: an ADD alone would create it.
         let update = Update::builder()
             .table_name(self.table())
@@ -167,7 +167,7 @@ impl Store {
             .expression_attribute_names("#count", quota.attribute())
             .expression_attribute_values(":by", n(by))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -180,7 +180,7 @@ impl Store {
         page: Uuid,
         quota: Quota,
         limit: u32,
-    ) -> Result<TransactWriteItem, ApiError> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
@@ -194,12 +194,12 @@ impl Store {
             .expression_attribute_values(":limit", n(limit))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Gives back one of `quota` on a page item, if the page is still there.
-    pub(crate) fn give_page_quota(&self, org: Uuid, page: Uuid, quota: Quota) -> Result<TransactWriteItem, ApiError> {
+    pub(crate) fn give_page_quota(&self, org: Uuid, page: Uuid, quota: Quota) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::page_sk(page))))
@@ -208,18 +208,18 @@ impl Store {
             .expression_attribute_names("#count", quota.attribute())
             .expression_attribute_values(":minus", n(-1))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The plan of `org` (`404` for an organization that does not exist).
-    pub(crate) async fn plan_of(&self, org: Uuid) -> Result<Plan, ApiError> {
+    pub(crate) async fn plan_of(&self, org: Uuid) -> Result<Plan, StoreError> {
         // Plans never change under a request; an eventually consistent read is enough.
         let item = self.get(&key(schema::org_pk(org), schema::ORG_SK), false).await?;
         item.as_ref()
             .and_then(|i| get_s(i, "plan"))
             .and_then(Plan::parse)
-            .ok_or_else(|| ApiError::not_found("Organization"))
+            .ok_or_else(|| StoreError::not_found("Organization"))
     }
 
     /// Counts one `skipConfirmation` sign-up of `org` today against its plan, in the
@@ -229,7 +229,7 @@ impl Store {
         org: Uuid,
         limit: u32,
         now_epoch: i64,
-    ) -> Result<TransactWriteItem, ApiError> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let day = now_epoch.div_euclid(86_400);
         let update = Update::builder()
             .table_name(self.table())
@@ -244,17 +244,17 @@ impl Store {
             .expression_attribute_values(":ttl", n((day + 2) * 86_400))
             .expression_attribute_values(":entity", s("quota"))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
 /// Why a [`Store::take_page_quota`] write failed: the page is gone or going (`404`), or
 /// it is full.
-pub(crate) fn page_quota_failure(quota: Quota, plan: Plan, page_item: Option<&Item>) -> ApiError {
+pub(crate) fn page_quota_failure(quota: Quota, plan: Plan, page_item: Option<&Item>) -> StoreError {
     // The condition also asks for fewer than the limit: a live page failed on that.
     let live = page_item.is_some_and(|i| !i.is_empty() && !i.contains_key("deleting"));
-    if live { quota.exceeded(plan) } else { ApiError::not_found("Page") }
+    if live { quota.exceeded(plan) } else { StoreError::not_found("Page") }
 }
 
 /// The item a cancelled transaction returned for its write in `slot`.

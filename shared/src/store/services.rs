@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{IdempotencyKey, Outcome};
 use super::listing::Listing;
@@ -16,7 +17,6 @@ use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
 use crate::domain::uptime::Change;
-use crate::error::ApiError;
 
 /// A service as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,8 +146,8 @@ struct StatusChangeItem {
 }
 
 impl StatusChangeItem {
-    fn change(&self) -> Result<Change, ApiError> {
-        let at = chrono::DateTime::parse_from_rfc3339(&self.at).map_err(ApiError::internal)?.to_utc();
+    fn change(&self) -> Result<Change, StoreError> {
+        let at = chrono::DateTime::parse_from_rfc3339(&self.at).map_err(StoreError::internal)?.to_utc();
         Ok(Change { at, from: self.from, to: self.to })
     }
 }
@@ -203,7 +203,7 @@ impl Store {
         idem: Option<&IdempotencyKey>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Outcome<Service>, ApiError> {
+    ) -> Result<Outcome<Service>, StoreError> {
         let service = Service {
             id: new.id,
             page_id: page,
@@ -262,12 +262,12 @@ impl Store {
             Err(TxError::Cancelled(reasons)) if monitor_quota.is_some_and(|q| failed_at(&reasons, q).is_some()) => {
                 Err(Quota::Monitors.exceeded(plan))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads a service of `org`.
-    pub async fn get_service(&self, org: Uuid, id: Uuid) -> Result<Option<Service>, ApiError> {
+    pub async fn get_service(&self, org: Uuid, id: Uuid) -> Result<Option<Service>, StoreError> {
         let out = self.get(&key(schema::org_pk(org), schema::service_sk(id)), true).await?;
         out.map(|i| from_item::<ServiceItem>(i).map(|i| i.service)).transpose()
     }
@@ -279,8 +279,8 @@ impl Store {
         page: Uuid,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Service>, ApiError> {
-        self.get_page(org, page).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+    ) -> Result<Listing<Service>, StoreError> {
+        self.get_page(org, page).await?.ok_or_else(|| StoreError::not_found("Page"))?;
         let gsi1pk = schema::services_gsi1pk(org, page);
         let start = cursor.map(|c| cursor::decode(c, schema::GSI1PK, &gsi1pk)).transpose()?;
         let query = self
@@ -304,9 +304,9 @@ impl Store {
         patch: ServicePatch,
         source: StatusSource,
         now: &str,
-    ) -> Result<Service, ApiError> {
+    ) -> Result<Service, StoreError> {
         for _ in 0..5 {
-            let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+            let current = self.get_service(org, id).await?.ok_or_else(|| StoreError::not_found("Service"))?;
             if patch.unless_in_maintenance && current.current_status == ServiceStatus::Maintenance {
                 // Held by a window: the verdict becomes what the service returns to when
                 // the last window ends, so it comes out of maintenance as it really is.
@@ -344,12 +344,12 @@ impl Store {
                 )
                 .condition_expression("attribute_exists(pk) AND currentStatus = :old")
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::internal)?;
             let updated = apply(current.clone(), &patch, now);
             let mut data = data_of("service", &updated);
             if let Some(to) = changed {
-                data["oldStatus"] = serde_json::to_value(current.current_status).map_err(ApiError::internal)?;
-                data["newStatus"] = serde_json::to_value(to).map_err(ApiError::internal)?;
+                data["oldStatus"] = serde_json::to_value(current.current_status).map_err(StoreError::internal)?;
+                data["newStatus"] = serde_json::to_value(to).map_err(StoreError::internal)?;
             }
             let event = Event::new(EventType::ServiceUpdated, Some(current.page_id), actor, now, data);
             let mut tx = Tx::new();
@@ -397,18 +397,18 @@ impl Store {
                     return Err(Quota::Monitors.exceeded_on(monitor_quota.and_then(|q| returned_item(&reasons, q))));
                 }
                 Err(TxError::Cancelled(reasons)) if page_live.is_some_and(|p| failed_at(&reasons, p).is_some()) => {
-                    return Err(ApiError::not_found("Service"));
+                    return Err(StoreError::not_found("Service"));
                 }
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("service kept changing during the update".into()))
+        Err(StoreError::Unavailable("service kept changing during the update".into()))
     }
 
     /// Sets the status a service under maintenance windows returns to when the last of
     /// them ends. Nothing when no window holds it (under maintenance by hand, or no
     /// longer under maintenance).
-    async fn set_restore_status(&self, org: Uuid, id: Uuid, status: ServiceStatus) -> Result<(), ApiError> {
+    async fn set_restore_status(&self, org: Uuid, id: Uuid, status: ServiceStatus) -> Result<(), StoreError> {
         let out = self
             .client()
             .update_item()
@@ -429,14 +429,14 @@ impl Store {
 
     /// Deletes a service of `org` (with its `service.deleted` event) and then its status
     /// history.
-    pub async fn delete_service(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
-        let current = self.get_service(org, id).await?.ok_or_else(|| ApiError::not_found("Service"))?;
+    pub async fn delete_service(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
+        let current = self.get_service(org, id).await?.ok_or_else(|| StoreError::not_found("Service"))?;
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::service_sk(id))))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let event =
             Event::new(EventType::ServiceDeleted, Some(current.page_id), actor, now, data_of("service", &current));
         let mut tx = Tx::new();
@@ -450,9 +450,9 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => {}
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, service_delete).is_some() => {
-                return Err(ApiError::not_found("Service"));
+                return Err(StoreError::not_found("Service"));
             }
-            Err(e) => return Err(e.into_api_error()),
+            Err(e) => return Err(e.into_error()),
         }
         // Left behind if this fails: history of a service nobody can see, which readers
         // ignore (they start from the services that exist) and a page delete removes.
@@ -480,7 +480,7 @@ impl Store {
         now: &str,
         to: ServiceStatus,
         source: StatusSource,
-    ) -> Result<TransactWriteItem, ApiError> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let item = StatusChangeItem {
             pk: schema::org_pk(org),
             sk: schema::status_change_sk(service.id, now, Uuid::now_v7()),
@@ -499,7 +499,7 @@ impl Store {
     }
 
     /// A service with its maintenance hold, read consistently.
-    pub(crate) async fn held_service(&self, org: Uuid, id: Uuid) -> Result<Option<HeldService>, ApiError> {
+    pub(crate) async fn held_service(&self, org: Uuid, id: Uuid) -> Result<Option<HeldService>, StoreError> {
         let out = self.get(&key(schema::org_pk(org), schema::service_sk(id)), true).await?;
         Ok(out.map(from_item::<ServiceItem>).transpose()?.map(|i| HeldService {
             hold: Hold { status: i.service.current_status, windows: i.maintenance_holds, restore: i.restore_status },
@@ -518,7 +518,7 @@ impl Store {
         before: &HeldService,
         after: &Hold,
         now: &str,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         if *after == before.hold {
             return Ok(Vec::new());
         }
@@ -531,8 +531,10 @@ impl Store {
         if after.windows.is_empty() {
             changes.remove("maintenanceHolds");
         } else {
-            changes
-                .set("maintenanceHolds", serde_dynamo::to_attribute_value(&after.windows).map_err(ApiError::internal)?);
+            changes.set(
+                "maintenanceHolds",
+                serde_dynamo::to_attribute_value(&after.windows).map_err(StoreError::internal)?,
+            );
         }
         match after.restore {
             Some(status) => changes.set("restoreStatus", s(status.as_str())),
@@ -546,7 +548,7 @@ impl Store {
             condition.push_str(" AND maintenanceHolds = :oldHolds");
             changes.value(
                 ":oldHolds",
-                serde_dynamo::to_attribute_value(&before.hold.windows).map_err(ApiError::internal)?,
+                serde_dynamo::to_attribute_value(&before.hold.windows).map_err(StoreError::internal)?,
             );
         }
         let update = changes
@@ -557,7 +559,7 @@ impl Store {
             )
             .condition_expression(condition)
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         if changed {
             items.push(self.status_change_put(org, service, now, after.status, StatusSource::Maintenance)?);
@@ -565,8 +567,8 @@ impl Store {
             shown.current_status = after.status;
             shown.updated_at = now.to_owned();
             let mut data = data_of("service", &shown);
-            data["oldStatus"] = serde_json::to_value(before.hold.status).map_err(ApiError::internal)?;
-            data["newStatus"] = serde_json::to_value(after.status).map_err(ApiError::internal)?;
+            data["oldStatus"] = serde_json::to_value(before.hold.status).map_err(StoreError::internal)?;
+            data["newStatus"] = serde_json::to_value(after.status).map_err(StoreError::internal)?;
             data["source"] = serde_json::Value::from("maintenance");
             items.push(
                 self.event_put(org, Event::new(EventType::ServiceUpdated, Some(service.page_id), actor, now, data))?,
@@ -576,7 +578,7 @@ impl Store {
     }
 
     /// A service's status changes at or after `since` (an API timestamp), oldest first.
-    pub async fn service_status_changes(&self, org: Uuid, id: Uuid, since: &str) -> Result<Vec<Change>, ApiError> {
+    pub async fn service_status_changes(&self, org: Uuid, id: Uuid, since: &str) -> Result<Vec<Change>, StoreError> {
         let prefix = schema::status_changes_prefix(id);
         let query = self
             .client()
@@ -595,7 +597,7 @@ impl Store {
         org: Uuid,
         page: Uuid,
         since: &str,
-    ) -> Result<ServicesWithHistory, ApiError> {
+    ) -> Result<ServicesWithHistory, StoreError> {
         let query = self
             .client()
             .query()

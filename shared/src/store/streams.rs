@@ -8,10 +8,10 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Event, EventItem};
 use super::wire::{Failure, WireItem};
 use super::{Store, schema};
-use crate::error::ApiError;
 
 /// Records one `GetRecords` call asks for (the API's maximum).
 pub const PAGE_LIMIT: u32 = 1000;
@@ -39,7 +39,7 @@ impl From<Failure> for StreamError {
                 Self::Expired(format!("{code}: {message}"))
             }
             Failure::Refused { code, message, .. } => Self::Failed(format!("{code}: {message}")),
-            Failure::Failed(e) => Self::Failed(crate::error::error_chain(&e)),
+            Failure::Failed(e) => Self::Failed(crate::telemetry::error_chain(&e)),
         }
     }
 }
@@ -233,7 +233,7 @@ impl Store {
     }
 
     /// Sets a record aside (written again, it stays one item), kept [`SET_ASIDE_DAYS`].
-    pub async fn set_aside_record(&self, set_aside: &SetAside, now_epoch: i64) -> Result<(), ApiError> {
+    pub async fn set_aside_record(&self, set_aside: &SetAside, now_epoch: i64) -> Result<(), StoreError> {
         #[derive(Serialize)]
         struct Row<'a> {
             pk: &'static str,
@@ -250,7 +250,7 @@ impl Store {
             set_aside,
             ttl: now_epoch + SET_ASIDE_DAYS * 86_400,
         };
-        let item = serde_dynamo::to_item(&row).map_err(ApiError::internal)?;
+        let item = serde_dynamo::to_item(&row).map_err(StoreError::internal)?;
         self.client()
             .put_item()
             .table_name(self.table())
@@ -262,7 +262,7 @@ impl Store {
     }
 
     /// The records set aside, oldest shard and position first.
-    pub async fn set_aside_records(&self) -> Result<Vec<SetAside>, ApiError> {
+    pub async fn set_aside_records(&self) -> Result<Vec<SetAside>, StoreError> {
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -278,7 +278,7 @@ impl Store {
                 .await
                 .map_err(super::sdk_error)?;
             for item in out.items.unwrap_or_default() {
-                found.push(serde_dynamo::from_item(item).map_err(ApiError::internal)?);
+                found.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?);
             }
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// Forgets a set-aside record (once replayed).
-    pub async fn forget_set_aside(&self, shard: &str, sequence: &str) -> Result<(), ApiError> {
+    pub async fn forget_set_aside(&self, shard: &str, sequence: &str) -> Result<(), StoreError> {
         self.client()
             .delete_item()
             .table_name(self.table())

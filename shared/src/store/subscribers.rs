@@ -9,13 +9,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
-use crate::error::ApiError;
 
 /// How long a subscription may stay unconfirmed (and a confirm link stays good).
 pub const PENDING_SECS: i64 = 7 * 24 * 60 * 60;
@@ -216,7 +216,7 @@ impl Store {
         idem: Option<Idempotent<'_, Subscriber>>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Outcome<Subscriber>, ApiError> {
+    ) -> Result<Outcome<Subscriber>, StoreError> {
         let id = new.id;
         let actor =
             if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
@@ -309,9 +309,9 @@ impl Store {
                 Err(super::quotas::unconfirmed_exceeded(plan))
             }
             Err(TxError::Cancelled(reasons)) if failed(&reasons, email_claim) => {
-                Err(ApiError::invalid_field("email", EMAIL_TAKEN))
+                Err(StoreError::invalid_field("email", EMAIL_TAKEN))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
@@ -327,7 +327,7 @@ impl Store {
         service_ids: Vec<Uuid>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<SignUp, ApiError> {
+    ) -> Result<SignUp, StoreError> {
         for _ in 0..3 {
             let new = NewSubscriber {
                 id: Uuid::now_v7(),
@@ -339,7 +339,7 @@ impl Store {
             let placeholder = Actor::subscriber(Uuid::nil());
             match self.create_subscriber(org, &placeholder, page, new, None, now, now_epoch).await {
                 Ok(_) => return Ok(SignUp::ConfirmationRequested),
-                Err(ApiError::InvalidRequest(m)) if m.ends_with(EMAIL_TAKEN) => {}
+                Err(StoreError::Invalid(why)) if why.is("email", EMAIL_TAKEN) => {}
                 Err(e) => return Err(e),
             }
             let Some(existing) = self.claimed_subscriber(org, page, &email).await? else { continue };
@@ -360,7 +360,7 @@ impl Store {
                 return Ok(SignUp::ConfirmationRequested);
             }
         }
-        Err(ApiError::ServiceUnavailable("the subscription kept changing during the sign-up".into()))
+        Err(StoreError::Unavailable("the subscription kept changing during the sign-up".into()))
     }
 
     async fn claimed_subscriber(
@@ -368,7 +368,7 @@ impl Store {
         org: Uuid,
         page: Uuid,
         email: &EmailAddress,
-    ) -> Result<Option<Claimed>, ApiError> {
+    ) -> Result<Option<Claimed>, StoreError> {
         let out = self.get(&claim_key(org, page, email), true).await?;
         let Some(claim) = out.map(from_item::<EmailClaimItem>).transpose()? else { return Ok(None) };
         let out = self.get(&subscriber_key(org, claim.subscriber_id), true).await?;
@@ -389,7 +389,7 @@ impl Store {
         service_ids: Vec<Uuid>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, StoreError> {
         let sub = &existing.subscriber;
         let ttl = now_epoch + PENDING_SECS;
         let built = (|| {
@@ -411,7 +411,7 @@ impl Store {
                 .expression_attribute_values(":null", AttributeValue::Null(true))
                 .expression_attribute_values(":ttl", n(ttl))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::internal)?;
             let claim = Update::builder()
                 .table_name(self.table())
                 .set_key(Some(claim_key(org, sub.page_id, email)))
@@ -419,7 +419,7 @@ impl Store {
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":ttl", n(ttl))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::internal)?;
             let mut after = sub.clone();
             after.state = SubscriberState::Pending;
             after.service_ids = service_ids.clone();
@@ -428,18 +428,18 @@ impl Store {
             let state_unchanged = tx.push(TransactWriteItem::builder().update(update).build());
             tx.push(TransactWriteItem::builder().update(claim).build());
             tx.push(self.event_put(org, confirmation_event(&after, &Actor::subscriber(sub.id), now))?);
-            Ok::<_, ApiError>((tx, state_unchanged))
+            Ok::<_, StoreError>((tx, state_unchanged))
         })();
         let (tx, state_unchanged) = built?;
         match self.transact(tx).await {
             Ok(()) => Ok(true),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, state_unchanged).is_some() => Ok(false),
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads a subscriber.
-    pub async fn get_subscriber(&self, org: Uuid, id: Uuid) -> Result<Option<SubscriberRecord>, ApiError> {
+    pub async fn get_subscriber(&self, org: Uuid, id: Uuid) -> Result<Option<SubscriberRecord>, StoreError> {
         let out = self.get(&subscriber_key(org, id), true).await?;
         out.map(|i| from_item::<SubscriberItem>(i).map(|i| record(org, i))).transpose()
     }
@@ -452,7 +452,7 @@ impl Store {
         state: Option<SubscriberState>,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Subscriber>, ApiError> {
+    ) -> Result<Listing<Subscriber>, StoreError> {
         let (index, pk_name, pk) = match state {
             Some(state) => (schema::GSI2, schema::GSI2PK, schema::subscribers_gsi2pk(org, page, state.as_str())),
             None => (schema::GSI1, schema::GSI1PK, schema::subscribers_gsi1pk(org, page)),
@@ -468,7 +468,7 @@ impl Store {
     }
 
     /// Every active subscriber of a page, with secrets: the notifier's fan-out.
-    pub async fn active_subscribers(&self, org: Uuid, page: Uuid) -> Result<Vec<SubscriberRecord>, ApiError> {
+    pub async fn active_subscribers(&self, org: Uuid, page: Uuid) -> Result<Vec<SubscriberRecord>, StoreError> {
         let query = self
             .client()
             .query()
@@ -490,12 +490,12 @@ impl Store {
         from: &[SubscriberState],
         to: SubscriberState,
         now: &str,
-    ) -> Result<Option<Subscriber>, ApiError> {
+    ) -> Result<Option<Subscriber>, StoreError> {
         let kind = match to {
             SubscriberState::Active => EventType::SubscriberConfirmed,
             SubscriberState::Unsubscribed => EventType::SubscriberUnsubscribed,
             SubscriberState::Quarantined => EventType::SubscriberQuarantined,
-            SubscriberState::Pending => return Err(ApiError::internal("subscribers go pending only by sign-up")),
+            SubscriberState::Pending => return Err(StoreError::internal("subscribers go pending only by sign-up")),
         };
         let mut plan = None;
         for _ in 0..3 {
@@ -528,7 +528,7 @@ impl Store {
                         .update_expression("REMOVE #ttl")
                         .expression_attribute_names("#ttl", "ttl")
                         .build()
-                        .map_err(ApiError::internal)?;
+                        .map_err(StoreError::internal)?;
                     claim_write = Some(TransactWriteItem::builder().update(claim).build());
                 }
             } else {
@@ -536,7 +536,7 @@ impl Store {
             }
             let mut tx = Tx::new();
             let state_unchanged =
-                tx.push(TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+                tx.push(TransactWriteItem::builder().update(update.build().map_err(StoreError::internal)?).build());
             tx.extend(claim_write);
             // Active subscribers count against the page's plan: one more on the way in,
             // one less on the way out.
@@ -560,10 +560,10 @@ impl Store {
                     let (i, plan) = quota_at.expect("checked");
                     return Err(page_quota_failure(Quota::Subscribers, plan, returned_item(&reasons, i)));
                 }
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("the subscriber kept changing".into()))
+        Err(StoreError::Unavailable("the subscriber kept changing".into()))
     }
 }
 
@@ -592,7 +592,7 @@ impl Store {
     /// against the hourly limits, per address first, then for the page: `Err(seconds
     /// until the hour ends)` when either is spent. Each count is one conditional update
     /// of an item that expires after the hour.
-    pub async fn count_sign_up(&self, page: Uuid, client: &str, now_epoch: i64) -> Result<Result<(), u64>, ApiError> {
+    pub async fn count_sign_up(&self, page: Uuid, client: &str, now_epoch: i64) -> Result<Result<(), u64>, StoreError> {
         use sha2::Digest as _;
         let hour = now_epoch - now_epoch.rem_euclid(3600);
         let wait = u64::try_from(hour + 3600 - now_epoch).unwrap_or(1).max(1);
@@ -637,7 +637,7 @@ impl Store {
         page: Uuid,
         now_epoch: i64,
         max: usize,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, StoreError> {
         let mut count = 0usize;
         let mut start = None;
         loop {

@@ -6,12 +6,12 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
 use super::{Store, Tx, TxError, cursor, failed_at, from_item, key, s, schema, sdk_error, to_item};
-use crate::error::ApiError;
 
 /// How long a rotated-out secret still signs.
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 60 * 60;
@@ -133,7 +133,7 @@ impl Store {
         idem: Option<Idempotent<'_, Webhook>>,
         now: &str,
         now_epoch: i64,
-    ) -> Result<Outcome<Webhook>, ApiError> {
+    ) -> Result<Outcome<Webhook>, StoreError> {
         let webhook = Webhook {
             id: new.id,
             url: new.url,
@@ -181,12 +181,12 @@ impl Store {
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, quota).is_some() => {
                 Err(Quota::Webhooks.exceeded_on(returned_item(&reasons, quota)))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Reads a webhook with its secrets.
-    pub async fn get_webhook(&self, org: Uuid, id: Uuid) -> Result<Option<WebhookRecord>, ApiError> {
+    pub async fn get_webhook(&self, org: Uuid, id: Uuid) -> Result<Option<WebhookRecord>, StoreError> {
         let out = self.get(&key(schema::org_pk(org), webhook_sk(id)), true).await?;
         out.map(|i| from_item::<WebhookItem>(i).map(record)).transpose()
     }
@@ -197,7 +197,7 @@ impl Store {
         org: Uuid,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Listing<Webhook>, ApiError> {
+    ) -> Result<Listing<Webhook>, StoreError> {
         let pk = schema::org_pk(org);
         let start = cursor.map(|c| cursor::decode(c, schema::PK, &pk)).transpose()?;
         self.list(self.webhooks_query(org), limit, start, |row: WebhookItem| row.webhook).await
@@ -206,7 +206,7 @@ impl Store {
     /// Every webhook of the organization with its secrets (at most the plan's
     /// [`PlanLimits::webhooks`](crate::domain::PlanLimits::webhooks)):
     /// the notifier's fan-out reads them in one query.
-    pub async fn all_webhooks(&self, org: Uuid) -> Result<Vec<WebhookRecord>, ApiError> {
+    pub async fn all_webhooks(&self, org: Uuid) -> Result<Vec<WebhookRecord>, StoreError> {
         let items = self.query_all(self.webhooks_query(org)).await?;
         items.into_iter().map(|i| from_item::<WebhookItem>(i).map(record)).collect()
     }
@@ -228,7 +228,7 @@ impl Store {
         id: Uuid,
         patch: WebhookPatch,
         now: &str,
-    ) -> Result<Webhook, ApiError> {
+    ) -> Result<Webhook, StoreError> {
         self.rewrite_webhook(org, actor, id, EventType::WebhookUpdated, now, |record| {
             let w = &mut record.webhook;
             if let Some(url) = &patch.url {
@@ -265,7 +265,7 @@ impl Store {
         sealed_secret: String,
         now: &str,
         overlap_until: &str,
-    ) -> Result<Webhook, ApiError> {
+    ) -> Result<Webhook, StoreError> {
         self.rewrite_webhook(org, actor, id, EventType::WebhookSecretRotated, now, |record| {
             record.secrets.retain(|s| s.expires_at.as_deref().is_none_or(|end| end > now));
             for secret in &mut record.secrets {
@@ -290,9 +290,9 @@ impl Store {
         kind: EventType,
         now: &str,
         change: impl Fn(&mut WebhookRecord),
-    ) -> Result<WebhookRecord, ApiError> {
+    ) -> Result<WebhookRecord, StoreError> {
         for _ in 0..5 {
-            let mut record = self.get_webhook(org, id).await?.ok_or_else(|| ApiError::not_found("Webhook"))?;
+            let mut record = self.get_webhook(org, id).await?.ok_or_else(|| StoreError::not_found("Webhook"))?;
             let before = record.webhook.updated_at.clone();
             change(&mut record);
             record.webhook.updated_at = now.to_owned();
@@ -310,7 +310,7 @@ impl Store {
                 .condition_expression("attribute_exists(pk) AND updatedAt = :before")
                 .expression_attribute_values(":before", s(before))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::internal)?;
             let event = Event::new(kind, None, actor, now, data_of("webhook", &record.webhook));
             let mut tx = Tx::new();
             let webhook_put = tx.push(TransactWriteItem::builder().put(put).build());
@@ -319,21 +319,21 @@ impl Store {
                 Ok(()) => return Ok(record),
                 // Changed (or deleted) since it was read: read again.
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, webhook_put).is_some() => continue,
-                Err(e) => return Err(e.into_api_error()),
+                Err(e) => return Err(e.into_error()),
             }
         }
-        Err(ApiError::ServiceUnavailable("webhook kept changing during the update".into()))
+        Err(StoreError::Unavailable("webhook kept changing during the update".into()))
     }
 
     /// Deletes a webhook and its place in the count. Its deliveries stay in the log
     /// until they expire; pending ones end `failed` at their next attempt.
-    pub async fn delete_webhook(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), ApiError> {
+    pub async fn delete_webhook(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), webhook_sk(id))))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let event = Event::new(EventType::WebhookDeleted, None, actor, now, serde_json::json!({"webhook": {"id": id}}));
         let mut tx = Tx::new();
         let webhook_delete = tx.push(TransactWriteItem::builder().delete(delete).build());
@@ -342,16 +342,16 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, webhook_delete).is_some() => {
-                Err(ApiError::not_found("Webhook"))
+                Err(StoreError::not_found("Webhook"))
             }
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Disables a webhook for a reason of the system's (410, 24 h of failures), with a
     /// `webhook.disabled` event by the scheduler. `false` when it was already disabled
     /// or is gone, so only one event says so.
-    pub async fn disable_webhook(&self, org: Uuid, id: Uuid, reason: &str, now: &str) -> Result<bool, ApiError> {
+    pub async fn disable_webhook(&self, org: Uuid, id: Uuid, reason: &str, now: &str) -> Result<bool, StoreError> {
         let update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), webhook_sk(id))))
@@ -362,7 +362,7 @@ impl Store {
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":now", s(now))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let event = Event::new(
             EventType::WebhookDisabled,
             None,
@@ -376,14 +376,14 @@ impl Store {
         match self.transact(tx).await {
             Ok(()) => Ok(true),
             Err(TxError::Cancelled(reasons)) if failed_at(&reasons, enabled).is_some() => Ok(false),
-            Err(e) => Err(e.into_api_error()),
+            Err(e) => Err(e.into_error()),
         }
     }
 
     /// Records a failed attempt on an endpoint (the item at `sk`: a webhook or a
     /// subscriber): starts its failure run if none is running, and returns when the run
     /// started (`None` when the endpoint is gone).
-    pub async fn mark_endpoint_failing(&self, org: Uuid, sk: &str, now: &str) -> Result<Option<String>, ApiError> {
+    pub async fn mark_endpoint_failing(&self, org: Uuid, sk: &str, now: &str) -> Result<Option<String>, StoreError> {
         let out = self
             .client()
             .update_item()
@@ -413,7 +413,7 @@ impl Store {
     }
 
     /// Ends an endpoint's failure run after a success.
-    pub async fn clear_endpoint_failing(&self, org: Uuid, sk: &str) -> Result<(), ApiError> {
+    pub async fn clear_endpoint_failing(&self, org: Uuid, sk: &str) -> Result<(), StoreError> {
         let out = self
             .client()
             .update_item()

@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Item;
-use crate::error::{ApiError, error_chain};
+use super::error::StoreError;
 use crate::hex::lower as hex;
+use crate::telemetry::error_chain;
 
 /// Attempts per call (the SDK's standard retry mode: three).
 const ATTEMPTS: u32 = 3;
@@ -61,15 +62,15 @@ pub(crate) enum Failure {
     /// the item as it was.
     Refused { code: String, message: String, item: Option<Item> },
     /// Anything else, already translated (503 when the store is unreachable or busy).
-    Failed(ApiError),
+    Failed(StoreError),
 }
 
 impl Failure {
     /// For callers that expected no refusal.
-    pub(crate) fn into_api_error(self) -> ApiError {
+    pub(crate) fn into_error(self) -> StoreError {
         match self {
             Self::Failed(e) => e,
-            Self::Refused { code, message, .. } => ApiError::internal(format!("DynamoDB refused: {code}: {message}")),
+            Self::Refused { code, message, .. } => StoreError::internal(format!("DynamoDB refused: {code}: {message}")),
         }
     }
 
@@ -170,11 +171,11 @@ impl Wire {
     /// Sends `operation` with `body`, retrying what the SDK would retry (connection
     /// failures, timeouts, 5xx, throttling) with backoff, within the call timeout.
     pub(crate) async fn call<T: DeserializeOwned>(&self, operation: &str, body: &impl Serialize) -> Result<T, Failure> {
-        let body: bytes::Bytes = serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?.into();
+        let body: bytes::Bytes = serde_json::to_vec(body).map_err(|e| Failure::Failed(StoreError::internal(e)))?.into();
         if let Some(observer) = &self.observer {
             observer
                 .before_send(operation, &body)
-                .map_err(|e| Failure::Failed(ApiError::internal(format!("{operation}: {e}"))))?;
+                .map_err(|e| Failure::Failed(StoreError::internal(format!("{operation}: {e}"))))?;
         }
         self.attempts(API, operation, body).await
     }
@@ -187,7 +188,7 @@ impl Wire {
         operation: &str,
         body: &impl Serialize,
     ) -> Result<T, Failure> {
-        let body: bytes::Bytes = serde_json::to_vec(body).map_err(|e| Failure::Failed(ApiError::internal(e)))?.into();
+        let body: bytes::Bytes = serde_json::to_vec(body).map_err(|e| Failure::Failed(StoreError::internal(e)))?.into();
         self.attempts(STREAMS_API, operation, body).await
     }
 
@@ -209,7 +210,7 @@ impl Wire {
             let cause = match tokio::time::timeout(ATTEMPT_TIMEOUT.min(time_left), self.exchange(request)).await {
                 Ok(Ok((status, bytes))) if status.is_success() => {
                     return serde_json::from_slice(&bytes).map_err(|e| {
-                        Failure::Failed(ApiError::internal(format!("{operation}: unreadable response: {e}")))
+                        Failure::Failed(StoreError::internal(format!("{operation}: unreadable response: {e}")))
                     });
                 }
                 Ok(Ok((status, bytes))) => {
@@ -229,7 +230,7 @@ impl Wire {
             };
             let delay = retry_delay(attempt);
             if last || tokio::time::Instant::now() + delay >= deadline {
-                return Err(Failure::Failed(ApiError::ServiceUnavailable(cause.into())));
+                return Err(Failure::Failed(StoreError::Unavailable(cause.into())));
             }
             tracing::debug!(cause, attempt, "retrying a DynamoDB call");
             tokio::time::sleep(delay).await;
@@ -267,7 +268,7 @@ impl Wire {
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| Failure::Failed(ApiError::ServiceUnavailable(format!("loading credentials: {e}").into())))?;
+            .map_err(|e| Failure::Failed(StoreError::Unavailable(format!("loading credentials: {e}").into())))?;
         *self.credentials.lock().expect("not poisoned") = Some(credentials.clone());
         Ok(credentials)
     }
