@@ -64,4 +64,13 @@ impl AppState {
     pub fn now(&self) -> String {
         crate::clock::timestamp(self.clock.now())
     }
+
+    /// The context of a write by the request's key, at this instant (read once).
+    pub fn write<'a>(
+        &self,
+        who: &crate::store::api_keys::Principal,
+        idem: Option<&'a crate::store::idempotency::IdempotencyKey>,
+    ) -> crate::store::write::Write<'a> {
+        crate::store::write::Write::new(who.org_id, who.actor(), self.clock.now()).idempotent(idem)
+    }
 }

@@ -6,6 +6,7 @@ use axum::http::Request;
 use livestatus_shared::clock::{Clock, timestamp};
 use livestatus_shared::domain::Scope;
 use livestatus_shared::store::api_keys::NewKey;
+use livestatus_shared::store::write::Write;
 use livestatus_tests::TestApp;
 
 async fn app() -> TestApp {
@@ -47,10 +48,12 @@ async fn a_revoked_key_is_refused_on_its_very_next_request() {
     let (record, key) = app
         .store
         .create_key(
-            app.org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(
+                app.org,
+                livestatus_shared::store::events::Actor::operator(),
+                "2026-01-01T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            ),
             NewKey { name: "to revoke".into(), scopes: &[], expires_at: None, rate_limit: 60 },
-            "2026-01-01T00:00:00.000Z",
         )
         .await
         .unwrap();
@@ -58,10 +61,8 @@ async fn a_revoked_key_is_refused_on_its_very_next_request() {
 
     app.store
         .revoke_key(
-            app.org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(app.org, livestatus_shared::store::events::Actor::operator(), app.clock.now()),
             record.id,
-            &timestamp(app.clock.now()),
         )
         .await
         .unwrap();
@@ -77,10 +78,12 @@ async fn an_expired_key_gets_401_invalid_api_key() {
     let (_, key) = app
         .store
         .create_key(
-            app.org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(
+                app.org,
+                livestatus_shared::store::events::Actor::operator(),
+                "2026-01-01T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            ),
             NewKey { name: "short-lived".into(), scopes: &[], expires_at: Some(soon), rate_limit: 60 },
-            "2026-01-01T00:00:00.000Z",
         )
         .await
         .unwrap();

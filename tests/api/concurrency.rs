@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use livestatus_shared::store::api_keys::NewKey;
+use livestatus_shared::store::write::Write;
 use livestatus_tests::TestApp;
 use serde_json::json;
 
@@ -30,10 +31,12 @@ async fn thirty_two_clients_on_one_page_leave_a_state_that_matches_what_they_wer
     let (_, key) = app
         .store
         .create_key(
-            app.org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(
+                app.org,
+                livestatus_shared::store::events::Actor::operator(),
+                "2026-11-22T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            ),
             NewKey { name: "burst".into(), scopes: &[], expires_at: None, rate_limit: 1_000_000 },
-            "2026-11-22T00:00:00.000Z",
         )
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! monitor never overrides planned maintenance.
 
 use chrono::Duration;
+use livestatus_shared::store::write::Write;
 use livestatus_tests::TestApp;
 use serde_json::{Value, json};
 
@@ -602,7 +603,7 @@ async fn slow_target(delay: Option<std::time::Duration>) -> String {
 async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32) {
     use livestatus_shared::store::events::Actor;
     use livestatus_shared::store::monitors::NewMonitor;
-    let now = livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(&*app.clock));
+    let now = livestatus_shared::clock::Clock::now(&*app.clock);
     use futures::StreamExt;
     let results: Vec<_> = futures::stream::iter((0..n).map(|i| {
         let new = NewMonitor {
@@ -620,8 +621,7 @@ async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32)
             success_threshold: 2,
             paused: false,
         };
-        let now = now.clone();
-        async move { app.store.create_monitor(app.org, &Actor::operator(), new, None, &now, 0).await }
+        async move { app.store.create_monitor(&Write::new(app.org, Actor::operator(), now), new).await }
     }))
     .buffer_unordered(16)
     .collect()

@@ -2,6 +2,7 @@
 //! paged by cursor, filtered by status, open and page, in one query per page of results.
 
 use livestatus_shared::domain::Plan;
+use livestatus_shared::store::write::Write;
 use livestatus_tests::TestApp;
 use serde_json::{Value, json};
 
@@ -198,6 +199,7 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
         .unwrap();
     let store = Store::new(client.clone(), &table);
     let now = "2026-11-22T10:00:00.000Z";
+    let at = now.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
     let org = store.create_org("Old".into(), livestatus_shared::domain::Plan::Pro, now).await.unwrap().id;
     let page = uuid::Uuid::now_v7();
     let new_page = NewPage {
@@ -209,7 +211,10 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
         is_public: true,
         auto_incidents: false,
     };
-    store.create_page(org, &livestatus_shared::store::events::Actor::operator(), new_page, now).await.unwrap();
+    store
+        .create_page(&Write::new(org, livestatus_shared::store::events::Actor::operator(), at), new_page)
+        .await
+        .unwrap();
     let incident = NewIncident {
         id: uuid::Uuid::now_v7(),
         title: "Written before GSI2".into(),
@@ -221,7 +226,7 @@ async fn a_table_from_before_gsi2_gets_the_index_and_its_old_incidents_and_updat
     };
     let id = incident.id;
     store
-        .create_incident(org, &livestatus_shared::store::events::Actor::operator(), page, incident, None, now, 0)
+        .create_incident(&Write::new(org, livestatus_shared::store::events::Actor::operator(), at), page, incident)
         .await
         .unwrap();
     client

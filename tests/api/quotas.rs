@@ -5,6 +5,7 @@ use livestatus_shared::domain::Plan;
 use livestatus_shared::outbound::sealing::{Owner, TokenPurpose};
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::subscribers::{Contact, NewSubscriber};
+use livestatus_shared::store::write::Write;
 use livestatus_tests::{TestApp, TestResponse, all_routes, unique_slug};
 use serde_json::json;
 use uuid::Uuid;
@@ -156,9 +157,8 @@ async fn a_full_page_takes_no_more_active_subscribers_by_api_or_by_confirmation_
                 service_ids: Vec::new(),
                 confirmed: true,
             };
-            let at = livestatus_shared::clock::timestamp(now);
             app.store
-                .create_subscriber(app.org, &Actor::operator(), page_id, new, None, &at, now.timestamp())
+                .create_subscriber(&Write::new(app.org, Actor::operator(), now), page_id, new, &|_| Vec::new())
                 .await
                 .unwrap();
         }

@@ -8,6 +8,7 @@ use livestatus_shared::clock::{Clock, timestamp};
 use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
 use livestatus_shared::store::incidents::NewIncident;
 use livestatus_shared::store::services::NewService;
+use livestatus_shared::store::write::Write;
 use livestatus_tests::{TestApp, TestResponse, unique_slug};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -223,13 +224,9 @@ async fn incidents_json_lists_the_50_most_recent_and_unresolved_only_the_open_on
         ids.push(new.id);
         app.store
             .create_incident(
-                org,
-                &livestatus_shared::store::events::Actor::operator(),
+                &Write::new(org, livestatus_shared::store::events::Actor::operator(), app.clock.now()),
                 page_id,
                 new,
-                None,
-                &timestamp(app.clock.now()),
-                0,
             )
             .await
             .unwrap();
@@ -544,7 +541,7 @@ async fn the_page_shows_the_banner_active_timelines_bars_and_quiet_days() {
 async fn big_page(app: &TestApp, services: usize, incidents: usize) -> String {
     let (slug, page) = public_page(app, json!({"name": "Big"})).await;
     let page = Uuid::parse_str(&page).unwrap();
-    let now = timestamp(app.clock.now());
+    let _now = timestamp(app.clock.now());
     let mut ids = Vec::new();
     for n in 0..services {
         let new = NewService {
@@ -556,7 +553,11 @@ async fn big_page(app: &TestApp, services: usize, incidents: usize) -> String {
         };
         ids.push(new.id);
         app.store
-            .create_service(app.org, &livestatus_shared::store::events::Actor::operator(), page, new, None, &now, 0)
+            .create_service(
+                &Write::new(app.org, livestatus_shared::store::events::Actor::operator(), app.clock.now()),
+                page,
+                new,
+            )
             .await
             .unwrap();
     }
@@ -572,7 +573,11 @@ async fn big_page(app: &TestApp, services: usize, incidents: usize) -> String {
         };
         let id = new.id;
         app.store
-            .create_incident(app.org, &livestatus_shared::store::events::Actor::operator(), page, new, None, &now, 0)
+            .create_incident(
+                &Write::new(app.org, livestatus_shared::store::events::Actor::operator(), app.clock.now()),
+                page,
+                new,
+            )
             .await
             .unwrap();
         let update = livestatus_shared::store::incidents::NewUpdate {
@@ -582,13 +587,9 @@ async fn big_page(app: &TestApp, services: usize, incidents: usize) -> String {
         };
         app.store
             .add_incident_update(
-                app.org,
-                &livestatus_shared::store::events::Actor::operator(),
+                &Write::new(app.org, livestatus_shared::store::events::Actor::operator(), app.clock.now()),
                 id,
                 update,
-                None,
-                &now,
-                0,
             )
             .await
             .unwrap();

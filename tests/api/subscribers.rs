@@ -648,13 +648,13 @@ async fn a_page_takes_a_hundred_sign_ups_an_hour_and_holds_at_most_a_thousand_un
 
     // A thousand unconfirmed subscribers: no more sign-ups until some expire.
     let page_id = uuid::Uuid::parse_str(&page).unwrap();
-    let now = livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(app.clock.as_ref()));
-    let (store, org, epoch) = (&app.store, app.org, app.clock_secs());
+    let now = livestatus_shared::store::write::Now::new(livestatus_shared::clock::Clock::now(app.clock.as_ref()));
+    let (store, org) = (&app.store, app.org);
     let now = &now;
     futures::StreamExt::for_each_concurrent(futures::stream::iter(0..900), 16, |_| async move {
         let email = format!("{}@example.test", unique_slug("bulk"));
         let email = livestatus_shared::domain::EmailAddress::parse("email", &email).unwrap();
-        store.sign_up(org, page_id, email, Vec::new(), now, epoch).await.unwrap();
+        store.sign_up(org, page_id, email, Vec::new(), now).await.unwrap();
     })
     .await;
     app.clock.advance(chrono::Duration::hours(1));

@@ -14,6 +14,7 @@ use livestatus_shared::clock::SystemClock;
 use livestatus_shared::domain::Plan;
 use livestatus_shared::store::Store;
 use livestatus_shared::store::api_keys::NewKey;
+use livestatus_shared::store::write::Write;
 use livestatus_tests::{TestResponse, all_routes, unique_slug};
 use serde_json::json;
 
@@ -93,10 +94,12 @@ async fn writes_during_an_outage_answer_503_and_every_acknowledged_write_survive
     let org = store.create_org("Faults".into(), Plan::Business, "2026-11-22T00:00:00.000Z").await.unwrap().id;
     let (_, key) = store
         .create_key(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(
+                org,
+                livestatus_shared::store::events::Actor::operator(),
+                "2026-11-22T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            ),
             NewKey { name: "burst".into(), scopes: &[], expires_at: None, rate_limit: 1_000_000 },
-            "2026-11-22T00:00:00.000Z",
         )
         .await
         .unwrap();

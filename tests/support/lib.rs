@@ -21,6 +21,7 @@ use livestatus_shared::outbound::sender::Sender;
 use livestatus_shared::store::Store;
 use livestatus_shared::store::api_keys::NewKey;
 use livestatus_shared::store::wire::CallObserver;
+use livestatus_shared::store::write::Write;
 use serde_json::Value;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -326,14 +327,11 @@ impl TestApp {
 
     /// A new key of `org` with `scopes` (empty: full access); returns the plaintext.
     pub async fn new_key(&self, org: Uuid, scopes: &[Scope]) -> String {
-        let now = timestamp(self.clock.now());
         let (_, plaintext) = self
             .store
             .create_key(
-                org,
-                &livestatus_shared::store::events::Actor::operator(),
+                &Write::new(org, livestatus_shared::store::events::Actor::operator(), self.clock.now()),
                 NewKey { name: "test key".into(), scopes, expires_at: None, rate_limit: 60 },
-                &now,
             )
             .await
             .unwrap();

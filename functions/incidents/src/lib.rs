@@ -140,10 +140,7 @@ async fn create_incident(
         affected_service_ids: service_ids(body.affected_service_ids.unwrap_or_default())?,
         notify_subscribers: body.notify_subscribers.unwrap_or(true),
     };
-    let outcome = state
-        .store
-        .create_incident(who.org_id, &who.actor(), page, new, request.key.as_ref(), &state.now(), state.now_epoch())
-        .await?;
+    let outcome = state.store.create_incident(&state.write(&who, request.key.as_ref()), page, new).await?;
     Ok(created(outcome))
 }
 
@@ -170,7 +167,7 @@ async fn update_incident(
         affected_service_ids: body.affected_service_ids.map(service_ids).transpose()?,
         notify_subscribers: body.notify_subscribers.unwrap_or(true),
     };
-    let incident = state.store.update_incident(who.org_id, &who.actor(), id, patch, &state.now()).await?;
+    let incident = state.store.update_incident(&state.write(&who, None), id, patch).await?;
     Ok(data(StatusCode::OK, incident))
 }
 
@@ -186,13 +183,9 @@ async fn create_incident_update(
     let outcome = state
         .store
         .add_incident_update(
-            who.org_id,
-            &who.actor(),
+            &state.write(&who, request.key.as_ref()),
             id,
             NewUpdate { body, status: request.body.status, notify_subscribers },
-            request.key.as_ref(),
-            &state.now(),
-            state.now_epoch(),
         )
         .await?;
     Ok(created(outcome))
@@ -204,6 +197,6 @@ async fn delete_incident(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Incident")?;
-    state.store.delete_incident(who.org_id, &who.actor(), id, &state.now()).await?;
+    state.store.delete_incident(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -125,10 +125,8 @@ async fn create_key(
     let (key, plaintext) = state
         .store
         .create_key(
-            who.org_id,
-            &who.actor(),
+            &state.write(&who, None),
             NewKey { name, scopes: &scopes, expires_at: expires, rate_limit: limits.requests_per_minute },
-            &timestamp(now),
         )
         .await?;
     Ok(data(StatusCode::CREATED, view(&key, &timestamp(now), Some(plaintext.expose()))))
@@ -140,7 +138,7 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "API key")?;
-    state.store.revoke_key(who.org_id, &who.actor(), id, &state.now()).await?;
+    state.store.revoke_key(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -133,18 +133,7 @@ async fn create_maintenance(
         notify_subscribers: body.notify_subscribers.unwrap_or(true),
         remind_before_minutes: body.remind_before_minutes.map(remind).transpose()?,
     };
-    let outcome = state
-        .store
-        .create_maintenance(
-            who.org_id,
-            &who.actor(),
-            page,
-            new,
-            request.key.as_ref(),
-            state.clock.now(),
-            state.now_epoch(),
-        )
-        .await?;
+    let outcome = state.store.create_maintenance(&state.write(&who, request.key.as_ref()), page, new).await?;
     Ok(created(outcome))
 }
 
@@ -174,7 +163,7 @@ async fn update_maintenance(
         auto_complete: body.auto_complete,
         remind_before_minutes: body.remind_before_minutes.map(|r| r.map(remind).transpose()).transpose()?,
     };
-    let updated = state.store.update_maintenance(who.org_id, &who.actor(), id, patch, state.clock.now()).await?;
+    let updated = state.store.update_maintenance(&state.write(&who, None), id, patch).await?;
     Ok(data(StatusCode::OK, updated))
 }
 
@@ -193,15 +182,7 @@ async fn create_maintenance_update(
     };
     let outcome = state
         .store
-        .add_maintenance_update(
-            who.org_id,
-            &who.actor(),
-            id,
-            NewMaintenanceUpdate { body, status },
-            request.key.as_ref(),
-            state.clock.now(),
-            state.now_epoch(),
-        )
+        .add_maintenance_update(&state.write(&who, request.key.as_ref()), id, NewMaintenanceUpdate { body, status })
         .await?;
     Ok(created(outcome))
 }
@@ -212,6 +193,6 @@ async fn cancel_maintenance(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Maintenance")?;
-    state.store.cancel_maintenance(who.org_id, &who.actor(), id, state.clock.now()).await?;
+    state.store.cancel_maintenance(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

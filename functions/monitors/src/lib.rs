@@ -197,10 +197,7 @@ async fn create_monitor(
         success_threshold: threshold("successThreshold", body.success_threshold.unwrap_or(2))?,
         paused: body.paused.unwrap_or(false),
     };
-    let outcome = state
-        .store
-        .create_monitor(who.org_id, &who.actor(), new, request.key.as_ref(), &state.now(), state.now_epoch())
-        .await?;
+    let outcome = state.store.create_monitor(&state.write(&who, request.key.as_ref()), new).await?;
     Ok(created(outcome))
 }
 
@@ -251,7 +248,7 @@ async fn update_monitor(
         success_threshold: body.success_threshold.map(|n| threshold("successThreshold", n)).transpose()?,
         paused: body.paused,
     };
-    let monitor = state.store.update_monitor(who.org_id, &who.actor(), id, patch, &state.now()).await?;
+    let monitor = state.store.update_monitor(&state.write(&who, None), id, patch).await?;
     Ok(data(StatusCode::OK, monitor))
 }
 
@@ -261,7 +258,7 @@ async fn delete_monitor(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Monitor")?;
-    state.store.delete_monitor(who.org_id, &who.actor(), id, &state.now()).await?;
+    state.store.delete_monitor(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -17,7 +17,7 @@ use livestatus_shared::notify;
 use livestatus_shared::outbound::sealing::{Owner, Sealer};
 use livestatus_shared::outbound::signing;
 use livestatus_shared::store::events::{EventFilter, EventType};
-use livestatus_shared::store::idempotency::{Idempotent, Outcome};
+use livestatus_shared::store::idempotency::Outcome;
 use livestatus_shared::store::webhooks::{NewWebhook, ROTATION_OVERLAP_SECS, Webhook, WebhookPatch};
 use livestatus_shared::{ApiError, AppState, domain};
 use serde::{Deserialize, Serialize};
@@ -211,12 +211,8 @@ async fn create_webhook(
     let record = |webhook: &Webhook| {
         sealed_answer(&state.sealer, &WithSecret { webhook: webhook.clone(), secret: secret.clone() })
     };
-    let idem = key.as_ref().map(|key| Idempotent { key, record: &record });
     let sealed = state.sealer.seal_for(&secret, Owner::Webhook { org: who.org_id, id: new.id });
-    let outcome = state
-        .store
-        .create_webhook(who.org_id, &who.actor(), new, sealed, idem, &state.now(), state.now_epoch())
-        .await?;
+    let outcome = state.store.create_webhook(&state.write(&who, key.as_ref()), new, sealed, &record).await?;
     created_or_replayed(&state, outcome, |webhook| WithSecret { webhook, secret: secret.clone() })
 }
 
@@ -277,7 +273,7 @@ async fn update_webhook(
         description: body.description.map(|d| d.map(description).transpose()).transpose()?,
         enabled: body.enabled,
     };
-    let webhook = state.store.update_webhook(who.org_id, &who.actor(), id, patch, &state.now()).await?;
+    let webhook = state.store.update_webhook(&state.write(&who, None), id, patch).await?;
     Ok(data(StatusCode::OK, webhook))
 }
 
@@ -287,7 +283,7 @@ async fn delete_webhook(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Webhook")?;
-    state.store.delete_webhook(who.org_id, &who.actor(), id, &state.now()).await?;
+    state.store.delete_webhook(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -303,11 +299,9 @@ async fn rotate_secret(
     let webhook = state
         .store
         .rotate_webhook_secret(
-            who.org_id,
-            &who.actor(),
+            &state.write(&who, None),
             id,
             state.sealer.seal_for(&secret, Owner::Webhook { org: who.org_id, id }),
-            &state.now(),
             &until,
         )
         .await?;

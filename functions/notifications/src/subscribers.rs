@@ -10,7 +10,6 @@ use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
 use livestatus_shared::notify;
 use livestatus_shared::outbound::sealing::Owner;
 use livestatus_shared::outbound::signing;
-use livestatus_shared::store::idempotency::Idempotent;
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
 use livestatus_shared::store::subscribers::{Contact, NewSubscriber, Subscriber, SubscriberRecord, SubscriberState};
 use livestatus_shared::{ApiError, AppState};
@@ -111,11 +110,7 @@ pub(crate) async fn create_subscriber(
     let record = |subscriber: &Subscriber| {
         crate::sealed_answer(&state.sealer, &WithSecret { subscriber: subscriber.clone(), secret: secret.clone() })
     };
-    let idem = key.as_ref().map(|key| Idempotent { key, record: &record });
-    let outcome = state
-        .store
-        .create_subscriber(who.org_id, &who.actor(), page, new, idem, &state.now(), state.now_epoch())
-        .await?;
+    let outcome = state.store.create_subscriber(&state.write(&who, key.as_ref()), page, new, &record).await?;
     crate::created_or_replayed(&state, outcome, |subscriber| WithSecret { subscriber, secret: secret.clone() })
 }
 
@@ -165,14 +160,7 @@ pub(crate) async fn delete_subscriber(
     let from = [SubscriberState::Pending, SubscriberState::Active, SubscriberState::Quarantined];
     state
         .store
-        .set_subscriber_state(
-            who.org_id,
-            &who.actor(),
-            record.subscriber.id,
-            &from,
-            SubscriberState::Unsubscribed,
-            &state.now(),
-        )
+        .set_subscriber_state(&state.write(&who, None), record.subscriber.id, &from, SubscriberState::Unsubscribed)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

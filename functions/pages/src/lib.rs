@@ -100,7 +100,7 @@ async fn create_page(
         is_public: body.is_public.unwrap_or(true),
         auto_incidents: body.auto_incidents.unwrap_or(false),
     };
-    let page = state.store.create_page(who.org_id, &who.actor(), new, &state.now()).await?;
+    let page = state.store.create_page(&state.write(&who, None), new).await?;
     Ok(data(StatusCode::CREATED, page))
 }
 
@@ -125,7 +125,7 @@ async fn update_page(
         is_public: body.is_public,
         auto_incidents: body.auto_incidents,
     };
-    let page = state.store.update_page(who.org_id, &who.actor(), id, patch, &state.now()).await?;
+    let page = state.store.update_page(&state.write(&who, None), id, patch).await?;
     Ok(data(StatusCode::OK, page))
 }
 
@@ -135,6 +135,6 @@ async fn delete_page(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Page")?;
-    state.store.delete_page(who.org_id, &who.actor(), id, &state.now()).await?;
+    state.store.delete_page(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -96,10 +96,7 @@ async fn create_service(
         current_status: body.current_status.unwrap_or_default(),
         display_order: display_order(body.display_order.unwrap_or(0))?,
     };
-    let outcome = state
-        .store
-        .create_service(who.org_id, &who.actor(), page, new, request.key.as_ref(), &state.now(), state.now_epoch())
-        .await?;
+    let outcome = state.store.create_service(&state.write(&who, request.key.as_ref()), page, new).await?;
     Ok(created(outcome))
 }
 
@@ -131,8 +128,7 @@ async fn update_service(
         display_order: body.display_order.map(display_order).transpose()?,
         unless_in_maintenance: false,
     };
-    let service =
-        state.store.update_service(who.org_id, &who.actor(), id, patch, StatusSource::Api, &state.now()).await?;
+    let service = state.store.update_service(&state.write(&who, None), id, patch, StatusSource::Api).await?;
     Ok(data(StatusCode::OK, service))
 }
 
@@ -142,7 +138,7 @@ async fn delete_service(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Service")?;
-    state.store.delete_service(who.org_id, &who.actor(), id, &state.now()).await?;
+    state.store.delete_service(&state.write(&who, None), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -15,6 +15,7 @@ use livestatus_shared::store::StoreError;
 use livestatus_shared::store::events::Actor;
 use livestatus_shared::store::pages::Page;
 use livestatus_shared::store::subscribers::{PENDING_MAX, PENDING_SECS, SubscriberState, UNSUBSCRIBE_LINK_SECS};
+use livestatus_shared::store::write::{Now, Write};
 use livestatus_shared::{ApiError, AppState};
 use uuid::Uuid;
 
@@ -129,7 +130,7 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
             return Err(ApiError::invalid_field("serviceIds", "names too many services"));
         }
         let services = page_services(&state, org, &page, form.service_ids).await?;
-        state.store.sign_up(org, page.id, email.clone(), services, &state.now(), state.now_epoch()).await?;
+        state.store.sign_up(org, page.id, email.clone(), services, &Now::new(state.clock.now())).await?;
         Ok(email)
     }
     .await;
@@ -174,7 +175,7 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
             drop(e);
             answer
         }
-        (Err(e), _) => private(ApiError::from(e).into_response()),
+        (Err(e), _) => private(e.into_response()),
     }
 }
 
@@ -267,12 +268,10 @@ pub async fn get_confirm(
             let done = state
                 .store
                 .set_subscriber_state(
-                    org,
-                    &actor,
+                    &Write::new(org, actor, state.clock.now()),
                     id,
                     &[SubscriberState::Pending],
                     SubscriberState::Active,
-                    &state.now(),
                 )
                 .await;
             match done {
@@ -367,7 +366,12 @@ pub async fn post_unsubscribe(
     let from = [SubscriberState::Pending, SubscriberState::Active, SubscriberState::Quarantined];
     let done = state
         .store
-        .set_subscriber_state(org, &Actor::subscriber(id), id, &from, SubscriberState::Unsubscribed, &state.now())
+        .set_subscriber_state(
+            &Write::new(org, Actor::subscriber(id), state.clock.now()),
+            id,
+            &from,
+            SubscriberState::Unsubscribed,
+        )
         .await;
     match done {
         // Already unsubscribed or gone: the same answer; the link did its job.

@@ -7,6 +7,7 @@ use livestatus_shared::clock::{Clock, SystemClock, timestamp};
 use livestatus_shared::domain::{self, Plan, Scope};
 use livestatus_shared::store::Store;
 use livestatus_shared::store::api_keys::NewKey;
+use livestatus_shared::store::write::Write;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -161,10 +162,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let (key, plaintext) = store
                 .create_key(
-                    org,
-                    &livestatus_shared::store::events::Actor::operator(),
+                    &Write::new(org, livestatus_shared::store::events::Actor::operator(), SystemClock.now()),
                     NewKey { name, scopes: &scopes, expires_at: None, rate_limit: limit },
-                    &now,
                 )
                 .await
                 .map_err(api)?;
@@ -187,7 +186,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let key_id = parse_id("--key-id", &key_id)?;
             store()
                 .await?
-                .revoke_key(org, &livestatus_shared::store::events::Actor::operator(), key_id, &now)
+                .revoke_key(
+                    &Write::new(org, livestatus_shared::store::events::Actor::operator(), SystemClock.now()),
+                    key_id,
+                )
                 .await
                 .map_err(api)?;
             json!({ "id": key_id, "revoked": true })
@@ -202,6 +204,7 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus, Slug};
     use livestatus_shared::store::{incidents::NewIncident, pages::NewPage, services::NewService};
     let id = |s: &str| Uuid::parse_str(s).expect("demo ids are UUIDs");
+    let at = chrono::DateTime::parse_from_rfc3339(now)?.to_utc();
     let out = json!({ "org": demo::ORG, "key": demo::KEY, "page": demo::PAGE, "service": demo::SERVICE, "incident": demo::INCIDENT });
     if store.get_org(id(demo::ORG)).await.map_err(api)?.is_some() {
         return Ok(out);
@@ -211,7 +214,7 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     let demo_key =
         NewKey { name: "Demo key (published; local only)".into(), scopes: &[], expires_at: None, rate_limit: 600 };
     store
-        .store_key(key, org, &livestatus_shared::store::events::Actor::operator(), demo_key, now)
+        .store_key(&Write::new(org, livestatus_shared::store::events::Actor::operator(), at), key, demo_key)
         .await
         .map_err(api)?;
     let page = NewPage {
@@ -223,7 +226,10 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
         is_public: true,
         auto_incidents: false,
     };
-    store.create_page(org, &livestatus_shared::store::events::Actor::operator(), page, now).await.map_err(api)?;
+    store
+        .create_page(&Write::new(org, livestatus_shared::store::events::Actor::operator(), at), page)
+        .await
+        .map_err(api)?;
     let service = NewService {
         id: id(demo::SERVICE),
         name: "API".into(),
@@ -233,13 +239,9 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     };
     store
         .create_service(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(org, livestatus_shared::store::events::Actor::operator(), at),
             id(demo::PAGE),
             service,
-            None,
-            now,
-            0,
         )
         .await
         .map_err(api)?;
@@ -254,13 +256,9 @@ async fn seed_demo(store: &Store, now: &str) -> anyhow::Result<serde_json::Value
     };
     store
         .create_incident(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(org, livestatus_shared::store::events::Actor::operator(), at),
             id(demo::PAGE),
             incident,
-            None,
-            now,
-            0,
         )
         .await
         .map_err(api)?;

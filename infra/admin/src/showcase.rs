@@ -10,6 +10,7 @@ use livestatus_shared::store::incidents::{NewIncident, NewUpdate};
 use livestatus_shared::store::maintenances::NewMaintenance;
 use livestatus_shared::store::pages::NewPage;
 use livestatus_shared::store::services::{NewService, ServicePatch, StatusSource};
+use livestatus_shared::store::write::Write;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -32,10 +33,8 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
     let org = store.create_org("Acme Cloud".into(), Plan::Business, &at(start)).await.map_err(api)?.id;
     let (_, key) = store
         .create_key(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(org, livestatus_shared::store::events::Actor::operator(), now),
             NewKey { name: "showcase".into(), scopes: &[], expires_at: None, rate_limit: 600 },
-            &at(now),
         )
         .await
         .map_err(api)?;
@@ -49,7 +48,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         auto_incidents: true,
     };
     let page = store
-        .create_page(org, &livestatus_shared::store::events::Actor::operator(), page, &at(start))
+        .create_page(&Write::new(org, livestatus_shared::store::events::Actor::operator(), start), page)
         .await
         .map_err(api)?
         .id;
@@ -65,13 +64,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         };
         let outcome = store
             .create_service(
-                org,
-                &livestatus_shared::store::events::Actor::operator(),
+                &Write::new(org, livestatus_shared::store::events::Actor::operator(), created),
                 page,
                 service,
-                None,
-                &at(created),
-                0,
             )
             .await
             .map_err(api)?;
@@ -104,24 +99,20 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         let patch = |s| ServicePatch { current_status: Some(s), ..ServicePatch::default() };
         store
             .update_service(
-                org,
-                &livestatus_shared::store::events::Actor::operator(),
+                &Write::new(org, livestatus_shared::store::events::Actor::operator(), from),
                 services[service],
                 patch(status),
                 StatusSource::Api,
-                &at(from),
             )
             .await
             .map_err(api)?;
         let until = from + Duration::minutes(minutes);
         store
             .update_service(
-                org,
-                &livestatus_shared::store::events::Actor::operator(),
+                &Write::new(org, livestatus_shared::store::events::Actor::operator(), until),
                 services[service],
                 patch(ServiceStatus::Operational),
                 StatusSource::Api,
-                &at(until),
             )
             .await
             .map_err(api)?;
@@ -187,12 +178,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
     let opened = now - Duration::minutes(48);
     store
         .update_service(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(org, livestatus_shared::store::events::Actor::operator(), opened),
             services[6],
             ServicePatch { current_status: Some(ServiceStatus::Degraded), ..ServicePatch::default() },
             StatusSource::Api,
-            &at(opened),
         )
         .await
         .map_err(api)?;
@@ -208,7 +197,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
     };
     let id = new.id;
     store
-        .create_incident(org, &livestatus_shared::store::events::Actor::operator(), page, new, None, &at(opened), 0)
+        .create_incident(&Write::new(org, livestatus_shared::store::events::Actor::operator(), opened), page, new)
         .await
         .map_err(api)?;
     let update = NewUpdate {
@@ -218,13 +207,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
     };
     store
         .add_incident_update(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
+            &Write::new(org, livestatus_shared::store::events::Actor::operator(), opened + Duration::minutes(21)),
             id,
             update,
-            None,
-            &at(opened + Duration::minutes(21)),
-            0,
         )
         .await
         .map_err(api)?;
@@ -270,7 +255,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<serde_json::Value> {
         };
         let id = new.id;
         let operator = livestatus_shared::store::events::Actor::operator();
-        store.create_maintenance(org, &operator, page, new, None, announced, 0).await.map_err(api)?;
+        store.create_maintenance(&Write::new(org, operator, announced), page, new).await.map_err(api)?;
         for step in [from, from + Duration::minutes(minutes)] {
             if step <= now {
                 store.advance_maintenance(org, id, step).await.map_err(api)?;
@@ -302,15 +287,7 @@ async fn open_incident(
     };
     let id = new.id;
     store
-        .create_incident(
-            org,
-            &livestatus_shared::store::events::Actor::operator(),
-            page,
-            new,
-            None,
-            &timestamp(opened),
-            0,
-        )
+        .create_incident(&Write::new(org, livestatus_shared::store::events::Actor::operator(), opened), page, new)
         .await
         .map_err(api)?;
     let statuses = [IncidentStatus::Identified, IncidentStatus::Monitoring, IncidentStatus::Resolved];
@@ -320,15 +297,7 @@ async fn open_incident(
         let at = opened + Duration::minutes(12 * (i as i64 + 1));
         let update = NewUpdate { body: (*body).into(), status: Some(status), notify_subscribers: true };
         store
-            .add_incident_update(
-                org,
-                &livestatus_shared::store::events::Actor::operator(),
-                id,
-                update,
-                None,
-                &timestamp(at),
-                0,
-            )
+            .add_incident_update(&Write::new(org, livestatus_shared::store::events::Actor::operator(), at), id, update)
             .await
             .map_err(api)?;
     }

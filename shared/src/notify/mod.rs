@@ -25,6 +25,7 @@ use crate::store::events::{Actor, Event, EventItem, EventType};
 use crate::store::schema;
 use crate::store::subscribers::{Subscriber, SubscriberRecord, SubscriberState};
 use crate::store::webhooks::WebhookRecord;
+use crate::store::write::Write;
 
 /// Delays before the retries after the first attempt (Standard Webhooks' schedule):
 /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; each varied by ±20%.
@@ -678,22 +679,20 @@ async fn stop_endpoint(
     org: Uuid,
     endpoint: &Endpoint,
     reason: &str,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     match endpoint {
         Endpoint::Webhook(w) => {
-            state.store.disable_webhook(org, w.webhook.id, reason, at).await?;
+            state.store.disable_webhook(org, w.webhook.id, reason, &timestamp(at)).await?;
         }
         Endpoint::Subscriber(s) => {
             state
                 .store
                 .set_subscriber_state(
-                    org,
-                    &Actor::schedule(),
+                    &Write::new(org, Actor::schedule(), at),
                     s.subscriber.id,
                     &[SubscriberState::Active],
                     SubscriberState::Quarantined,
-                    at,
                 )
                 .await?;
         }
@@ -778,13 +777,13 @@ async fn settle(
         state.store.clear_endpoint_failing(org, &sk).await?;
         Next::Delivered
     } else if sent.gone {
-        stop_endpoint(state, org, endpoint, "the endpoint answered 410 Gone", &at).await?;
+        stop_endpoint(state, org, endpoint, "the endpoint answered 410 Gone", started).await?;
         Next::Failed
     } else {
         if let Some(since) = state.store.mark_endpoint_failing(org, &sk, &at).await? {
             let since = DateTime::parse_from_rfc3339(&since).map_err(StoreError::internal)?.to_utc();
             if started - since >= Duration::seconds(QUARANTINE_SECS) {
-                stop_endpoint(state, org, endpoint, "every delivery failed for 24 hours", &at).await?;
+                stop_endpoint(state, org, endpoint, "every delivery failed for 24 hours", started).await?;
             }
         }
         next_after_failure(started, retry_number, sent.retry_after)

@@ -156,7 +156,7 @@ impl Sealer {
             .strip_prefix(version)
             .and_then(|b| STANDARD.decode(b).ok())
             .filter(|r| r.len() > 12)
-            .ok_or_else(|| Unsealable("is malformed"))?;
+            .ok_or(Unsealable("is malformed"))?;
         let (nonce, body) = raw.split_at(12);
         let plain = self
             .0

@@ -23,6 +23,7 @@ use crate::store::monitors::{
     CHECK_RETENTION_SECS, DayCounters, DueMonitor, LastCheck, MonitorState, Recorded, Transition, state_group,
 };
 use crate::store::services::{ServicePatch, StatusSource};
+use crate::store::write::Write;
 
 /// Checks in one batch, all in flight at once.
 pub const BATCH_SIZE: usize = 100;
@@ -223,7 +224,12 @@ async fn drive_service(state: &AppState, t: &Transition) -> Result<(), StoreErro
     let patch = ServicePatch { current_status: Some(status), unless_in_maintenance: true, ..ServicePatch::default() };
     match state
         .store
-        .update_service(t.org, &Actor::monitor(t.monitor.id), service, patch, StatusSource::Monitor, &state.now())
+        .update_service(
+            &Write::new(t.org, Actor::monitor(t.monitor.id), state.clock.now()),
+            service,
+            patch,
+            StatusSource::Monitor,
+        )
         .await
     {
         Ok(_) | Err(StoreError::NotFound(_)) => Ok(()),
@@ -272,7 +278,7 @@ async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), StoreErro
                 notify_subscribers: true,
             };
             let id = new.id;
-            state.store.create_incident(t.org, &actor, page_id, new, None, &now_s, state.now_epoch()).await?;
+            state.store.create_incident(&Write::new(t.org, actor, now), page_id, new).await?;
             opened.push(now.timestamp());
             state.store.set_monitor_incident(t.org, t.monitor.id, Some(id), &opened).await
         }
@@ -283,11 +289,7 @@ async fn auto_incident(state: &AppState, t: &Transition) -> Result<(), StoreErro
                 status: Some(IncidentStatus::Resolved),
                 notify_subscribers: true,
             };
-            match state
-                .store
-                .add_incident_update(t.org, &actor, incident, update, None, &now_s, state.now_epoch())
-                .await
-            {
+            match state.store.add_incident_update(&Write::new(t.org, actor, now), incident, update).await {
                 Ok(_) | Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }

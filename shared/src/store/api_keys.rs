@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::StoreError;
-use super::events::{Actor, Event, EventType, data_of};
+use super::events::{Event, EventType, data_of};
 use super::quotas::{Quota, returned_item};
+use super::write::Write;
 use super::{
     Item, Store, Tx, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item, wire,
 };
@@ -352,26 +353,19 @@ impl Store {
 
     /// Creates a key for an organization and returns it with its plaintext, which is not
     /// kept anywhere.
-    pub async fn create_key(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        new: NewKey<'_>,
-        now: &str,
-    ) -> Result<(ApiKey, PlaintextKey), StoreError> {
-        self.store_key(PlaintextKey::generate(), org, actor, new, now).await
+    pub async fn create_key(&self, w: &Write<'_>, new: NewKey<'_>) -> Result<(ApiKey, PlaintextKey), StoreError> {
+        self.store_key(w, PlaintextKey::generate(), new).await
     }
 
     /// Stores a key whose plaintext the caller chose: only for the published demo key of
     /// the sample events, on DynamoDB Local.
     pub async fn store_key(
         &self,
+        w: &Write<'_>,
         plaintext: PlaintextKey,
-        org: Uuid,
-        actor: &Actor,
         new: NewKey<'_>,
-        now: &str,
     ) -> Result<(ApiKey, PlaintextKey), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let NewKey { name, scopes, expires_at, rate_limit } = new;
         let hash = plaintext.hash();
         let key_id = Uuid::now_v7();
@@ -433,7 +427,8 @@ impl Store {
 
     /// Revokes a key of `org` by id, with its `key.revoked` event. Revoking a revoked key
     /// changes nothing.
-    pub async fn revoke_key(&self, org: Uuid, actor: &Actor, key_id: Uuid, now: &str) -> Result<(), StoreError> {
+    pub async fn revoke_key(&self, w: &Write<'_>, key_id: Uuid) -> Result<(), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let hash = self.key_hash_by_id(org, key_id).await?;
         let hash = hash.as_str();
         let revoke = Update::builder()

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::StoreError;
-use super::events::{Actor, Event, EventType};
-use super::idempotency::{IdempotencyKey, Outcome};
+use super::events::{Event, EventType};
+use super::idempotency::Outcome;
 use super::listing::Listing;
+use super::write::Write;
 use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, s, schema, sdk_error, to_item};
 use crate::domain::{Impact, IncidentStatus};
 
@@ -161,14 +162,11 @@ impl Store {
     /// transaction.
     pub async fn create_incident(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         page: Uuid,
         new: NewIncident,
-        idem: Option<&IdempotencyKey>,
-        now: &str,
-        now_epoch: i64,
     ) -> Result<Outcome<Incident>, StoreError> {
+        let (org, actor, idem, now, now_epoch) = (w.org, &w.actor, w.idem, w.now.text(), w.now.epoch());
         let id = new.id;
         let first =
             IncidentUpdate { id: Uuid::now_v7(), body: new.body, status: new.status, created_at: now.to_owned() };
@@ -379,14 +377,8 @@ impl Store {
     }
 
     /// Changes an incident's title, impact or affected services.
-    pub async fn update_incident(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        id: Uuid,
-        patch: IncidentPatch,
-        now: &str,
-    ) -> Result<Incident, StoreError> {
+    pub async fn update_incident(&self, w: &Write<'_>, id: Uuid, patch: IncidentPatch) -> Result<Incident, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let mut incident = self.get_incident(org, id).await?.ok_or_else(|| StoreError::not_found("Incident"))?;
         let mut changes = Changes::default();
         changes.set("updatedAt", s(now));
@@ -448,14 +440,11 @@ impl Store {
     /// it and stamps `resolvedAt`, any other status reopens it and clears `resolvedAt`.
     pub async fn add_incident_update(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         new: NewUpdate,
-        idem: Option<&IdempotencyKey>,
-        now: &str,
-        now_epoch: i64,
     ) -> Result<Outcome<IncidentUpdate>, StoreError> {
+        let (org, actor, idem, now, now_epoch) = (w.org, &w.actor, w.idem, w.now.text(), w.now.epoch());
         let NewUpdate { body, status, notify_subscribers } = new;
         // Optimistic: the incident's status is read, then changed only if still the same.
         for _ in 0..5 {
@@ -549,7 +538,8 @@ impl Store {
     /// The incident is first marked as deleting (it disappears for readers and accepts no
     /// more writes), then its updates and records go, then the incident itself: a delete
     /// interrupted at any point leaves a marked incident that the next delete finishes.
-    pub async fn delete_incident(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
+    pub async fn delete_incident(&self, w: &Write<'_>, id: Uuid) -> Result<(), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let incident_key = key(schema::org_pk(org), schema::incident_sk(id));
         let marked =
             self.mark_deleting(incident_key.clone(), now).await?.ok_or_else(|| StoreError::not_found("Incident"))?;

@@ -16,9 +16,10 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::events::{Actor, Event, EventType};
-use super::idempotency::{IdempotencyKey, Outcome};
+use super::idempotency::Outcome;
 use super::listing::Listing;
 use super::services::{HeldService, Hold};
+use super::write::Write;
 use super::{Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, s, schema, to_item};
 use crate::domain::MaintenanceStatus;
 pub use crate::domain::maintenance::{
@@ -121,17 +122,13 @@ impl Store {
     /// Schedules a window on a live page: the window, its first update, the checks that
     /// its services are on the page, its `maintenance.scheduled` event and the
     /// idempotency record, in one transaction.
-    #[allow(clippy::too_many_arguments)]
     pub async fn create_maintenance(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         page: Uuid,
         new: NewMaintenance,
-        idem: Option<&IdempotencyKey>,
-        now: DateTime<Utc>,
-        now_epoch: i64,
     ) -> Result<Outcome<Maintenance>, StoreError> {
+        let (org, actor, idem, now, now_epoch) = (w.org, &w.actor, w.idem, w.now.at(), w.now.epoch());
         check_times(new.scheduled_for, new.scheduled_until, now)?;
         let now_s = stamp(now);
         let first = new_update(new.body, MaintenanceStatus::Scheduled, &now_s);
@@ -308,13 +305,11 @@ impl Store {
     /// to or removed from a window in progress go under or come out of maintenance.
     pub async fn update_maintenance(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         patch: MaintenancePatch,
-        now: DateTime<Utc>,
     ) -> Result<Maintenance, StoreError> {
-        match self.change(org, actor, id, Change::Patch(patch), None, now, 0).await? {
+        match self.change(w, id, Change::Patch(patch)).await? {
             Answer::Maintenance(m) => Ok(m),
             _ => Err(StoreError::internal("a patch answers with the maintenance")),
         }
@@ -322,18 +317,13 @@ impl Store {
 
     /// Appends an update, moving the window to `in_progress`, `verifying` or `completed`
     /// when asked (and its services with it).
-    #[allow(clippy::too_many_arguments)]
     pub async fn add_maintenance_update(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         new: NewMaintenanceUpdate,
-        idem: Option<&IdempotencyKey>,
-        now: DateTime<Utc>,
-        now_epoch: i64,
     ) -> Result<Outcome<MaintenanceUpdate>, StoreError> {
-        match self.change(org, actor, id, Change::Update(new), idem, now, now_epoch).await? {
+        match self.change(w, id, Change::Update(new)).await? {
             Answer::Update(outcome) => Ok(outcome),
             _ => Err(StoreError::internal("an update answers with the update")),
         }
@@ -341,14 +331,8 @@ impl Store {
 
     /// Cancels a window not yet completed; one in progress gives its services back. A
     /// cancelled window stays listed; cancelling it again changes nothing.
-    pub async fn cancel_maintenance(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.change(org, actor, id, Change::Cancel, None, now, 0).await.map(|_| ())
+    pub async fn cancel_maintenance(&self, w: &Write<'_>, id: Uuid) -> Result<(), StoreError> {
+        self.change(w, id, Change::Cancel).await.map(|_| ())
     }
 
     /// The scheduler's work for one window at `now`: its reminder, start or completion,
@@ -358,7 +342,7 @@ impl Store {
         // A window whose start was missed by more than its length starts and completes
         // in one visit; three steps cover reminder, start and completion.
         for _ in 0..3 {
-            match self.change(org, &Actor::schedule(), id, Change::Due, None, now, 0).await {
+            match self.change(&Write::new(org, Actor::schedule(), now), id, Change::Due).await {
                 Ok(Answer::Nothing) | Err(StoreError::NotFound(_)) => break,
                 Ok(_) => made += 1,
                 Err(e) => return Err(e),
@@ -422,17 +406,8 @@ impl Store {
     /// Reads a window, plans `change`, and writes the window, its update, its services'
     /// holds and the events in one transaction conditioned on what was read; read again
     /// and replanned when something changed in between.
-    #[allow(clippy::too_many_arguments)]
-    async fn change(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        id: Uuid,
-        change: Change,
-        idem: Option<&IdempotencyKey>,
-        now: DateTime<Utc>,
-        now_epoch: i64,
-    ) -> Result<Answer, StoreError> {
+    async fn change(&self, w: &Write<'_>, id: Uuid, change: Change) -> Result<Answer, StoreError> {
+        let (org, actor, idem, now, now_epoch) = (w.org, &w.actor, w.idem, w.now.at(), w.now.epoch());
         let now_s = stamp(now);
         for _ in 0..5 {
             let (before, mut updates) =

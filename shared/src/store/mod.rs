@@ -20,6 +20,7 @@ pub mod streams;
 pub mod subscribers;
 pub mod webhooks;
 pub mod wire;
+pub mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;

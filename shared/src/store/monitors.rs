@@ -18,10 +18,11 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
-use super::idempotency::{IdempotencyKey, Outcome};
+use super::idempotency::Outcome;
 use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
 use super::schema::{self, check_sk, day_sk, monitor_sk, monitors_gsi1pk};
+use super::write::Write;
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, sdk_error, to_item};
 pub use crate::domain::monitor::{Check, DayCounters, LINKED_FOLLOWS_SERVICE, Monitor, MonitorPatch, NewMonitor};
 use crate::domain::monitor::{MonitorStatus, Runs, tally};
@@ -190,15 +191,8 @@ pub(crate) fn new_item(org: Uuid, new: NewMonitor, page: Option<Uuid>, now: &str
 impl Store {
     /// Creates a monitor, checked at once by the next tick. With a service, the service
     /// must be the organization's (its page is recorded for `?pageId=`).
-    pub async fn create_monitor(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        new: NewMonitor,
-        idem: Option<&IdempotencyKey>,
-        now: &str,
-        now_epoch: i64,
-    ) -> Result<Outcome<Monitor>, StoreError> {
+    pub async fn create_monitor(&self, w: &Write<'_>, new: NewMonitor) -> Result<Outcome<Monitor>, StoreError> {
+        let (org, actor, idem, now, now_epoch) = (w.org, &w.actor, w.idem, w.now.text(), w.now.epoch());
         let page = match new.service_id {
             Some(service) => Some(
                 self.get_service(org, service)
@@ -320,14 +314,8 @@ impl Store {
     /// Changes a monitor's settings. A changed URL, method or expectation starts its
     /// runs over (`pending`); pausing takes it off the schedule, resuming checks it at
     /// the next tick.
-    pub async fn update_monitor(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        id: Uuid,
-        patch: MonitorPatch,
-        now: &str,
-    ) -> Result<Monitor, StoreError> {
+    pub async fn update_monitor(&self, w: &Write<'_>, id: Uuid, patch: MonitorPatch) -> Result<Monitor, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         for _ in 0..5 {
             let before = self.monitor_item(org, id).await?.ok_or_else(|| StoreError::not_found("Monitor"))?;
             let mut after = before.clone();
@@ -364,7 +352,8 @@ impl Store {
     }
 
     /// Deletes a monitor (with its `monitor.deleted` event), then its checks and rollups.
-    pub async fn delete_monitor(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
+    pub async fn delete_monitor(&self, w: &Write<'_>, id: Uuid) -> Result<(), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let current = self.monitor_item(org, id).await?.ok_or_else(|| StoreError::not_found("Monitor"))?;
         if current.monitor.service_id == Some(id) {
             return Err(StoreError::Invalid(crate::domain::Invalid::Request(LINKED_FOLLOWS_SERVICE.into())));

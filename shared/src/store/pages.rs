@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::StoreError;
-use super::events::{Actor, Event, EventType, data_of};
+use super::events::{Event, EventType, data_of};
 use super::listing::Listing;
 use super::quotas::Quota;
+use super::write::Write;
 use super::{
     Changes, Item, Store, Tx, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item,
 };
@@ -115,7 +116,8 @@ fn plan_allows_another_page() -> (String, Vec<(String, AttributeValue)>) {
 
 impl Store {
     /// Creates a page, claiming its slug and counting it against the plan, atomically.
-    pub async fn create_page(&self, org: Uuid, actor: &Actor, new: NewPage, now: &str) -> Result<Page, StoreError> {
+    pub async fn create_page(&self, w: &Write<'_>, new: NewPage) -> Result<Page, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let page = Page {
             id: new.id,
             name: new.name,
@@ -225,14 +227,8 @@ impl Store {
 
     /// Applies a change to a page. A new slug is claimed and the old one freed in the same
     /// transaction as the page update.
-    pub async fn update_page(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        page_id: Uuid,
-        patch: PagePatch,
-        now: &str,
-    ) -> Result<Page, StoreError> {
+    pub async fn update_page(&self, w: &Write<'_>, page_id: Uuid, patch: PagePatch) -> Result<Page, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         if patch.is_empty() {
             return self.get_page(org, page_id).await?.ok_or_else(|| StoreError::not_found("Page"));
         }
@@ -318,7 +314,8 @@ impl Store {
     /// disappears for readers and accepts no new children), then its children are
     /// removed, then the page, its slug claim and its place in the page count go in one
     /// transaction. A retried delete of a half-deleted page finishes the job.
-    pub async fn delete_page(&self, org: Uuid, actor: &Actor, page_id: Uuid, now: &str) -> Result<(), StoreError> {
+    pub async fn delete_page(&self, w: &Write<'_>, page_id: Uuid) -> Result<(), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let page = self
             .mark_deleting(key(schema::org_pk(org), schema::page_sk(page_id)), now)
             .await?

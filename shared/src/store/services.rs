@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::events::{Actor, Event, EventType, data_of};
-use super::idempotency::{IdempotencyKey, Outcome};
+use super::idempotency::Outcome;
 use super::listing::Listing;
 use super::monitors::{LinkedWrites, NewMonitor};
 use super::quotas::{Quota, page_quota_failure, returned_item};
+use super::write::Write;
 use super::{Changes, Store, Tx, TxError, cursor, failed_at, from_item, get_s, key, n, s, schema, sdk_error, to_item};
 use crate::domain::ServiceStatus;
 use crate::domain::uptime::Change;
@@ -196,14 +197,11 @@ impl Store {
     /// Creates a service on a live page of `org`, with its idempotency record when given.
     pub async fn create_service(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         page: Uuid,
         new: NewService,
-        idem: Option<&IdempotencyKey>,
-        now: &str,
-        now_epoch: i64,
     ) -> Result<Outcome<Service>, StoreError> {
+        let (org, actor, idem, now, now_epoch) = (w.org, &w.actor, w.idem, w.now.text(), w.now.epoch());
         let service = Service {
             id: new.id,
             page_id: page,
@@ -298,13 +296,12 @@ impl Store {
     /// concurrent changes each record what they really replaced.
     pub async fn update_service(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         patch: ServicePatch,
         source: StatusSource,
-        now: &str,
     ) -> Result<Service, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         for _ in 0..5 {
             let current = self.get_service(org, id).await?.ok_or_else(|| StoreError::not_found("Service"))?;
             if patch.unless_in_maintenance && current.current_status == ServiceStatus::Maintenance {
@@ -429,7 +426,8 @@ impl Store {
 
     /// Deletes a service of `org` (with its `service.deleted` event) and then its status
     /// history.
-    pub async fn delete_service(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
+    pub async fn delete_service(&self, w: &Write<'_>, id: Uuid) -> Result<(), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let current = self.get_service(org, id).await?.ok_or_else(|| StoreError::not_found("Service"))?;
         let delete = Delete::builder()
             .table_name(self.table())

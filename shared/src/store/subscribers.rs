@@ -14,6 +14,7 @@ use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, page_quota_failure, returned_item};
+use super::write::{Now, Write};
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
 
@@ -205,18 +206,17 @@ impl Store {
     /// Adds a subscriber to a live page. An email address already on the page is a
     /// conflict. A pending email subscriber gets its confirmation email asked for in the
     /// same transaction; unconfirmed, it expires after [`PENDING_SECS`].
-    /// With an `Idempotency-Key`, its record goes in the same transaction (a retry replays).
-    #[allow(clippy::too_many_arguments)]
+    /// With an `Idempotency-Key`, its record (the bytes `record` makes of the new
+    /// subscriber) goes in the same transaction (a retry replays).
     pub async fn create_subscriber(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         page: Uuid,
         new: NewSubscriber,
-        idem: Option<Idempotent<'_, Subscriber>>,
-        now: &str,
-        now_epoch: i64,
+        record: &(dyn Fn(&Subscriber) -> Vec<u8> + Send + Sync),
     ) -> Result<Outcome<Subscriber>, StoreError> {
+        let (org, actor, now, now_epoch) = (w.org, &w.actor, w.now.text(), w.now.epoch());
+        let idem = w.idem.map(|key| Idempotent { key, record });
         let id = new.id;
         let actor =
             if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
@@ -325,9 +325,9 @@ impl Store {
         page: Uuid,
         email: EmailAddress,
         service_ids: Vec<Uuid>,
-        now: &str,
-        now_epoch: i64,
+        at: &Now,
     ) -> Result<SignUp, StoreError> {
+        let (now, now_epoch) = (at.text(), at.epoch());
         for _ in 0..3 {
             let new = NewSubscriber {
                 id: Uuid::now_v7(),
@@ -336,8 +336,8 @@ impl Store {
                 confirmed: false,
             };
             // The actor becomes the new subscriber's own id.
-            let placeholder = Actor::subscriber(Uuid::nil());
-            match self.create_subscriber(org, &placeholder, page, new, None, now, now_epoch).await {
+            let write = Write::new(org, Actor::subscriber(Uuid::nil()), at.at());
+            match self.create_subscriber(&write, page, new, &|_| Vec::new()).await {
                 Ok(_) => return Ok(SignUp::ConfirmationRequested),
                 Err(StoreError::Invalid(why)) if why.is("email", EMAIL_TAKEN) => {}
                 Err(e) => return Err(e),
@@ -484,13 +484,12 @@ impl Store {
     /// the expiry of a pending sign-up. `None` when it is in none of `from` (or gone).
     pub async fn set_subscriber_state(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         from: &[SubscriberState],
         to: SubscriberState,
-        now: &str,
     ) -> Result<Option<Subscriber>, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let kind = match to {
             SubscriberState::Active => EventType::SubscriberConfirmed,
             SubscriberState::Unsubscribed => EventType::SubscriberUnsubscribed,

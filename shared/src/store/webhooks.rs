@@ -11,6 +11,7 @@ use super::events::{Actor, Event, EventType, data_of};
 use super::idempotency::{Idempotent, Outcome};
 use super::listing::Listing;
 use super::quotas::{Quota, returned_item};
+use super::write::Write;
 use super::{Store, Tx, TxError, cursor, failed_at, from_item, key, s, schema, sdk_error, to_item};
 
 /// How long a rotated-out secret still signs.
@@ -122,18 +123,17 @@ pub fn webhook_sk(id: Uuid) -> String {
 
 impl Store {
     /// Creates a webhook with its first (sealed) secret, counting it on the organization;
-    /// with an `Idempotency-Key`, its record in the same transaction (a retry replays).
-    #[allow(clippy::too_many_arguments)]
+    /// with an `Idempotency-Key`, its record (the bytes `record` makes of the new webhook)
+    /// in the same transaction (a retry replays).
     pub async fn create_webhook(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         new: NewWebhook,
         sealed_secret: String,
-        idem: Option<Idempotent<'_, Webhook>>,
-        now: &str,
-        now_epoch: i64,
+        record: &(dyn Fn(&Webhook) -> Vec<u8> + Send + Sync),
     ) -> Result<Outcome<Webhook>, StoreError> {
+        let (org, actor, now, now_epoch) = (w.org, &w.actor, w.now.text(), w.now.epoch());
+        let idem = w.idem.map(|key| Idempotent { key, record });
         let webhook = Webhook {
             id: new.id,
             url: new.url,
@@ -221,15 +221,8 @@ impl Store {
 
     /// Changes a webhook: read, change, and write back on the condition that nobody
     /// changed it meanwhile (read again if someone did), with its event.
-    pub async fn update_webhook(
-        &self,
-        org: Uuid,
-        actor: &Actor,
-        id: Uuid,
-        patch: WebhookPatch,
-        now: &str,
-    ) -> Result<Webhook, StoreError> {
-        self.rewrite_webhook(org, actor, id, EventType::WebhookUpdated, now, |record| {
+    pub async fn update_webhook(&self, w: &Write<'_>, id: Uuid, patch: WebhookPatch) -> Result<Webhook, StoreError> {
+        self.rewrite_webhook(w, id, EventType::WebhookUpdated, |record| {
             let w = &mut record.webhook;
             if let Some(url) = &patch.url {
                 w.url.clone_from(url);
@@ -259,14 +252,13 @@ impl Store {
     /// those already expired are dropped.
     pub async fn rotate_webhook_secret(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         sealed_secret: String,
-        now: &str,
         overlap_until: &str,
     ) -> Result<Webhook, StoreError> {
-        self.rewrite_webhook(org, actor, id, EventType::WebhookSecretRotated, now, |record| {
+        let now = w.now.text();
+        self.rewrite_webhook(w, id, EventType::WebhookSecretRotated, |record| {
             record.secrets.retain(|s| s.expires_at.as_deref().is_none_or(|end| end > now));
             for secret in &mut record.secrets {
                 if secret.expires_at.as_deref().is_none_or(|end| end > overlap_until) {
@@ -284,13 +276,12 @@ impl Store {
 
     async fn rewrite_webhook(
         &self,
-        org: Uuid,
-        actor: &Actor,
+        w: &Write<'_>,
         id: Uuid,
         kind: EventType,
-        now: &str,
         change: impl Fn(&mut WebhookRecord),
     ) -> Result<WebhookRecord, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         for _ in 0..5 {
             let mut record = self.get_webhook(org, id).await?.ok_or_else(|| StoreError::not_found("Webhook"))?;
             let before = record.webhook.updated_at.clone();
@@ -327,7 +318,8 @@ impl Store {
 
     /// Deletes a webhook and its place in the count. Its deliveries stay in the log
     /// until they expire; pending ones end `failed` at their next attempt.
-    pub async fn delete_webhook(&self, org: Uuid, actor: &Actor, id: Uuid, now: &str) -> Result<(), StoreError> {
+    pub async fn delete_webhook(&self, w: &Write<'_>, id: Uuid) -> Result<(), StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), webhook_sk(id))))
