@@ -7,13 +7,13 @@ pub mod auth;
 #[cfg(feature = "store")]
 pub mod clock;
 pub mod cors;
+#[cfg(feature = "store")]
+pub mod delivery;
 pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod hex;
 pub mod http;
-#[cfg(feature = "store")]
-pub mod notify;
 pub mod outbound;
 pub mod routes;
 #[cfg(feature = "store")]

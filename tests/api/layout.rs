@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 /// What each top-level module of `shared/src` must not import: the layers above it.
 const FORBIDDEN: &[(&str, &[&str])] = &[
-    ("domain", &["store", "outbound", "state", "notify", "scheduler", "http", "routes", "auth", "cors", "error"]),
-    ("store", &["outbound", "state", "notify", "scheduler", "http", "routes", "auth", "cors", "error"]),
-    ("outbound", &["store", "state", "notify", "scheduler", "http", "routes", "auth", "cors", "error"]),
-    ("state", &["notify", "scheduler", "http", "routes", "auth", "cors", "error"]),
-    ("notify", &["scheduler", "http", "routes", "auth", "cors"]),
+    ("domain", &["store", "outbound", "state", "delivery", "scheduler", "http", "routes", "auth", "cors", "error"]),
+    ("store", &["outbound", "state", "delivery", "scheduler", "http", "routes", "auth", "cors", "error"]),
+    ("outbound", &["store", "state", "delivery", "scheduler", "http", "routes", "auth", "cors", "error"]),
+    ("state", &["delivery", "scheduler", "http", "routes", "auth", "cors", "error"]),
+    ("delivery", &["scheduler", "http", "routes", "auth", "cors"]),
     ("scheduler", &["http", "routes", "auth", "cors", "error"]),
 ];
 

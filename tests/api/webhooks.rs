@@ -12,7 +12,7 @@ use livestatus_notifications::stream::{self, StreamEvent};
 use livestatus_shared::clock::Clock;
 use livestatus_shared::outbound::Policy;
 use livestatus_shared::outbound::sender::Sender;
-use livestatus_shared::{AppState, notify, scheduler};
+use livestatus_shared::{AppState, delivery, scheduler};
 use livestatus_tests::{SEND_TIMEOUT, TestApp, all_routes, policy};
 use serde_json::{Value, json};
 
@@ -472,7 +472,7 @@ async fn retries_follow_the_schedule_within_the_jitter_and_honour_retry_after() 
         .collect();
     assert_eq!(attempts.len(), 8, "the first attempt and seven retries");
     assert_eq!(attempts[0], start);
-    for (i, base) in notify::RETRY_SCHEDULE_SECS.iter().enumerate() {
+    for (i, base) in delivery::RETRY_SCHEDULE_SECS.iter().enumerate() {
         let gap = (attempts[i + 1] - attempts[i]).num_seconds();
         // At most 20% early or late, plus up to one step of the walk (the tick's granularity
         // where the retry fell due: past the first hour the walk takes ten-minute steps).
@@ -614,13 +614,13 @@ async fn a_crash_after_sending_ends_delivered_with_the_same_webhook_id() {
     // (A first attempt that delivered is recorded with others in a batch write.)
     app.calls.fail("BatchWriteItem");
     let events = app.store.list_events(app.org, &Default::default(), app.clock_secs(), 1, None).await.unwrap();
-    notify::handle_event(&app.state, app.org, &events.items[0]).await.expect_err("recording the attempt failed");
+    delivery::handle_event(&app.state, app.org, &events.items[0]).await.expect_err("recording the attempt failed");
     app.calls.heal();
     assert_eq!(receiver.count(), 1);
     tick(&app).await;
     assert_eq!(receiver.count(), 1, "the lease holds it while the crashed attempt could still be live");
 
-    app.clock.advance(Duration::seconds(notify::LEASE_SECS + 1));
+    app.clock.advance(Duration::seconds(delivery::LEASE_SECS + 1));
     tick(&app).await;
 
     let got = receiver.received();

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use livestatus_shared::auth::Principal;
+use livestatus_shared::delivery;
 use livestatus_shared::http::{
     IdempotentJson, JsonBody, ListParams, created, data, data_body, list, nullable, path_id,
 };
-use livestatus_shared::notify;
 use livestatus_shared::outbound::sealing::{Owner, Sealer};
 use livestatus_shared::outbound::signing;
 use livestatus_shared::store::events::{EventFilter, EventType};
@@ -318,7 +318,7 @@ async fn test_webhook(
     if !record.webhook.enabled {
         return Err(ApiError::invalid_field("enabled", "the webhook is disabled; enable it to send a test"));
     }
-    let delivery = notify::ping(&state, who.org_id, &notify::Endpoint::Webhook(record)).await?;
+    let delivery = delivery::ping(&state, who.org_id, &delivery::Endpoint::Webhook(record)).await?;
     Ok(data(StatusCode::ACCEPTED, delivery))
 }
 
@@ -341,6 +341,6 @@ async fn retry_delivery(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "Delivery")?;
-    let delivery = notify::retry_now(&state, &who, id).await?.ok_or_else(|| ApiError::not_found("Delivery"))?;
+    let delivery = delivery::retry_now(&state, &who, id).await?.ok_or_else(|| ApiError::not_found("Delivery"))?;
     Ok(data(StatusCode::ACCEPTED, delivery))
 }

@@ -1,11 +1,11 @@
 //! The handlers of the two functions without routes. `notifier`: a batch of the table's
 //! stream records (event items only on AWS, by the event source mapping's filter), each
-//! fanned out by [`notify::handle_event`], answering with the partial batch failures
+//! fanned out by [`delivery::handle_event`], answering with the partial batch failures
 //! Lambda retries. (The scheduler runs [`livestatus_shared::scheduler`].)
 
 use futures::StreamExt;
 use livestatus_shared::AppState;
-use livestatus_shared::notify;
+use livestatus_shared::delivery;
 use serde::{Deserialize, Serialize};
 
 /// A DynamoDB stream event as Lambda sends it (only the fields used).
@@ -63,10 +63,10 @@ pub async fn handle_records(state: &AppState, event: StreamEvent) -> BatchRespon
             if record.event_name != "INSERT" {
                 return (sequence, true);
             }
-            let Some((org, event)) = record.dynamodb.new_image.and_then(notify::event_of_image) else {
+            let Some((org, event)) = record.dynamodb.new_image.and_then(delivery::event_of_image) else {
                 return (sequence, true);
             };
-            match notify::handle_event(state, org, &event).await {
+            match delivery::handle_event(state, org, &event).await {
                 Ok(_) => (sequence, true),
                 Err(e) => {
                     tracing::error!(error = ?e, event = %event.id, "fan-out failed; the record will be retried");
@@ -86,7 +86,7 @@ pub async fn handle_records(state: &AppState, event: StreamEvent) -> BatchRespon
     }
 }
 
-/// Records fanned out at once (each fans out to up to [`notify::CONCURRENCY`] endpoints).
+/// Records fanned out at once (each fans out to up to [`delivery::CONCURRENCY`] endpoints).
 pub const RECORDS_AT_ONCE: usize = 4;
 
 /// What a replay of the set-aside records came to.
@@ -108,7 +108,7 @@ pub async fn replay_set_aside(state: &AppState) -> Result<Replay, livestatus_sha
         let record: Result<livestatus_shared::store::streams::Record, String> =
             serde_json::from_str(&set_aside.record).map_err(|e| format!("reading the record: {e}"));
         let outcome = match record.and_then(|r| r.event()) {
-            Ok((org, event)) => notify::handle_event(state, org, &event).await.map(drop).map_err(|e| e.to_string()),
+            Ok((org, event)) => delivery::handle_event(state, org, &event).await.map(drop).map_err(|e| e.to_string()),
             Err(reason) => Err(reason),
         };
         match outcome {

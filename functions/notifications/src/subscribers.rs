@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use livestatus_shared::auth::Principal;
+use livestatus_shared::delivery;
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
-use livestatus_shared::notify;
 use livestatus_shared::outbound::sealing::Owner;
 use livestatus_shared::outbound::signing;
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
@@ -182,7 +182,7 @@ pub(crate) async fn test_subscriber(
     }
     // A test email's links come from the deployment's public URL, never from a request
     // header a client could set.
-    let delivery = notify::ping(&state, who.org_id, &notify::Endpoint::Subscriber(record)).await?;
+    let delivery = delivery::ping(&state, who.org_id, &delivery::Endpoint::Subscriber(record)).await?;
     Ok(data(StatusCode::ACCEPTED, delivery))
 }
 

@@ -15,7 +15,7 @@ use livestatus_shared::clock::timestamp;
 use livestatus_shared::store::StoreError;
 use livestatus_shared::store::events::Event;
 use livestatus_shared::store::streams::{Position, Record, SetAside, Shard, StreamError};
-use livestatus_shared::{notify, scheduler};
+use livestatus_shared::{delivery, scheduler};
 use uuid::Uuid;
 
 /// How the poller paces itself.
@@ -225,7 +225,7 @@ pub async fn handle_page(state: &AppState, shard: &str, records: &[Record], paci
             // The page's events together first (endpoints read once, writes batched);
             // when that fails, one by one, so only the failing ones are set aside.
             let together: Vec<Event> = events.iter().map(|(_, e)| e.clone()).collect();
-            let handled = AssertUnwindSafe(notify::handle_events(state, org, &together)).catch_unwind().await;
+            let handled = AssertUnwindSafe(delivery::handle_events(state, org, &together)).catch_unwind().await;
             if let Ok(Ok(_)) = handled {
                 return Ok(());
             }
@@ -254,7 +254,7 @@ async fn fan_out(
     let mut delay = pacing.retry;
     let mut attempt = 1;
     loop {
-        let handled = AssertUnwindSafe(notify::handle_event(state, org, event)).catch_unwind().await;
+        let handled = AssertUnwindSafe(delivery::handle_event(state, org, event)).catch_unwind().await;
         let error = match handled {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) => format!("{e:?}"),

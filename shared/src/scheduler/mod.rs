@@ -2,7 +2,7 @@
 //! function runs every minute (EventBridge) and the local server every few seconds. In
 //! order: the maintenance windows' due transitions (reminders, starts, completions), the
 //! due monitor checks ([`monitors`]), then the due retries of deliveries
-//! ([`crate::notify::run_due`]). Their events reach the notifier through the table's
+//! ([`crate::delivery::run_due`]). Their events reach the notifier through the table's
 //! stream. One failing part does not stop the others, and each logs its failure: what it
 //! left is still due at the next tick.
 
@@ -42,7 +42,7 @@ pub async fn tick(state: &AppState) -> Result<Outcome, StoreError> {
             (0, false)
         }
     };
-    let deliveries = crate::notify::run_due(state).await;
+    let deliveries = crate::delivery::run_due(state).await;
     let outcome =
         |transitions, (deliveries, delivered)| Outcome { deliveries, delivered, transitions, checks, sub_minute };
     match (transitions, deliveries) {

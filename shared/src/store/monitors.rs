@@ -29,9 +29,7 @@ use crate::domain::monitor::{MonitorStatus, Runs, tally};
 
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
-/// Items of an organization's monitor state. An entry takes about 190 bytes, so the
-/// largest plan's 1,000 monitors fill some 50 KB of each item's 400 KB.
-pub const STATE_GROUPS: u8 = 4;
+pub use schema::MONITOR_STATE_GROUPS as STATE_GROUPS;
 /// Windows a tick catches up on after the scheduler missed some (two minutes); monitors
 /// due in older windows wait for their next slot.
 pub const MAX_CATCH_UP_WINDOWS: i64 = 4;

@@ -233,6 +233,9 @@ pub fn monitor_new_gsi2pk(shard: u8) -> String {
 pub fn monitor_due_gsi2sk(org: Uuid, id: Uuid) -> String {
     format!("{org}#{id}")
 }
+/// Items of an organization's monitor state. An entry takes about 190 bytes, so the
+/// largest plan's 1,000 monitors fill some 50 KB of each item's 400 KB.
+pub const MONITOR_STATE_GROUPS: u8 = 4;
 /// `MONITORSTATE#<group>`: one of an organization's items of its monitors' last checks
 /// and counters of the day (in its own partition, so no tenant fills another's).
 pub fn monitor_state_sk(group: u8) -> String {

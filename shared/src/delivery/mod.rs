@@ -1,8 +1,9 @@
-//! Notifications: the notifier fans each event out into deliveries to the webhooks and
-//! subscribers that want it and makes their first attempts at once; the scheduler's tick makes the
-//! retries that are due. Delivery follows Standard Webhooks (signed, same `webhook-id`
-//! on every attempt), with retries on a schedule driven by the injected clock. What it
-//! sends with (the HTTP sender, mail, sealing, signing) is in [`crate::outbound`].
+//! Delivery of events: each event is fanned out into deliveries to the webhooks and
+//! subscribers that want it, with their first attempts made at once (the notifier function
+//! and the local stream run this); the scheduler's tick makes the retries that are due.
+//! Delivery follows Standard Webhooks (signed, same `webhook-id` on every attempt), with
+//! retries on a schedule driven by the injected clock. What it sends with (the HTTP
+//! sender, mail, sealing, signing) is in [`crate::outbound`].
 
 use std::collections::HashMap;
 
