@@ -53,6 +53,12 @@ print(m[-1]["executable"])')
 else
   cargo test --workspace --locked "$@"
 fi
+# The scheduler's hand-over of monitor checks to the monitor-worker function, with the
+# real binaries under the Lambda Invoke emulator (it records the scheduler's Invoke
+# permission in the call log for the check below).
+if [ $# -eq 0 ]; then
+  "$INFRA_DIR/worker-check.sh"
+fi
 # Least privilege: each function's policy in template.yaml grants exactly what its code
 # did during the suite (only after a full run: a filtered one records too little).
 if [ $# -eq 0 ]; then

@@ -535,6 +535,113 @@ async fn one_tenants_blackholed_targets_do_not_delay_another_tenants_check() {
     assert!(at - started < std::time::Duration::from_millis(1500), "checked after {:?}", at - started);
 }
 
+/// The monitor-worker function as the scheduler sees it: takes each work order and keeps
+/// it, so the test runs each order as the worker function would, as often as it likes.
+#[derive(Default)]
+struct KeptOrders(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl livestatus_shared::scheduler::Workers for KeptOrders {
+    fn hand(&self, order: Vec<u8>) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        self.0.lock().unwrap().push(order);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn the_scheduler_hands_due_checks_to_workers_in_batches_and_an_order_run_twice_checks_once() {
+    use livestatus_shared::scheduler::{self, monitors::WorkOrder};
+    use livestatus_tests::policy::FUNCTION;
+    // Arrange: 150 monitors of one organization, one of another's.
+    let app = TestApp::isolated().await;
+    let target = Receiver::start(|_, _| Reply::Status(200)).await;
+    many_monitors(&app, 150, &target.base, 10).await;
+    let (_, other_key) = app.new_org(livestatus_shared::domain::Plan::Free).await;
+    let body = json!({"name": "other", "url": format!("{}/other", target.base)});
+    app.call_as(&other_key, "POST", "/api/v1/monitors", Some(body)).await.expect(201);
+    let workers = KeptOrders::default();
+
+    // Act: the scheduler's tick hands the due checks over.
+    let outcome = FUNCTION.scope("scheduler", scheduler::tick_with(&app.state, Some(&workers))).await.unwrap();
+
+    // Assert: three orders of one organization each (100, 50 and 1), none checked yet.
+    assert_eq!((outcome.checks, outcome.handed), (0, 151));
+    assert_eq!(target.count(), 0, "the scheduler checks nothing it handed over");
+    let orders = workers.0.lock().unwrap().clone();
+    let parsed: Vec<WorkOrder> = orders.iter().map(|o| serde_json::from_slice(o).unwrap()).collect();
+    let mut sizes: Vec<usize> = parsed.iter().map(|o| o.monitors.len()).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 50, 100]);
+    assert!(parsed.iter().all(|o| o.monitors.iter().all(|m| m.org() == o.org)));
+
+    // Act: each order as the worker function runs it, then each again (an asynchronous
+    // invocation is delivered at least once).
+    let mut checks = 0;
+    for round in 0..2 {
+        for order in &orders {
+            let order: WorkOrder = serde_json::from_slice(order).unwrap();
+            let done = FUNCTION.scope("monitor-worker", scheduler::monitors::work(&app.state, order)).await.unwrap();
+            checks += done.checks;
+        }
+        // Assert: every monitor checked once, the second delivery skipped.
+        assert_eq!((round, checks, target.count()), (round, 151, 151));
+    }
+    let items = app.org_items(app.org).await;
+    let records = items.iter().filter(|i| i["sk"].as_s().unwrap().contains("#CHECK#")).count();
+    assert_eq!(records, 150);
+}
+
+/// A scheduler tick that hands its checks over, then each work order run as the
+/// monitor-worker function runs it.
+async fn worker_tick(app: &TestApp) -> usize {
+    use livestatus_shared::scheduler::{self, monitors::WorkOrder};
+    use livestatus_tests::policy::FUNCTION;
+    let workers = KeptOrders::default();
+    let outcome = FUNCTION.scope("scheduler", scheduler::tick_with(&app.state, Some(&workers))).await.unwrap();
+    assert_eq!(outcome.checks, 0);
+    let orders = workers.0.lock().unwrap().clone();
+    let mut checks = 0;
+    for order in orders {
+        let order: WorkOrder = serde_json::from_slice(&order).unwrap();
+        checks += FUNCTION.scope("monitor-worker", scheduler::monitors::work(&app.state, order)).await.unwrap().checks;
+    }
+    assert_eq!(checks, outcome.handed);
+    checks
+}
+
+#[tokio::test]
+async fn checked_by_workers_a_linked_monitor_drives_its_service_and_incidents_and_the_flap_guard_holds() {
+    // Arrange: a linked monitor on a page with automatic incidents, whose target fails
+    // and recovers every other check; thresholds of 1.
+    let app = TestApp::isolated().await;
+    let page = auto_page(&app).await;
+    let service = app.service(&page, "Flaky").await;
+    let target = Receiver::start(|_, n| Reply::Status(if n % 2 == 0 { 500 } else { 200 })).await;
+    let body = json!({"name": "Flaky", "url": format!("{}/f", target.base), "serviceId": service,
+                      "failureThreshold": 1, "successThreshold": 1});
+    create(&app, body).await;
+
+    // Act: the first check (down), as a worker makes it.
+    assert_eq!(worker_tick(&app).await, 1);
+
+    // Assert: the service is down and an incident is open.
+    assert_eq!(status_of(&app, &service).await, "outage");
+    assert_eq!(open_incidents(&app, &page).await, 1);
+
+    // Act: five more down-and-up cycles, checked by workers.
+    for _ in 0..11 {
+        app.clock.advance(Duration::seconds(60));
+        assert_eq!(worker_tick(&app).await, 1);
+    }
+
+    // Assert: as when the scheduler checks itself, five incidents, then the flap guard.
+    let incidents = app.call("GET", &format!("/api/v1/pages/{page}/incidents"), None).await;
+    assert_eq!(incidents.expect(200).json["data"].as_array().unwrap().len(), 5);
+    let events = monitor_events(&app).await;
+    assert_eq!(events.iter().filter(|t| *t == "monitor.down").count(), 6);
+    assert_eq!(events.iter().filter(|t| *t == "monitor.flapping").count(), 1);
+    assert_eq!(status_of(&app, &service).await, "operational");
+}
+
 #[tokio::test]
 async fn migrate_moves_monitors_of_the_earlier_due_index_into_the_new_one() {
     // Arrange: a monitor checked once, then put back as an earlier version kept it.
@@ -601,6 +708,11 @@ async fn slow_target(delay: Option<std::time::Duration>) -> String {
 
 /// Creates `n` monitors of `url`s through the store (the API's limits do not matter).
 async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32) {
+    many_monitors_of(app, app.org, n, url, timeout_seconds).await;
+}
+
+/// Creates `n` monitors of `url`s in organization `org`, through the store.
+async fn many_monitors_of(app: &TestApp, org: uuid::Uuid, n: usize, url: &str, timeout_seconds: u32) {
     use livestatus_shared::store::events::Actor;
     use livestatus_shared::store::monitors::NewMonitor;
     let now = livestatus_shared::clock::Clock::now(&*app.clock);
@@ -621,7 +733,7 @@ async fn many_monitors(app: &TestApp, n: usize, url: &str, timeout_seconds: u32)
             success_threshold: 2,
             paused: false,
         };
-        async move { app.store.create_monitor(&Write::new(app.org, Actor::operator(), now), new).await }
+        async move { app.store.create_monitor(&Write::new(org, Actor::operator(), now), new).await }
     }))
     .buffer_unordered(16)
     .collect()
@@ -667,6 +779,145 @@ async fn monitor_tick_benchmark_healthy_targets() {
         single_median
     );
     assert_eq!(outcome.checks, n);
+}
+
+/// `infra/monitor-bench.sh`, at scale: 50,000 monitors (`MONITORS`) of 50 organizations
+/// of the largest plan's 1,000, all due in one minute, against a target answering in
+/// 50 ms: the steady tick's wall time, the latency its checks recorded against a single
+/// check's, and its DynamoDB requests per due monitor. Prints the numbers for
+/// BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by infra/monitor-bench.sh"]
+async fn monitor_tick_benchmark_fifty_thousand() {
+    livestatus_shared::telemetry::init();
+    let n: usize = std::env::var("MONITORS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
+    let app = TestApp::isolated().await;
+    let target = slow_target(Some(std::time::Duration::from_millis(50))).await;
+    many_monitors(&app, 1, &target, 10).await;
+    tick(&app).await;
+    app.clock.advance(Duration::seconds(3600));
+    tick(&app).await;
+    let single = median(&recorded_latencies(&app).await);
+
+    let started = std::time::Instant::now();
+    let mut left = n - 1;
+    while left > 0 {
+        let (org, _) = app.new_org(livestatus_shared::domain::Plan::Business).await;
+        let size = left.min(1000);
+        many_monitors_of(&app, org, size, &target, 10).await;
+        left -= size;
+    }
+    let created = started.elapsed();
+    // The new ones' first two checks (pending to up, then the second success of the
+    // threshold: each a write of the monitor), then a steady tick.
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        app.clock.advance(Duration::seconds(60));
+        tick(&app).await;
+    }
+    let settled = started.elapsed();
+    app.clock.advance(Duration::seconds(60));
+    app.calls.reset();
+    let started = std::time::Instant::now();
+    let outcome = tick(&app).await;
+    let wall = started.elapsed();
+    let calls = app.calls.calls();
+    let at = livestatus_shared::clock::timestamp(livestatus_shared::clock::Clock::now(&*app.clock));
+    // The steady tick's checks, read back from the check records of every organization.
+    let mut orgs: Vec<uuid::Uuid> = outcome_orgs(&app).await;
+    orgs.dedup();
+    let mut latencies = Vec::new();
+    for org in orgs {
+        latencies.extend(
+            app.org_items(org)
+                .await
+                .into_iter()
+                .filter(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("monitorCheck"))
+                .filter(|i| i.get("at").and_then(|v| v.as_s().ok()) == Some(&at))
+                .filter_map(|i| i.get("latencyMs").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok())),
+        );
+    }
+    // The state items' sizes: an update is billed by the item's whole size (1 WRU a KB).
+    let mut state_sizes: Vec<usize> = Vec::new();
+    for org in outcome_orgs(&app).await.into_iter().take(3) {
+        state_sizes.extend(
+            app.org_items(org)
+                .await
+                .iter()
+                .filter(|i| i["sk"].as_s().is_ok_and(|sk| sk.starts_with("MONITORSTATE#")))
+                .map(item_size),
+        );
+    }
+    state_sizes.sort_unstable();
+    state_sizes.dedup();
+    let mut by_op: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for call in &calls {
+        *by_op.entry(call.as_str()).or_default() += 1;
+    }
+    let per = |ops: &[&str]| ops.iter().map(|op| by_op.get(op).copied().unwrap_or(0)).sum::<usize>() as f64 / n as f64;
+    println!(
+        "monitor bench: {n} monitors in {} organizations created in {:.1} s, settled in two ticks in {:.1} s",
+        n.div_ceil(1000),
+        created.as_secs_f64(),
+        settled.as_secs_f64()
+    );
+    println!(
+        "monitor bench: {} checks in one steady tick: wall {:.2} s; recorded latency median {} ms over {} records (a single check alone: {} ms)",
+        outcome.checks,
+        wall.as_secs_f64(),
+        median(&latencies),
+        latencies.len(),
+        single
+    );
+    println!(
+        "monitor bench: the steady tick's DynamoDB requests: {by_op:?}; per due monitor: reads {:.4} (GetItem, Query), writes {:.4} (UpdateItem, PutItem, BatchWriteItem, TransactWriteItems)",
+        per(&["GetItem", "Query"]),
+        per(&["UpdateItem", "PutItem", "BatchWriteItem", "TransactWriteItems"])
+    );
+    println!("monitor bench: state item sizes of an organization of 1,000 monitors: {state_sizes:?} bytes");
+    assert_eq!(outcome.checks, n);
+    assert_eq!(latencies.len(), n);
+}
+
+/// An item's size as DynamoDB bills it: attribute names and values (numbers about a
+/// byte per two digits), maps and lists 3 bytes plus a byte per element.
+fn item_size(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> usize {
+        match v {
+            A::S(s) => s.len(),
+            A::N(n) => n.len().div_ceil(2) + 1,
+            A::Bool(_) | A::Null(_) => 1,
+            A::M(m) => 3 + m.iter().map(|(k, v)| k.len() + value(v) + 1).sum::<usize>(),
+            A::L(l) => 3 + l.iter().map(|v| value(v) + 1).sum::<usize>(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+/// The organizations of the app's table that hold monitors.
+async fn outcome_orgs(app: &TestApp) -> Vec<uuid::Uuid> {
+    let r = app
+        .store
+        .client()
+        .scan()
+        .table_name(app.store.table())
+        .filter_expression("entity = :m")
+        .expression_attribute_values(":m", aws_sdk_dynamodb::types::AttributeValue::S("monitor".into()))
+        .projection_expression("pk")
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
+    let mut orgs: Vec<uuid::Uuid> = r
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|i| i["pk"].as_s().ok()?.strip_prefix("ORG#")?.parse().ok())
+        .collect();
+    orgs.sort_unstable();
+    orgs
 }
 
 /// `infra/monitor-bench.sh`, second part (on a DynamoDB Local of its own): one

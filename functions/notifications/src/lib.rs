@@ -26,6 +26,7 @@ use uuid::Uuid;
 pub mod mailer;
 pub mod stream;
 pub mod subscribers;
+pub mod workers;
 
 use subscribers::{
     create_subscriber, delete_subscriber, get_subscriber, list_subscriber_deliveries, list_subscribers, test_subscriber,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::AppState;
 use crate::store::StoreError;
+pub use monitors::Workers;
 
 /// When the scheduler function's second pass of monitors runs, after its tick's start.
 pub const HALF_MINUTE: Duration = Duration::from_secs(30);
@@ -25,35 +26,54 @@ pub struct Outcome {
     pub delivered: usize,
     /// Maintenance transitions made.
     pub transitions: usize,
-    /// Monitor checks made.
+    /// Monitor checks made in this process.
     pub checks: usize,
+    /// Monitor checks handed to worker functions.
+    pub handed: usize,
     /// Some monitor checks every 30 s: see [`monitors::Outcome::sub_minute`].
     pub sub_minute: bool,
 }
 
-/// The whole tick: maintenance transitions, monitor checks, due deliveries.
+/// The whole tick, every check made in this process (the local run, the tests).
 pub async fn tick(state: &AppState) -> Result<Outcome, StoreError> {
+    tick_with(state, None).await
+}
+
+/// The whole tick: maintenance transitions, monitor checks (handed to `workers` when
+/// given), due deliveries.
+pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Result<Outcome, StoreError> {
     let transitions = state.store.run_due_maintenances(state.clock.now()).await;
     // Checks next: a monitor under a window that just started leaves its service alone.
-    let (checks, sub_minute) = match monitors::run_due(state).await {
-        Ok(outcome) => (outcome.checks, outcome.sub_minute),
+    let (checks, handed, sub_minute) = match monitors::run_due(state, workers).await {
+        Ok(outcome) => (outcome.checks, outcome.handed, outcome.sub_minute),
         Err(e) => {
             tracing::error!(error = ?e, "monitor checks failed; those monitors are checked at their next slot");
-            (0, false)
+            (0, 0, false)
         }
     };
+    let checks_or_handed = checks + handed;
     let deliveries = crate::delivery::run_due(state).await;
-    let outcome =
-        |transitions, (deliveries, delivered)| Outcome { deliveries, delivered, transitions, checks, sub_minute };
+    let outcome = |transitions, (deliveries, delivered)| Outcome {
+        deliveries,
+        delivered,
+        transitions,
+        checks,
+        handed,
+        sub_minute,
+    };
     match (transitions, deliveries) {
         (Ok(transitions), Ok(d)) => Ok(outcome(transitions, (d.deliveries, d.delivered))),
         (Err(e), Ok(d)) => {
             tracing::error!(error = ?e, "maintenance transitions failed; they stay due");
-            if d.deliveries == 0 && checks == 0 { Err(e) } else { Ok(outcome(0, (d.deliveries, d.delivered))) }
+            if d.deliveries == 0 && checks_or_handed == 0 {
+                Err(e)
+            } else {
+                Ok(outcome(0, (d.deliveries, d.delivered)))
+            }
         }
         (Ok(transitions), Err(e)) => {
             tracing::error!(error = ?e, "due deliveries failed; they stay due");
-            if transitions == 0 && checks == 0 { Err(e) } else { Ok(outcome(transitions, (0, 0))) }
+            if transitions == 0 && checks_or_handed == 0 { Err(e) } else { Ok(outcome(transitions, (0, 0))) }
         }
         (Err(e), Err(_)) => Err(e),
     }
@@ -62,13 +82,17 @@ pub async fn tick(state: &AppState) -> Result<Outcome, StoreError> {
 /// The scheduler function's minute: the tick, and when some monitor checks every 30 s,
 /// a second pass of monitors half a minute after the tick began (EventBridge ticks once
 /// a minute; others pay nothing for it).
-pub async fn minute(state: &AppState) -> Result<Outcome, StoreError> {
+/// With `workers`, the checks are handed to them.
+pub async fn minute(state: &AppState, workers: Option<&dyn Workers>) -> Result<Outcome, StoreError> {
     let started = tokio::time::Instant::now();
-    let mut outcome = tick(state).await?;
+    let mut outcome = tick_with(state, workers).await?;
     if outcome.sub_minute {
         tokio::time::sleep_until(started + HALF_MINUTE).await;
-        match monitors::run_due(state).await {
-            Ok(second) => outcome.checks += second.checks,
+        match monitors::run_due(state, workers).await {
+            Ok(second) => {
+                outcome.checks += second.checks;
+                outcome.handed += second.handed;
+            }
             Err(e) => {
                 tracing::error!(error = ?e, "the half-minute monitor pass failed; those monitors are checked at their next slot")
             }
@@ -79,6 +103,7 @@ pub async fn minute(state: &AppState) -> Result<Outcome, StoreError> {
         delivered = outcome.delivered,
         transitions = outcome.transitions,
         checks = outcome.checks,
+        handed = outcome.handed,
         "tick"
     );
     Ok(outcome)

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -33,12 +35,16 @@ pub const BATCH_SIZE: usize = 100;
 pub const BATCH_CONCURRENCY: usize = 16;
 /// Monitor writes (changes of runs or status) in flight at once, per batch.
 pub const WRITE_CONCURRENCY: usize = 16;
+/// Work orders handed to workers at once.
+pub const HAND_CONCURRENCY: usize = 32;
 
 /// What the monitors' part of a tick did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// Checks made and recorded.
+    /// Checks made and recorded in this process.
     pub checks: usize,
+    /// Checks handed to worker functions (made and recorded there).
+    pub handed: usize,
     /// Changes of status.
     pub transitions: usize,
     /// Some active monitor checks more often than once a minute (every 30 s), so a
@@ -83,21 +89,69 @@ pub fn batches(due: Vec<DueMonitor>) -> Vec<Batch> {
     rounds.into_iter().flatten().collect()
 }
 
+/// A batch as a worker function receives it: the dispatcher's instant, the organization
+/// and its due monitors whole.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkOrder {
+    /// The tick's instant: the checks are recorded at it, and a worker that gets the same
+    /// order again (an asynchronous invocation is delivered at least once) skips the
+    /// monitors already checked at it.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The organization.
+    pub org: Uuid,
+    /// Its due monitors, at most [`BATCH_SIZE`].
+    pub monitors: Vec<DueMonitor>,
+}
+
+/// Worker functions that take work orders: on AWS, asynchronous invocations of the
+/// monitor-worker function. Without one (the local run, the tests) batches are checked
+/// as tasks of this process.
+pub trait Workers: Send + Sync {
+    /// Hands one serialized [`WorkOrder`] over; an error when it was not accepted.
+    fn hand(&self, order: Vec<u8>) -> BoxFuture<'_, Result<(), String>>;
+}
+
 /// The dispatcher: claims the tick's windows, reads what is due in them and checks it,
-/// [`BATCH_CONCURRENCY`] batches at once.
-pub async fn run_due(state: &AppState) -> Result<Outcome, StoreError> {
+/// [`BATCH_CONCURRENCY`] batches at once, or hands the batches to `workers`. A batch
+/// that a worker does not accept is checked here instead, so no check is lost.
+pub async fn run_due(state: &AppState, workers: Option<&dyn Workers>) -> Result<Outcome, StoreError> {
     let now = state.clock.now();
     let started = std::time::Instant::now();
     let windows = state.store.claim_windows(now.timestamp()).await?;
     let due = state.store.due_monitors(&windows).await?;
     let read = started.elapsed();
     let due_count = due.monitors.len();
-    let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(batches(due.monitors))
+    let mut handed = 0;
+    let mut here = batches(due.monitors);
+    if let Some(workers) = workers {
+        let tries: Vec<(Batch, Result<(), String>)> = futures::stream::iter(here)
+            .map(|batch| async move {
+                let order = WorkOrder { at: now, org: batch.org, monitors: batch.monitors };
+                let bytes = serde_json::to_vec(&order).expect("a work order serializes");
+                let handed = workers.hand(bytes).await;
+                (Batch { org: order.org, monitors: order.monitors }, handed)
+            })
+            .buffer_unordered(HAND_CONCURRENCY)
+            .collect()
+            .await;
+        here = Vec::new();
+        for (batch, result) in tries {
+            match result {
+                Ok(()) => handed += batch.monitors.len(),
+                Err(e) => {
+                    tracing::error!(error = %e, org = %batch.org, checks = batch.monitors.len(), "a worker did not take a batch; it is checked here");
+                    here.push(batch);
+                }
+            }
+        }
+    }
+    let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(here)
         .map(|batch| check_batch(state, now, batch))
         .buffer_unordered(BATCH_CONCURRENCY)
         .collect()
         .await;
-    let mut outcome = Outcome { sub_minute: due.sub_minute, ..Outcome::default() };
+    let mut outcome = Outcome { sub_minute: due.sub_minute, handed, ..Outcome::default() };
     let mut first_error = None;
     for result in results {
         match result {
@@ -116,6 +170,7 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, StoreError> {
         read_ms = read.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         checks = outcome.checks,
+        handed = outcome.handed,
         "monitor tick"
     );
     match first_error {
@@ -128,8 +183,16 @@ pub async fn run_due(state: &AppState) -> Result<Outcome, StoreError> {
     }
 }
 
+/// The monitor-worker function's part: checks a work order's batch, once. Monitors whose
+/// last check is already at the order's instant (the same order delivered again) are
+/// skipped.
+pub async fn work(state: &AppState, order: WorkOrder) -> Result<Outcome, StoreError> {
+    check_batch(state, order.at, Batch { org: order.org, monitors: order.monitors }).await
+}
+
 /// A worker: checks a batch at once, and only then writes, so writing never slows a
-/// check still in flight (whose latency is being measured).
+/// check still in flight (whose latency is being measured). A monitor already checked at
+/// `now` is skipped, so a batch checked twice records each check once.
 pub async fn check_batch(
     state: &AppState,
     now: chrono::DateTime<chrono::Utc>,
@@ -143,7 +206,13 @@ pub async fn check_batch(
     for g in groups {
         before.insert(g, state.store.monitor_state(org, g).await?);
     }
-    let probes: Vec<(DueMonitor, crate::domain::monitor::Probe)> = futures::stream::iter(batch.monitors)
+    let at = crate::clock::timestamp(now);
+    let fresh = |due: &DueMonitor| {
+        let id = due.monitor().id;
+        before.get(&state_group(id)).and_then(|s| s.last.get(&id)).is_none_or(|last| last.at < at)
+    };
+    let monitors: Vec<DueMonitor> = batch.monitors.into_iter().filter(|m| fresh(m)).collect();
+    let probes: Vec<(DueMonitor, crate::domain::monitor::Probe)> = futures::stream::iter(monitors)
         .map(|due| async move {
             let m = due.monitor();
             let timeout = Duration::from_secs(u64::from(m.timeout_seconds));
@@ -184,7 +253,7 @@ pub async fn check_batch(
         }
     }
     let outcome =
-        Outcome { checks: entries.values().map(Vec::len).sum(), transitions: transitions.len(), sub_minute: false };
+        Outcome { checks: entries.values().map(Vec::len).sum(), transitions: transitions.len(), ..Outcome::default() };
     state.store.put_all(records).await?;
     let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
     for (group, checked) in &entries {

@@ -468,8 +468,10 @@ pub struct Recorded {
     pub last_id: Option<Uuid>,
 }
 
-/// A monitor due for a check, as the tick read it from the due index.
-#[derive(Clone, Debug)]
+/// A monitor due for a check, as the tick read it from the due index. Serializable, so a
+/// dispatcher can hand it to a worker function whole (no second read).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct DueMonitor(pub(crate) MonitorItem);
 
 impl DueMonitor {
