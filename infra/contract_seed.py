@@ -64,10 +64,12 @@ def one_of_everything(tag):
     webhook = call("POST", "/api/v1/webhooks", {"url": target})
     delivery = call("POST", f"/api/v1/webhooks/{webhook['id']}/test")
     key = call("POST", "/api/v1/keys", {"name": f"contract {tag}"})
+    integration = call("POST", f"/api/v1/pages/{p['id']}/integrations", {"type": "generic", "name": f"Alerts {tag}"})
     return {
         "slug": p["slug"], "pageId": p["id"], "serviceId": service["id"], "incidentId": incident["id"],
         "maintenanceId": maintenance["id"], "monitorId": monitor["id"], "subscriberId": subscriber["id"],
         "webhookId": webhook["id"], "deliveryId": delivery["id"], "keyId": key["id"],
+        "integrationId": integration["id"],
     }
 
 
@@ -79,8 +81,10 @@ renamed = page("renamed")
 # its first success (and never takes away what the other operations read).
 DOOMED = 60
 host = page("doomed")
+# Integrations are limited to 20 a page: the doomed ones spread over three pages.
+doomed_pages = [page(f"hooks{i}")["id"] for i in range(3)]
 doomed = {name: [] for name in ("pageId", "serviceId", "incidentId", "maintenanceId", "monitorId",
-                                "subscriberId", "webhookId", "keyId")}
+                                "subscriberId", "webhookId", "keyId", "integrationId")}
 for i in range(DOOMED):
     doomed["pageId"].append(page(f"doomed{i}", public=False)["id"])
     doomed["serviceId"].append(call("POST", f"/api/v1/pages/{host['id']}/services", {"name": f"Doomed {i}"})["id"])
@@ -96,6 +100,8 @@ for i in range(DOOMED):
         call("POST", f"/api/v1/pages/{host['id']}/subscribers", {"type": "webhook", "url": target})["id"])
     doomed["webhookId"].append(call("POST", "/api/v1/webhooks", {"url": f"{target}?{i}"})["id"])
     doomed["keyId"].append(call("POST", "/api/v1/keys", {"name": f"doomed {i}"})["id"])
+    doomed["integrationId"].append(call(
+        "POST", f"/api/v1/pages/{doomed_pages[i // 20]}/integrations", {"type": "generic", "name": f"Doomed {i}"})["id"])
 
 # Each operation gets its own values (a value set for all would also be the fallback of
 # every `DELETE`, which would then delete what the others read): the kept ids, the page

@@ -46,6 +46,22 @@ ensure_tools() {
   export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 }
 
+# Prometheus Alertmanager from Debian's package (the tests' real alert source); sets
+# ALERTMANAGER to its binary.
+ensure_alertmanager() {
+  ALERTMANAGER=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+  if [ -z "$ALERTMANAGER" ]; then
+    log "installing Prometheus Alertmanager (Debian prometheus-alertmanager)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    # No service start: the tests run their own Alertmanager.
+    $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+    ALERTMANAGER=$(command -v prometheus-alertmanager || command -v alertmanager)
+  fi
+  export ALERTMANAGER
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

@@ -58,6 +58,8 @@ fi
 # permission in the call log for the check below).
 if [ $# -eq 0 ]; then
   "$INFRA_DIR/worker-check.sh"
+  # A real Alertmanager's alerts opening, updating and resolving an incident.
+  "$INFRA_DIR/alertmanager-check.sh"
 fi
 # Least privilege: each function's policy in template.yaml grants exactly what its code
 # did during the suite (only after a full run: a filtered one records too little).

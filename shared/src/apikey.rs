@@ -70,6 +70,49 @@ impl PlaintextKey {
     }
 }
 
+/// An alert integration's token: `ls_hook_` and 32 base62 characters from the OS CSPRNG,
+/// shown once; only its SHA-256 is stored. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HookToken(String);
+
+/// Every integration token starts with this.
+pub const HOOK_TOKEN_PREFIX: &str = "ls_hook_";
+
+impl fmt::Debug for HookToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HookToken({}…)", self.prefix())
+    }
+}
+
+impl HookToken {
+    /// A new token.
+    pub fn generate() -> Self {
+        let key = PlaintextKey::generate();
+        Self(format!("{HOOK_TOKEN_PREFIX}{}", &key.expose()[KEY_PREFIX.len()..]))
+    }
+
+    /// The plaintext, for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Lowercase hex SHA-256: the only form that is stored.
+    pub fn hash(&self) -> String {
+        crate::hex::lower(&Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// `ls_hook_` and the first four random characters, to tell tokens apart.
+    pub fn prefix(&self) -> &str {
+        &self.0[..HOOK_TOKEN_PREFIX.len() + 4]
+    }
+
+    /// Whether a presented token is the one whose hash is stored (hashes compared, so
+    /// the comparison's timing says nothing about the token).
+    pub fn matches(presented: &str, stored_hash: &str) -> bool {
+        crate::hex::lower(&Sha256::digest(presented.as_bytes())) == stored_hash
+    }
+}
+
 /// The SHA-256 of a key in lowercase hex.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyHash(pub String);
@@ -103,6 +146,15 @@ mod tests {
         assert!(PlaintextKey::parse(a.expose()).is_ok());
         assert_eq!(a.prefix().len(), 12);
         assert!(a.expose().starts_with(a.prefix()));
+    }
+
+    #[test]
+    fn hook_tokens_have_their_own_prefix_and_match_only_their_hash() {
+        let token = HookToken::generate();
+        assert!(token.expose().starts_with("ls_hook_") && token.expose().len() == 40);
+        assert!(HookToken::matches(token.expose(), &token.hash()));
+        assert!(!HookToken::matches(HookToken::generate().expose(), &token.hash()));
+        assert!(!format!("{token:?}").contains(&token.expose()[12..]));
     }
 
     #[test]

@@ -15,6 +15,17 @@ pub enum ApiError {
     /// Malformed, unknown, revoked or expired key.
     #[error("The provided API key is invalid, expired, or revoked.")]
     InvalidApiKey,
+    /// An alert integration's hook called without its token, or with another.
+    #[error(
+        "The integration token is missing or wrong. Send it as `Authorization: Bearer <token>` or `?token=<token>`."
+    )]
+    InvalidToken,
+    /// A signed integration's request without its signature, or with one that does not
+    /// match the body.
+    #[error(
+        "The `X-Grafana-Alerting-Signature` header is missing or does not match the body and the integration's secret."
+    )]
+    BadSignature,
     /// The key lacks the scope the endpoint needs.
     #[error("This API key lacks the `{0}` scope.")]
     InsufficientScope(String),
@@ -67,7 +78,9 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingApiKey | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::MissingApiKey | Self::InvalidApiKey | Self::InvalidToken | Self::BadSignature => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InsufficientScope(_) | Self::PlanLimit(_) => StatusCode::FORBIDDEN,
             Self::InvalidRequest(_) | Self::InvalidSlug(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -84,7 +97,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingApiKey => "missing_api_key",
-            Self::InvalidApiKey => "invalid_api_key",
+            Self::InvalidApiKey | Self::InvalidToken | Self::BadSignature => "invalid_api_key",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::PlanLimit(_) => "plan_limit",
             Self::InvalidRequest(_) => "invalid_request",
@@ -148,6 +161,7 @@ impl From<crate::store::StoreError> for ApiError {
             E::KeyRefused => Self::InvalidApiKey,
             E::RateLimited { retry_after } => Self::RateLimited { retry_after },
             E::Unavailable(cause) => Self::ServiceUnavailable(cause),
+            E::Raced => Self::ServiceUnavailable(error.to_string().into()),
             E::Internal(cause) => Self::Internal(cause),
         }
     }

@@ -9,6 +9,7 @@ mod events;
 mod hardening;
 mod incident_delete;
 mod incidents;
+mod integrations;
 mod key_usage;
 
 mod keys;

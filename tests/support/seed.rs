@@ -57,6 +57,12 @@ impl TestApp {
             "monitorId",
             id(self.call("POST", "/api/v1/monitors", valid_body("POST", "/api/v1/monitors")).await),
         );
+        if wants("{integrationId}") {
+            let integration = self
+                .call("POST", &format!("/api/v1/pages/{page}/integrations"), valid_body("POST", "/integrations"))
+                .await;
+            ids.insert("integrationId", id(integration));
+        }
         let subscriber =
             self.call("POST", &format!("/api/v1/pages/{page}/subscribers"), valid_body("POST", "/subscribers")).await;
         ids.insert("subscriberId", id(subscriber));
@@ -79,6 +85,11 @@ pub fn valid_body(method: &str, path: &str) -> Option<Value> {
         ),
         ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
         ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
+        ("POST", p) if p.ends_with("/integrations") => Some(json!({"type": "generic", "name": "n"})),
+        ("PATCH", p) if p.starts_with("/api/v1/integrations/") => Some(json!({"name": "x"})),
+        ("POST", p) if p.starts_with("/api/v1/hooks/") => {
+            Some(json!({"key": "k", "status": "firing", "title": "An alert"}))
+        }
         ("POST", p) if p.ends_with("/subscribers") => {
             Some(json!({"type": "webhook", "url": "http://127.0.0.1:9/hook"}))
         }

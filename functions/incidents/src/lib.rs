@@ -1,5 +1,9 @@
 //! The incidents endpoint group: `/api/v1/pages/{pageId}/incidents`, the organization's
-//! `/api/v1/incidents`, `/api/v1/incidents/{incidentId}` and its `/updates`.
+//! `/api/v1/incidents`, `/api/v1/incidents/{incidentId}` and its `/updates`; and the alert
+//! integrations that open incidents from on-call tools ([`integrations`], [`hooks`]).
+
+pub mod hooks;
+mod integrations;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -23,6 +27,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/incidents", get(list_org_incidents))
         .route("/api/v1/incidents/{incidentId}", get(get_incident).patch(update_incident).delete(delete_incident))
         .route("/api/v1/incidents/{incidentId}/updates", post(create_incident_update))
+        .route("/api/v1/pages/{pageId}/integrations", get(integrations::list_for_page).post(integrations::create))
+        .route(
+            "/api/v1/integrations/{integrationId}",
+            get(integrations::get).patch(integrations::update).delete(integrations::delete),
+        )
+        .route("/api/v1/integrations/{integrationId}/rotate-token", post(integrations::rotate_token))
+        .route("/api/v1/integrations/{integrationId}/requests", get(integrations::requests))
+        .route("/api/v1/hooks/{integrationId}", post(hooks::receive))
 }
 
 /// The function's complete router.

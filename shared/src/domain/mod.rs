@@ -1,7 +1,9 @@
 //! The domain's rules, apart from persistence and HTTP: small typed values parsed at the
 //! edge (so handlers and the store never see raw strings), plans and their limits, and
-//! the rules of monitors ([`monitor`]) and of uptime ([`uptime`]).
+//! the rules of monitors ([`monitor`]), of uptime ([`uptime`]) and of on-call tools'
+//! alerts ([`alerts`]).
 
+pub mod alerts;
 mod invalid;
 #[cfg(feature = "store")]
 pub mod maintenance;
@@ -341,11 +343,15 @@ pub enum Scope {
     MonitorsRead,
     /// Create, change, pause and delete monitors.
     MonitorsWrite,
+    /// Read alert integrations and their request logs.
+    IntegrationsRead,
+    /// Create, change and delete alert integrations, rotate their tokens.
+    IntegrationsWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 18] = [
+    pub const ALL: [Scope; 20] = [
         Scope::PagesRead,
         Scope::PagesWrite,
         Scope::ServicesRead,
@@ -364,6 +370,8 @@ impl Scope {
         Scope::MaintenancesWrite,
         Scope::MonitorsRead,
         Scope::MonitorsWrite,
+        Scope::IntegrationsRead,
+        Scope::IntegrationsWrite,
     ];
 
     /// The scope's wire name, e.g. `pages:read`.
@@ -387,6 +395,8 @@ impl Scope {
             Scope::MaintenancesWrite => "maintenances:write",
             Scope::MonitorsRead => "monitors:read",
             Scope::MonitorsWrite => "monitors:write",
+            Scope::IntegrationsRead => "integrations:read",
+            Scope::IntegrationsWrite => "integrations:write",
         }
     }
 

@@ -63,6 +63,13 @@ pub enum Owner {
         /// The subscriber.
         id: Uuid,
     },
+    /// An alert integration (Grafana's signing secret).
+    Integration {
+        /// The organization.
+        org: Uuid,
+        /// The integration.
+        id: Uuid,
+    },
 }
 
 impl Owner {
@@ -70,6 +77,7 @@ impl Owner {
         let (kind, org, id): (&[u8], Uuid, Uuid) = match self {
             Owner::Webhook { org, id } => (b"webhook", org, id),
             Owner::Subscriber { org, id } => (b"subscriber", org, id),
+            Owner::Integration { org, id } => (b"integration", org, id),
         };
         [kind, b"\0", org.as_bytes(), id.as_bytes()].concat()
     }

@@ -35,6 +35,10 @@ pub enum StoreError {
         /// Seconds until the window ends.
         retry_after: u64,
     },
+    /// The write's guard did not hold: another write changed what it was guarded by
+    /// (see [`Write::guard`](super::write::Write::guard)). The caller reads again.
+    #[error("another write came first")]
+    Raced,
     /// DynamoDB throttled, timed out or could not be reached, or an item kept changing
     /// under a retried write: worth retrying shortly.
     #[error("the table is unavailable: {0}")]

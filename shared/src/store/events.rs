@@ -27,6 +27,8 @@ pub enum ActorKind {
     Subscriber,
     /// An operator with the admin command.
     Operator,
+    /// An on-call tool through an alert integration.
+    Integration,
 }
 
 /// The actor of an event: `{type, id, prefix}` (the key's id and display prefix for keys).
@@ -60,6 +62,11 @@ impl Actor {
     /// A monitor changing state.
     pub fn monitor(id: Uuid) -> Self {
         Self { kind: ActorKind::Monitor, id: Some(id.to_string()), prefix: None }
+    }
+
+    /// An alert integration (the tool calling its hook).
+    pub fn integration(id: Uuid) -> Self {
+        Self { kind: ActorKind::Integration, id: Some(id.to_string()), prefix: None }
     }
 
     /// A subscriber through a public link.
@@ -132,6 +139,11 @@ event_types! {
     MonitorDegraded => "monitor.degraded", true;
     MonitorUp => "monitor.up", true;
     MonitorFlapping => "monitor.flapping", true;
+    IntegrationCreated => "integration.created", false;
+    IntegrationUpdated => "integration.updated", false;
+    IntegrationDeleted => "integration.deleted", false;
+    IntegrationTokenRotated => "integration.token_rotated", false;
+    IntegrationFlapping => "integration.flapping", false;
 }
 
 impl EventType {

@@ -197,6 +197,7 @@ impl Store {
         };
         let mut tx = Tx::new();
         let page_live = tx.push(self.page_is_live(org, page)?);
+        let guard = w.guard.clone().map(|g| tx.push(g));
         tx.push(self.put_new(to_item(&item)?)?);
         tx.push(self.put_new(to_item(&update_item(org, page, id, first.clone()))?)?);
         let services = &item.incident.affected_service_ids;
@@ -223,6 +224,9 @@ impl Store {
             Err(TxError::Cancelled(reasons)) => {
                 if failed_at(&reasons, page_live).is_some() {
                     return Err(StoreError::not_found("Page"));
+                }
+                if guard.is_some_and(|g| failed_at(&reasons, g).is_some()) {
+                    return Err(StoreError::Raced);
                 }
                 if let Some(i) = on_page.first_failed(&reasons) {
                     return Err(not_on_page(incident.affected_service_ids[i]));
@@ -489,6 +493,7 @@ impl Store {
             let mut tx = Tx::new();
             let page_live = tx.push(self.page_is_live(org, current.page_id)?);
             let status_unchanged = tx.push(TransactWriteItem::builder().update(incident_update).build());
+            let guard = w.guard.clone().map(|g| tx.push(g));
             tx.push(self.put_new(to_item(&update_item(org, current.page_id, id, update.clone()))?)?);
             let mut replay = None;
             if let Some(idem) = idem {
@@ -522,6 +527,9 @@ impl Store {
                 Ok(()) => return Ok(Outcome::Created(update)),
                 Err(TxError::Cancelled(reasons)) if failed_at(&reasons, page_live).is_some() => {
                     return Err(StoreError::not_found("Incident"));
+                }
+                Err(TxError::Cancelled(reasons)) if guard.is_some_and(|g| failed_at(&reasons, g).is_some()) => {
+                    return Err(StoreError::Raced);
                 }
                 Err(TxError::Cancelled(reasons)) if replay.is_some_and(|r| failed_at(&reasons, r).is_some()) => {
                     return self.replay(org, idem.expect("checked"), now_epoch).await;
@@ -665,7 +673,12 @@ impl Store {
     }
 
     /// A condition that a service exists in `org` and is on `page`.
-    fn service_on_page(&self, org: Uuid, page: Uuid, service: Uuid) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn service_on_page(
+        &self,
+        org: Uuid,
+        page: Uuid,
+        service: Uuid,
+    ) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::service_sk(service))))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
+pub mod integrations;
 pub mod listing;
 pub mod maintenances;
 pub mod monitors;

@@ -28,6 +28,10 @@
 //! | day rollup    | `ORG#<org>`        | `MONITOR#<id>#DAY#<date>` |                  |          |
 //! | monitor state | `ORG#<org>`        | `MONITORSTATE#<group 0-3>` (last checks, the day's counters) | | |
 //! | monitor tick  | `SCHEDULER`        | `MONITORS` (the last window claimed) |       |          |
+//! | integration   | `ORG#<org>`        | `INTEGRATION#<id>`   | `ORG#<org>#PAGE#<page>#INTEGRATIONS` | `<id>` |
+//! | hook pointer  | `HOOK#<id>`        | `HOOK` (the integration's organization) |    |          |
+//! | hook request  | `ORG#<org>`        | `INTEGRATION#<id>#REQUEST#<v7>` (7-day TTL) |  |          |
+//! | alert group   | `ORG#<org>`        | `ALERTGROUP#<integration>#<sha256(group key)>` (90-day TTL) | | |
 //! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
 //! | sign-up counter | `SIGNUPS#<page>` | `<hour>` or `<hour>#<sha256(address)>` |  |  |
 //!
@@ -177,6 +181,35 @@ pub fn event_sk(event: Uuid) -> String {
 
 /// Sort key prefix of webhooks in the org partition: `WEBHOOK#<id>`.
 pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// `INTEGRATION#<id>`: an alert integration in the org partition.
+pub fn integration_sk(id: Uuid) -> String {
+    format!("INTEGRATION#{id}")
+}
+/// `ORG#<org>#PAGE#<page>#INTEGRATIONS`: GSI1 partition listing a page's integrations.
+pub fn integrations_gsi1pk(org: Uuid, page: Uuid) -> String {
+    format!("ORG#{org}#PAGE#{page}#INTEGRATIONS")
+}
+/// `HOOK#<id>`: the pointer from a hook URL to the integration's organization.
+pub fn hook_pk(id: Uuid) -> String {
+    format!("HOOK#{id}")
+}
+/// Sort key of hook pointers.
+pub const HOOK_SK: &str = "HOOK";
+/// `INTEGRATION#<id>#REQUEST#`: the prefix of an integration's request log.
+pub fn hook_request_prefix(integration: Uuid) -> String {
+    format!("INTEGRATION#{integration}#REQUEST#")
+}
+/// `INTEGRATION#<id>#REQUEST#<v7>`: one request of the log, in arrival order.
+pub fn hook_request_sk(integration: Uuid, request: Uuid) -> String {
+    format!("INTEGRATION#{integration}#REQUEST#{request}")
+}
+/// `ALERTGROUP#<integration>#<sha256(key)>`: an alert group (keys are the tool's and may
+/// be long, so they are hashed).
+pub fn alert_group_sk(integration: Uuid, group_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("ALERTGROUP#{integration}#{}", crate::hex::lower(&Sha256::digest(group_key.as_bytes())))
+}
 
 /// Sort key prefix of deliveries in the org partition: `DELIVERY#<id>`.
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";

@@ -127,6 +127,8 @@ pub enum StatusSource {
     Maintenance,
     /// A monitor's verdict.
     Monitor,
+    /// An alert integration's group firing or resolving.
+    Integration,
 }
 
 #[derive(Serialize, Deserialize)]

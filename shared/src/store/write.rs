@@ -2,6 +2,7 @@
 //! Every write of the API takes one, built once per request, so the instant is read from
 //! the clock once and the forms the table stores it in never disagree.
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -50,17 +51,27 @@ pub struct Write<'a> {
     pub now: Now,
     /// The request's idempotency key, for the creates that keep one.
     pub idem: Option<&'a IdempotencyKey>,
+    /// One more item that must be written with the write, or the write fails with
+    /// [`StoreError::Raced`](super::error::StoreError::Raced): an alert group's item,
+    /// written only if nobody wrote it since it was read. Honoured by the incident
+    /// writes (`create_incident`, `add_incident_update`).
+    pub guard: Option<TransactWriteItem>,
 }
 
 impl<'a> Write<'a> {
     /// A write by `actor` in `org` at `at`, with no idempotency key.
     pub fn new(org: Uuid, actor: Actor, at: DateTime<Utc>) -> Self {
-        Self { org, actor, now: Now::new(at), idem: None }
+        Self { org, actor, now: Now::new(at), idem: None, guard: None }
     }
 
     /// The same write under the request's idempotency key.
     pub fn idempotent(self, idem: Option<&'a IdempotencyKey>) -> Self {
         Self { idem, ..self }
+    }
+
+    /// The same write, guarded by `item` (see [`Write::guard`]).
+    pub fn guarded(self, item: TransactWriteItem) -> Self {
+        Self { guard: Some(item), ..self }
     }
 
     /// An event of this write, by its actor, at its instant.
