@@ -70,7 +70,9 @@ def main():
     api = args.api
 
     org = json.loads(subprocess.check_output([args.admin, "org", "create", "--name", "Alerts", "--plan", "business"]))
-    key = json.loads(subprocess.check_output([args.admin, "key", "create", "--org", org["id"], "--name", "am"]))["key"]
+    key = json.loads(subprocess.check_output(
+        [args.admin, "key", "create", "--org", org["id"], "--name", "am", "--rate-limit", "100000"]
+    ))["key"]
     page = call("POST", f"{api}/api/v1/pages", key, {"name": "Acme", "slug": f"am-{int(time.time())}"})["data"]["id"]
     service = call("POST", f"{api}/api/v1/pages/{page}/services", key, {"name": "API"})["data"]["id"]
     integration = call(

@@ -38,7 +38,7 @@ python3 infra/contract_seed.py "http://127.0.0.1:$PORT" "$key" "$config" 2>"$ROO
 st --config-file "$config" run openapi.json --url "http://127.0.0.1:$PORT" \
   -H "Authorization: Bearer $key" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-  --max-examples "${CONTRACT_EXAMPLES:-60}" \
+  --max-examples "${CONTRACT_EXAMPLES:-45}" \
   --workers "${CONTRACT_WORKERS:-1}" \
   --report-junit-path "$ROOT_DIR/target/contract-junit.xml" \
   --report junit \

@@ -74,6 +74,9 @@ def one_of_everything(tag):
 
 
 kept = one_of_everything("kept")
+# The tools' endpoint gets an integration of its own, which no other operation touches
+# (the stateful phase may delete the kept one).
+hook = call("POST", f"/api/v1/pages/{kept['pageId']}/integrations", {"type": "generic", "name": "Hook"})
 renamed = page("renamed")
 
 # Enough to delete for every DELETE the run sends: each DELETE operation draws its ids
@@ -126,6 +129,9 @@ for path, operations in spec["paths"].items():
                 values[name] = f'"{renamed["id"]}"'
             else:
                 values[name] = f'"{kept[name]}"'
+        if op_id == "receiveAlert":
+            # The tool's endpoint takes the integration's token, not the run's API key.
+            values = {"integrationId": f'"{hook["id"]}"', "token": f'"{hook["token"]}"'}
         if op_id == HEALTH:
             # `503` is this route's answer while the page is not operational (documented).
             lines += ["", "[[operations]]", f'include-operation-id = "{op_id}"',
@@ -135,6 +141,6 @@ for path, operations in spec["paths"].items():
                 lines += ["[operations.parameters]"]
         elif values:
             lines += ["", "[[operations]]", f'include-operation-id = "{op_id}"', "[operations.parameters]"]
-        lines += [f'"path.{name}" = {value}' for name, value in values.items()]
+        lines += [f'"{"query" if name == "token" else "path"}.{name}" = {value}' for name, value in values.items()]
 open(OUT, "w").write("\n".join(lines) + "\n")
 print(json.dumps({"kept": kept}, indent=1), file=sys.stderr)

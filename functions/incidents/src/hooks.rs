@@ -62,15 +62,18 @@ struct Reply {
     action: Action,
 }
 
-/// The token from `Authorization: Bearer …` or `?token=` (for tools that cannot set a
-/// header).
-fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let (scheme, token) = value.trim().split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
-    }
+/// The tokens presented: `?token=` (for tools that cannot set a header) and
+/// `Authorization: Bearer …` (a tool behind a proxy may send both; either may be ours).
+fn presented_tokens<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Vec<&'a str> {
     // Tokens are base62 after `ls_hook_`: nothing in them is ever percent-encoded.
-    query?.split('&').find_map(|pair| pair.strip_prefix("token=")).map(str::to_owned)
+    let from_query = query.and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")));
+    let from_header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    from_query.into_iter().chain(from_header).collect()
 }
 
 fn refused() -> ApiError {
@@ -88,9 +91,12 @@ pub(crate) async fn receive(
     if body.len() > MAX_BODY {
         return Err(ApiError::PayloadTooLarge);
     }
-    let token = presented_token(&headers, query.as_deref()).ok_or_else(refused)?;
+    let tokens = presented_tokens(&headers, query.as_deref());
+    if tokens.is_empty() {
+        return Err(refused());
+    }
     let target = state.store.hook_target(id).await?.ok_or_else(|| ApiError::not_found("Integration"))?;
-    if !HookToken::matches(&token, &target.token_hash) {
+    if !tokens.iter().any(|t| HookToken::matches(t, &target.token_hash)) {
         return Err(refused());
     }
     let received_at = state.now();
