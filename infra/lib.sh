@@ -62,6 +62,29 @@ ensure_alertmanager() {
   export ALERTMANAGER
 }
 
+# start_bench_server NAME: the local server built with the profiling profile (as
+# cpu-bench.sh), with its stream poller and scheduler, over an in-memory DynamoDB Local;
+# an organization and a key with no practical rate limit. Sets PORT and BENCH_KEY; stops
+# both on exit. The server logs to target/NAME-server.log.
+start_bench_server() {
+  local server_log="$ROOT_DIR/target/$1-server.log" ddb_port
+  ddb_port=$(free_port)
+  cargo build -q --locked --profile profiling --bin livestatus-local
+  cargo build -q --locked --bin livestatus-admin
+  DDB_LOG="$ROOT_DIR/target/dynamodb-local-bench.log" start_dynamodb_local "$ddb_port" -inMemory
+  export_local_aws_env
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" TABLE_NAME=bench PORT=$(free_port) OUTBOUND_ALLOW_PRIVATE=1
+  export SECRETS_KEY=bench-sealing-key RUST_LOG=warn
+  : >"$server_log"
+  "$ROOT_DIR/target/profiling/livestatus-local" >"$server_log" 2>&1 &
+  BENCH_SERVER=$!
+  trap 'kill $BENCH_SERVER 2>/dev/null || true; wait $BENCH_SERVER 2>/dev/null || true; stop_dynamodb_local' EXIT
+  for _ in $(seq 1 100); do grep -q "listening on" "$server_log" && break; sleep 0.2; done
+  local org
+  org=$(./target/debug/livestatus-admin org create --name Bench --plan business | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+  BENCH_KEY=$(./target/debug/livestatus-admin key create --org "$org" --name bench --rate-limit 100000000 | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

@@ -492,18 +492,7 @@ impl Store {
         };
         let at = item.request.received_at.clone();
         self.put_all(vec![to_item(&item)?]).await?;
-        let stamp = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(self.table())
-            .set_key(Some(key(schema::org_pk(org), schema::integration_sk(integration.id))))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET lastRequestAt = :at")
-            .expression_attribute_values(":at", s(at))
-            .build()
-            .map_err(StoreError::internal)?;
-        match self.transact(vec![TransactWriteItem::builder().update(stamp).build()]).await {
-            Ok(()) | Err(TxError::Cancelled(_)) => Ok(()),
-            Err(e) => Err(e.into_error()),
-        }
+        self.set_integration_attribute(org, integration.id, "lastRequestAt", s(at)).await
     }
 
     /// The integration's last [`REQUESTS_SHOWN`] requests, newest first.
@@ -531,15 +520,26 @@ impl Store {
     /// Records that the integration opened an incident at the times in `opened` (the
     /// last hour's, for the flap guard).
     pub async fn set_integration_opened(&self, org: Uuid, id: Uuid, opened: &[i64]) -> Result<(), StoreError> {
+        let list = aws_sdk_dynamodb::types::AttributeValue::L(opened.iter().map(n).collect());
+        self.set_integration_attribute(org, id, "opened", list).await
+    }
+
+    /// Sets one attribute of an integration that still exists (a deleted one is left
+    /// deleted).
+    async fn set_integration_attribute(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        name: &str,
+        value: aws_sdk_dynamodb::types::AttributeValue,
+    ) -> Result<(), StoreError> {
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::org_pk(org), schema::integration_sk(id))))
             .condition_expression("attribute_exists(pk)")
-            .update_expression("SET opened = :opened")
-            .expression_attribute_values(
-                ":opened",
-                aws_sdk_dynamodb::types::AttributeValue::L(opened.iter().map(n).collect()),
-            )
+            .update_expression("SET #attr = :value")
+            .expression_attribute_names("#attr", name)
+            .expression_attribute_values(":value", value)
             .build()
             .map_err(StoreError::internal)?;
         match self.transact(vec![TransactWriteItem::builder().update(update).build()]).await {
