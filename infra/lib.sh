@@ -127,6 +127,16 @@ ensure_ses_local() {
   fi
 }
 
+# Microsoft's Adaptive Cards SDK, pinned by infra/chat-check/package-lock.json: the chat
+# channel tests check each Teams card with it.
+CHAT_CHECK_DIR="$INFRA_DIR/chat-check"
+ensure_chat_check() {
+  if [ ! -f "$CHAT_CHECK_DIR/node_modules/adaptivecards/dist/adaptivecards.js" ]; then
+    log "installing the Adaptive Cards SDK for the chat checks (npm adaptivecards)"
+    (cd "$CHAT_CHECK_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 # start_ses_local PORT ; sets SES_PID and exports SES_ENDPOINT, waits until ready.
 start_ses_local() {
   local port=$1

@@ -15,6 +15,7 @@ mkdir -p "$ROOT_DIR/target"
 start_dynamodb_local "$port" -inMemory
 SES_LOG="$ROOT_DIR/target/ses-local-test.log"
 start_ses_local "$(free_port)"
+ensure_chat_check
 trap 'stop_ses_local; stop_dynamodb_local' EXIT
 
 export_local_aws_env

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bodies;
+mod chat;
 mod concurrency;
 mod cors;
 mod cross_org;

@@ -1,4 +1,4 @@
-//! The subscriber routes: a page's subscribers added, listed, read, tested and
+//! The subscriber routes: a page's subscribers (email, webhook, chat channels) added, listed, read, tested and
 //! unsubscribed by API key (`subscribers:*`), with their delivery logs.
 
 use axum::extract::{Path, State};
@@ -8,6 +8,7 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::delivery;
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
+use livestatus_shared::outbound::chat::ChatKind;
 use livestatus_shared::outbound::sealing::Owner;
 use livestatus_shared::outbound::signing;
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
@@ -76,7 +77,10 @@ pub(crate) async fn create_subscriber(
     let (contact, confirmed) = match body.kind.as_str() {
         "email" => {
             if body.url.is_some() {
-                return Err(ApiError::invalid_field("url", "is for webhook subscribers; email ones take `email`"));
+                return Err(ApiError::invalid_field(
+                    "url",
+                    "is for webhook subscribers and chat channels; email ones take `email`",
+                ));
             }
             let raw =
                 body.email.ok_or_else(|| ApiError::invalid_field("email", "is required for email subscribers"))?;
@@ -97,8 +101,34 @@ pub(crate) async fn create_subscriber(
             (Contact::Webhook { url, sealed_secret }, true)
         }
         other => {
-            let shown: String = other.chars().take(32).collect();
-            return Err(ApiError::invalid_field("type", format_args!("must be `email` or `webhook` (got `{shown}`)")));
+            let Some(chat) = ChatKind::parse(other) else {
+                let shown: String = other.chars().take(32).collect();
+                return Err(ApiError::invalid_field(
+                    "type",
+                    format_args!(
+                        "must be `email`, `webhook`, `slack`, `discord`, `teams` or `googlechat` (got `{shown}`)"
+                    ),
+                ));
+            };
+            let name = chat.name();
+            if body.email.is_some() || body.skip_confirmation.is_some() {
+                return Err(ApiError::invalid_field(
+                    if body.email.is_some() { "email" } else { "skipConfirmation" },
+                    format_args!("is for email subscribers; {name} channels take `url` and are active at once"),
+                ));
+            }
+            let raw = body.url.ok_or_else(|| {
+                ApiError::invalid_field("url", format_args!("is required: the channel's {name} webhook URL"))
+            })?;
+            let url = crate::webhook_url(&state, raw).await?;
+            // The local run (private targets allowed) takes any URL, so tests can receive.
+            if !state.sender.policy().allow_private && !chat.accepts(&url) {
+                return Err(ApiError::invalid_field(
+                    "url",
+                    format_args!("must be a {name} incoming-webhook URL: {}", chat.hosts()),
+                ));
+            }
+            (Contact::Chat { kind: chat, url }, true)
         }
     };
     let new = NewSubscriber {

@@ -15,8 +15,10 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::clock::timestamp;
 use crate::error::ApiError;
+use crate::outbound::chat::ChatKind;
 use crate::outbound::mail::{Notice, NoticeKind, PageInfo};
 use crate::outbound::sealing::{Owner, TokenPurpose};
+use crate::outbound::summary::Summary;
 use crate::outbound::{sender, signing};
 use crate::store::StoreError;
 use crate::store::deliveries::{
@@ -621,6 +623,23 @@ async fn post_signed<'a>(
     Ok(state.sender.post_json(url, &headers, record.body.clone().into_bytes()).await.into())
 }
 
+/// A failed send that reached nobody, with its reason.
+fn not_sent(error: String) -> Sent {
+    Sent { ok: false, gone: false, status: None, latency_ms: 0, error: Some(error), retry_after: None }
+}
+
+/// What a delivery's body tells a person: a ping, or an event with its type, time and data.
+fn notice_of(body: &serde_json::Value) -> NoticeKind {
+    match body["type"].as_str().unwrap_or_default() {
+        "ping" => NoticeKind::Ping,
+        event_type => NoticeKind::Event {
+            event_type: event_type.to_owned(),
+            timestamp: body["timestamp"].as_str().unwrap_or_default().to_owned(),
+            data: body["data"].clone(),
+        },
+    }
+}
+
 /// Renders and sends a delivery to an email subscriber.
 async fn send_email(
     state: &AppState,
@@ -630,38 +649,20 @@ async fn send_email(
     record: &DeliveryRecord,
     at: DateTime<Utc>,
 ) -> Result<Sent, StoreError> {
-    let failed = |error: String| Sent {
-        ok: false,
-        gone: false,
-        status: None,
-        latency_ms: 0,
-        error: Some(error),
-        retry_after: None,
-    };
     let Some(mailer) = state.mailer.as_deref() else {
-        return Ok(failed("email is not configured on this deployment (EMAIL_FROM)".into()));
+        return Ok(not_sent("email is not configured on this deployment (EMAIL_FROM)".into()));
     };
     let sub = &subscriber.subscriber;
     let Some(page) = batch.page(state, subscriber.org_id, sub.page_id).await? else {
-        return Ok(failed("the page is gone".into()));
+        return Ok(not_sent("the page is gone".into()));
     };
     let body: serde_json::Value = serde_json::from_str(&record.body).map_err(StoreError::internal)?;
-    let event_type = body["type"].as_str().unwrap_or_default().to_owned();
     let token = |purpose| state.sealer.token(purpose, subscriber.org_id, sub.id, at.timestamp());
-    let (kind, unsubscribe_url) = if event_type == EventType::SubscriberConfirmationRequested.as_str() {
+    let (kind, unsubscribe_url) = if body["type"] == EventType::SubscriberConfirmationRequested.as_str() {
         let confirm_url = format!("{}/subscriptions/confirm?token={}", page.url, token(TokenPurpose::Confirm));
         (NoticeKind::Confirm { confirm_url }, None)
     } else {
-        let kind = if event_type == "ping" {
-            NoticeKind::Ping
-        } else {
-            NoticeKind::Event {
-                event_type,
-                timestamp: body["timestamp"].as_str().unwrap_or_default().to_owned(),
-                data: body["data"].clone(),
-            }
-        };
-        (kind, Some(format!("{}/unsubscribe?token={}", page.url, token(TokenPurpose::Unsubscribe))))
+        (notice_of(&body), Some(format!("{}/unsubscribe?token={}", page.url, token(TokenPurpose::Unsubscribe))))
     };
     let notice = Notice { to: email.to_owned(), page, kind, unsubscribe_url };
     let started = std::time::Instant::now();
@@ -669,8 +670,27 @@ async fn send_email(
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(match sent {
         Ok(()) => Sent { ok: true, gone: false, status: None, latency_ms, error: None, retry_after: None },
-        Err(error) => Sent { latency_ms, ..failed(error) },
+        Err(error) => Sent { latency_ms, ..not_sent(error) },
     })
+}
+
+/// Renders a delivery in a chat service's format and POSTs it to the channel's webhook
+/// (unsigned: the services authenticate the sender by the secret URL).
+async fn send_chat(
+    state: &AppState,
+    batch: &Batch,
+    subscriber: &SubscriberRecord,
+    kind: ChatKind,
+    url: &str,
+    record: &DeliveryRecord,
+) -> Result<Sent, StoreError> {
+    let Some(page) = batch.page(state, subscriber.org_id, subscriber.subscriber.page_id).await? else {
+        return Ok(not_sent("the page is gone".into()));
+    };
+    let body: serde_json::Value = serde_json::from_str(&record.body).map_err(StoreError::internal)?;
+    let message = kind.message(&Summary::of(&page, &notice_of(&body)));
+    let bytes = serde_json::to_vec(&message).map_err(StoreError::internal)?;
+    Ok(state.sender.post_json(url, &[], bytes).await.into())
 }
 
 /// Stops an endpoint for a reason of the system's: disables a webhook, quarantines a
@@ -701,7 +721,7 @@ async fn stop_endpoint(
     Ok(())
 }
 
-/// One attempt of a leased delivery: send (signed POST or email), record, and keep the
+/// One attempt of a leased delivery: send (signed POST, email or chat message), record, and keep the
 /// endpoint's health (410, or 24 h of failures, stops it).
 async fn attempt(
     state: &AppState,
@@ -725,7 +745,7 @@ async fn abandoned(state: &AppState, record: &DeliveryRecord) -> Result<Delivery
     Ok(delivery)
 }
 
-/// Sends a leased delivery (signed POST or email); `None` when the endpoint no longer
+/// Sends a leased delivery (signed POST, email, or a chat message); `None` when the endpoint no longer
 /// takes it.
 async fn send(
     state: &AppState,
@@ -745,14 +765,18 @@ async fn send(
             let owner = Owner::Webhook { org: w.org_id, id: w.webhook.id };
             post_signed(state, &w.webhook.url, secrets, owner, record, started).await?
         }
-        Endpoint::Subscriber(s) => match (&s.subscriber.url, &s.subscriber.email, &s.secret) {
-            (Some(url), _, Some(secret)) => {
-                let owner = Owner::Subscriber { org: s.org_id, id: s.subscriber.id };
-                post_signed(state, url, std::iter::once(secret.as_str()), owner, record, started).await?
+        Endpoint::Subscriber(s) => {
+            let sub = &s.subscriber;
+            match (sub.kind.chat(), &sub.url, &sub.email, &s.secret) {
+                (Some(kind), Some(url), _, _) => send_chat(state, batch, s, kind, url, record).await?,
+                (None, Some(url), _, Some(secret)) => {
+                    let owner = Owner::Subscriber { org: s.org_id, id: sub.id };
+                    post_signed(state, url, std::iter::once(secret.as_str()), owner, record, started).await?
+                }
+                (None, _, Some(email), _) => send_email(state, batch, s, email, record, started).await?,
+                _ => return Err(StoreError::internal("a subscriber with no URL or email address to reach it")),
             }
-            (_, Some(email), _) => send_email(state, batch, s, email, record, started).await?,
-            _ => return Err(StoreError::internal("a subscriber with neither a signed URL nor an email address")),
-        },
+        }
     };
     Ok(Some(sent))
 }

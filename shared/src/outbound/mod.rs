@@ -7,9 +7,11 @@
 //! checked here, so a second lookup cannot rebind the name.
 //!
 //! Beside it, what the notifier and the monitors send with: the guarded HTTP [`sender`],
-//! subscriber [`mail`], the [`sealing`] of secrets and links, and Standard Webhooks
+//! subscriber [`mail`] and [`chat`] messages drawn from one [`summary`], the [`sealing`] of secrets and links, and Standard Webhooks
 //! [`signing`].
 
+#[cfg(feature = "store")]
+pub mod chat;
 #[cfg(feature = "store")]
 pub mod mail;
 #[cfg(feature = "store")]
@@ -18,6 +20,8 @@ pub mod sealing;
 pub mod sender;
 #[cfg(feature = "store")]
 pub mod signing;
+#[cfg(feature = "store")]
+pub mod summary;
 
 #[cfg(feature = "store")]
 use std::net::SocketAddr;

@@ -1,4 +1,5 @@
-//! Subscribers of a page: people (email) and systems (webhook) who are told about its
+//! Subscribers of a page: people (email), systems (webhook) and chat channels (Slack,
+//! Discord, Teams, Google Chat) who are told about its
 //! incidents, maintenance and status changes. Items in the org partition, listed by page
 //! on GSI1 and by page and state on GSI2 (the notifier reads the active ones in one
 //! query). An email address is claimed once per page. Unconfirmed sign-ups expire after
@@ -17,6 +18,7 @@ use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::write::{Now, Write};
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
+use crate::outbound::chat::ChatKind;
 
 /// How long a subscription may stay unconfirmed (and a confirm link stays good).
 pub const PENDING_SECS: i64 = 7 * 24 * 60 * 60;
@@ -41,6 +43,39 @@ pub enum SubscriberKind {
     Email,
     /// By a signed POST to a URL.
     Webhook,
+    /// A Slack channel.
+    Slack,
+    /// A Discord channel.
+    Discord,
+    /// A Microsoft Teams channel.
+    Teams,
+    /// A Google Chat space.
+    #[serde(rename = "googlechat")]
+    GoogleChat,
+}
+
+impl SubscriberKind {
+    /// The chat service, for a chat channel.
+    pub const fn chat(self) -> Option<ChatKind> {
+        match self {
+            Self::Slack => Some(ChatKind::Slack),
+            Self::Discord => Some(ChatKind::Discord),
+            Self::Teams => Some(ChatKind::Teams),
+            Self::GoogleChat => Some(ChatKind::GoogleChat),
+            Self::Email | Self::Webhook => None,
+        }
+    }
+}
+
+impl From<ChatKind> for SubscriberKind {
+    fn from(kind: ChatKind) -> Self {
+        match kind {
+            ChatKind::Slack => Self::Slack,
+            ChatKind::Discord => Self::Discord,
+            ChatKind::Teams => Self::Teams,
+            ChatKind::GoogleChat => Self::GoogleChat,
+        }
+    }
 }
 
 /// Where a subscriber stands.
@@ -82,13 +117,13 @@ pub struct Subscriber {
     pub id: Uuid,
     /// The page subscribed to.
     pub page_id: Uuid,
-    /// Email or webhook.
+    /// Email, webhook, or a chat service.
     #[serde(rename = "type")]
     pub kind: SubscriberKind,
     /// The address, for email subscribers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// The URL, for webhook subscribers.
+    /// The URL, for webhook subscribers and chat channels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Services followed; empty: all of the page.
@@ -167,6 +202,14 @@ pub enum Contact {
         /// The sealed secret.
         sealed_secret: String,
     },
+    /// A chat channel's incoming-webhook URL (checked by the address guard and, on a
+    /// deployment, against its service's hosts); messages are in the service's format.
+    Chat {
+        /// Which service.
+        kind: ChatKind,
+        /// The channel's webhook URL.
+        url: String,
+    },
 }
 
 /// A validated new subscriber.
@@ -222,14 +265,17 @@ impl Store {
             if actor.kind == super::events::ActorKind::Subscriber { Actor::subscriber(id) } else { actor.clone() };
         let state = if new.confirmed { SubscriberState::Active } else { SubscriberState::Pending };
         let ttl = (!new.confirmed).then_some(now_epoch + PENDING_SECS);
-        let (email, url, secret) = match &new.contact {
-            Contact::Email(e) => (Some(e.as_str().to_owned()), None, None),
-            Contact::Webhook { url, sealed_secret } => (None, Some(url.clone()), Some(sealed_secret.clone())),
+        let (kind, email, url, secret) = match &new.contact {
+            Contact::Email(e) => (SubscriberKind::Email, Some(e.as_str().to_owned()), None, None),
+            Contact::Webhook { url, sealed_secret } => {
+                (SubscriberKind::Webhook, None, Some(url.clone()), Some(sealed_secret.clone()))
+            }
+            Contact::Chat { kind, url } => (SubscriberKind::from(*kind), None, Some(url.clone()), None),
         };
         let subscriber = Subscriber {
             id,
             page_id: page,
-            kind: if email.is_some() { SubscriberKind::Email } else { SubscriberKind::Webhook },
+            kind,
             email,
             url,
             service_ids: new.service_ids,
