@@ -289,15 +289,29 @@ async fn a_chat_channel_is_validated_takes_no_email_and_gets_a_test_message() {
     let r = app.call("POST", &path, Some(json!({"type": "irc", "url": "https://x.example"}))).await;
     assert!(r.json["error"]["message"].as_str().unwrap().contains("`googlechat`"), "names the types");
 
-    let made = channel(&app, &page, json!({"type": "discord", "url": format!("{}/discord", receiver.base)})).await;
+    // The URL is the channel's credential: shown redacted, stored sealed.
+    let url = format!("{}/api/webhooks/42/tok-ABCDEFGH12345", receiver.base);
+    let made = channel(&app, &page, json!({"type": "discord", "url": url})).await;
+    assert_eq!(made["url"], format!("{}/api/webhooks/42/…2345", receiver.base));
     let id = made["id"].as_str().unwrap();
     let r = app.call("POST", &format!("/api/v1/subscribers/{id}/test"), None).await;
     r.expect(202);
     assert_eq!(r.json["data"]["state"], "delivered");
-    let got = messages(&receiver, "discord");
-    assert_eq!(got.len(), 1);
+    let got: Vec<Value> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/api/webhooks/42/tok-ABCDEFGH12345")
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(got.len(), 1, "the whole URL is used to send");
     let (shown, _) = check_discord(&got[0]);
     assert!(shown.contains("Test notification"), "{shown}");
+    let stored = format!("{:?}", app.org_items(app.org).await);
+    let events = app.call("GET", "/api/v1/events?type=subscriber.created", None).await;
+    assert!(stored.contains("v2:"), "stored sealed");
+    for (what, text) in [("items", stored), ("events", events.json.to_string())] {
+        assert!(!text.contains("tok-ABCDEFGH"), "the plaintext URL is not in the {what}");
+    }
     let log = app.call("GET", &format!("/api/v1/subscribers/{id}/deliveries"), None).await;
     assert_eq!(log.json["data"][0]["attempts"][0]["statusCode"], 204);
 }

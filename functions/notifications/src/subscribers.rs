@@ -8,7 +8,7 @@ use livestatus_shared::auth::Principal;
 use livestatus_shared::delivery;
 use livestatus_shared::domain::EmailAddress;
 use livestatus_shared::http::{IdempotentJson, ListParams, data, list, path_id};
-use livestatus_shared::outbound::chat::ChatKind;
+use livestatus_shared::outbound::chat::{self, ChatKind};
 use livestatus_shared::outbound::sealing::Owner;
 use livestatus_shared::outbound::signing;
 use livestatus_shared::store::incidents::MAX_AFFECTED_SERVICES;
@@ -128,7 +128,8 @@ pub(crate) async fn create_subscriber(
                     format_args!("must be a {name} incoming-webhook URL: {}", chat.hosts()),
                 ));
             }
-            (Contact::Chat { kind: chat, url }, true)
+            let sealed_url = state.sealer.seal_for(&url, Owner::Subscriber { org: who.org_id, id });
+            (Contact::Chat { kind: chat, shown_url: chat::redact(&url), sealed_url }, true)
         }
     };
     let new = NewSubscriber {

@@ -768,7 +768,13 @@ async fn send(
         Endpoint::Subscriber(s) => {
             let sub = &s.subscriber;
             match (sub.kind.chat(), &sub.url, &sub.email, &s.secret) {
-                (Some(kind), Some(url), _, _) => send_chat(state, batch, s, kind, url, record).await?,
+                (Some(kind), _, _, Some(sealed)) => {
+                    let url = state
+                        .sealer
+                        .open_for(sealed, Owner::Subscriber { org: s.org_id, id: sub.id })
+                        .map_err(StoreError::internal)?;
+                    send_chat(state, batch, s, kind, &url, record).await?
+                }
                 (None, Some(url), _, Some(secret)) => {
                     let owner = Owner::Subscriber { org: s.org_id, id: sub.id };
                     post_signed(state, url, std::iter::once(secret.as_str()), owner, record, started).await?

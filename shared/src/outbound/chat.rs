@@ -5,6 +5,7 @@
 //! message is drawn from the notice's [`Summary`], like the email. Text from the API is
 //! escaped for each format, and no message can mention `@everyone` or a channel.
 //!
+//! A channel's URL is its credential: it is stored sealed and shown [`redact`]ed.
 //! On a deployment a channel's URL must be on its service's webhook hosts; the local run
 //! (which allows private targets) takes any URL, so tests post to a local receiver.
 
@@ -98,6 +99,32 @@ impl ChatKind {
             Self::GoogleChat => google_chat(s),
         }
     }
+}
+
+/// A channel's webhook URL as it may be shown: the URL is the channel's credential
+/// (anyone holding it can post there), so its last path segment keeps only its last four
+/// characters and a query is hidden: `https://hooks.slack.com/services/T0/B0/…Wxyz`. The
+/// whole URL is stored sealed, bound to its subscriber.
+pub fn redact(raw: &str) -> String {
+    let Ok(url) = url::Url::parse(raw) else { return "…".to_owned() };
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    let segments: Vec<&str> = url.path().split('/').skip(1).collect();
+    if let Some((last, rest)) = segments.split_last() {
+        for segment in rest {
+            shown.push('/');
+            shown.push_str(segment);
+        }
+        let count = last.chars().count();
+        let tail: String = if count > 8 { last.chars().skip(count - 4).collect() } else { String::new() };
+        shown.push_str(&format!("/…{tail}"));
+    }
+    if url.query().is_some() {
+        shown.push_str("?…");
+    }
+    shown
 }
 
 /// At most `max` characters, the last one an ellipsis when cut.
@@ -361,5 +388,18 @@ mod tests {
         assert_eq!(html_escape("<a href=\"x\">&</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
+    fn a_channel_url_is_shown_without_its_credential() {
+        assert_eq!(
+            redact("https://hooks.slack.com/services/T000/B000/abcdefghijklWxyz"),
+            "https://hooks.slack.com/services/T000/B000/…Wxyz"
+        );
+        assert_eq!(
+            redact("https://chat.googleapis.com/v1/spaces/AAA/messages?key=k&token=t"),
+            "https://chat.googleapis.com/v1/spaces/AAA/…?…"
+        );
+        assert_eq!(redact("http://127.0.0.1:8080/short"), "http://127.0.0.1:8080/…");
     }
 }

@@ -123,7 +123,8 @@ pub struct Subscriber {
     /// The address, for email subscribers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// The URL, for webhook subscribers and chat channels.
+    /// The URL, for webhook subscribers; redacted, for chat channels (the whole URL is
+    /// their credential, kept sealed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Services followed; empty: all of the page.
@@ -147,7 +148,7 @@ pub struct SubscriberRecord {
     pub org_id: Uuid,
     /// The subscriber.
     pub subscriber: Subscriber,
-    /// A webhook subscriber's signing secret, sealed.
+    /// A webhook subscriber's signing secret, or a chat channel's whole URL, sealed.
     pub secret: Option<String>,
     /// Start of the current run of failed deliveries, as last read (the notifier clears
     /// it after a success only when it is set).
@@ -207,8 +208,10 @@ pub enum Contact {
     Chat {
         /// Which service.
         kind: ChatKind,
-        /// The channel's webhook URL.
-        url: String,
+        /// The URL as shown (redacted: the URL is the channel's credential).
+        shown_url: String,
+        /// The URL, sealed for the subscriber.
+        sealed_url: String,
     },
 }
 
@@ -270,7 +273,9 @@ impl Store {
             Contact::Webhook { url, sealed_secret } => {
                 (SubscriberKind::Webhook, None, Some(url.clone()), Some(sealed_secret.clone()))
             }
-            Contact::Chat { kind, url } => (SubscriberKind::from(*kind), None, Some(url.clone()), None),
+            Contact::Chat { kind, shown_url, sealed_url } => {
+                (SubscriberKind::from(*kind), None, Some(shown_url.clone()), Some(sealed_url.clone()))
+            }
         };
         let subscriber = Subscriber {
             id,
