@@ -36,22 +36,8 @@ pub struct Badge {
     pub color: &'static str,
 }
 
-/// Colours by severity, dark enough for white text (WCAG AA at 11px bold is not reached
-/// by shields.io's own palette; these pass 4.5:1).
-pub mod colors {
-    /// All good.
-    pub const GREEN: &str = "#1a7f37";
-    /// Degraded, minor.
-    pub const YELLOW: &str = "#8a5c00";
-    /// Partial outage.
-    pub const ORANGE: &str = "#b3470a";
-    /// Major outage.
-    pub const RED: &str = "#c3202b";
-    /// Maintenance.
-    pub const BLUE: &str = "#0969da";
-    /// No data.
-    pub const GREY: &str = "#59636e";
-}
+/// Colours by severity: the shared palette.
+pub use livestatus_shared::domain::colors;
 
 /// Width of text in Verdana 11px, as shields.io measures it (ASCII table, wider guess
 /// for the rest).

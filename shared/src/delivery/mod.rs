@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::clock::timestamp;
 use crate::error::ApiError;
-use crate::outbound::chat::ChatKind;
+use crate::outbound::chat::{self, ChatKind};
 use crate::outbound::mail::{Notice, NoticeKind, PageInfo};
 use crate::outbound::sealing::{Owner, TokenPurpose};
 use crate::outbound::summary::Summary;
@@ -688,7 +688,7 @@ async fn send_chat(
         return Ok(not_sent("the page is gone".into()));
     };
     let body: serde_json::Value = serde_json::from_str(&record.body).map_err(StoreError::internal)?;
-    let message = kind.message(&Summary::of(&page, &notice_of(&body)));
+    let message = chat::message(kind, &Summary::of(&page, &notice_of(&body)));
     let bytes = serde_json::to_vec(&message).map_err(StoreError::internal)?;
     Ok(state.sender.post_json(url, &[], bytes).await.into())
 }

@@ -4,6 +4,8 @@
 //! alerts ([`alerts`]).
 
 pub mod alerts;
+pub mod chat;
+pub mod colors;
 mod invalid;
 #[cfg(feature = "store")]
 pub mod maintenance;

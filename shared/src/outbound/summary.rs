@@ -7,18 +7,7 @@ use serde_json::Value;
 
 use super::mail::{NoticeKind, PageInfo};
 
-/// Green: operational, resolved, completed.
-pub const GREEN: &str = "#1a7f37";
-/// Yellow: degraded, minor impact.
-pub const YELLOW: &str = "#8a5c00";
-/// Orange: major impact.
-pub const ORANGE: &str = "#b3470a";
-/// Red: outage, critical impact.
-pub const RED: &str = "#c3202b";
-/// Blue: maintenance.
-pub const BLUE: &str = "#0969da";
-/// Grey: anything else (a cancelled window).
-pub const GREY: &str = "#59636e";
+pub use crate::domain::colors::{BLUE, GREEN, GREY, ORANGE, RED, YELLOW};
 
 /// A status shown as a pill: colour, icon and words (never colour alone).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use super::quotas::{Quota, page_quota_failure, returned_item};
 use super::write::{Now, Write};
 use super::{Item, Store, Tx, TxError, cursor, failed_at, from_item, key, n, s, schema, to_item};
 use crate::domain::EmailAddress;
-use crate::outbound::chat::ChatKind;
+use crate::domain::chat::ChatKind;
 
 /// How long a subscription may stay unconfirmed (and a confirm link stays good).
 pub const PENDING_SECS: i64 = 7 * 24 * 60 * 60;
