@@ -207,7 +207,7 @@ fn google_chat(s: &Summary) -> Value {
     if let Some(pill) = &s.status {
         let mut status = json!({
             "topLabel": "Status",
-            "text": format!("<font color=\"{}\"><b>{} {}</b></font>", pill.color, pill.icon, html_escape(&pill.label)),
+            "text": format!("<font color=\"{}\"><b>{}</b></font>", pill.color, html_escape(&pill.label)),
         });
         if let Some(detail) = &s.detail {
             status["bottomLabel"] = json!(html_escape(detail));
