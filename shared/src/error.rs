@@ -47,6 +47,9 @@ pub enum ApiError {
     /// Another page already uses this slug.
     #[error("Another page already uses the slug `{0}`.")]
     SlugTaken(String),
+    /// Another page (of any organization) already uses this domain.
+    #[error("Another page already uses the domain `{0}`; a domain serves one page.")]
+    DomainTaken(String),
     /// The delivery cannot be retried: its endpoint no longer takes deliveries, or it is a
     /// confirmation email.
     #[error("{0}")]
@@ -85,7 +88,7 @@ impl ApiError {
             Self::InvalidRequest(_) | Self::InvalidSlug(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::SlugTaken(_) | Self::IdempotencyConflict | Self::NotRetryable(_) => StatusCode::CONFLICT,
+            Self::SlugTaken(_) | Self::DomainTaken(_) | Self::IdempotencyConflict | Self::NotRetryable(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,6 +108,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::SlugTaken(_) => "slug_taken",
+            Self::DomainTaken(_) => "domain_taken",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::NotRetryable(_) => "not_retryable",
             Self::PayloadTooLarge => "payload_too_large",
@@ -156,6 +160,7 @@ impl From<crate::store::StoreError> for ApiError {
             E::NotFound(_) => Self::NotFound(error.to_string()),
             E::Invalid(invalid) => invalid.into(),
             E::SlugTaken(slug) => Self::SlugTaken(slug),
+            E::DomainTaken(domain) => Self::DomainTaken(domain),
             E::PlanLimit(message) => Self::PlanLimit(message),
             E::IdempotencyConflict => Self::IdempotencyConflict,
             E::KeyRefused => Self::InvalidApiKey,

@@ -25,8 +25,9 @@ pub struct RequestId(pub String);
 /// (`OriginCustomHeaders` in `template.yaml`); its value is `ORIGIN_VERIFY_SECRET`.
 pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
 
-/// The origin secret of this deployment, read once (`None`: no CDN in front, as locally).
-fn origin_secret() -> Option<&'static str> {
+/// The secret our CDN proves its forwarded headers with (`ORIGIN_VERIFY_SECRET`), read
+/// once (`None`: no CDN in front, as locally).
+pub fn origin_secret() -> Option<&'static str> {
     static SECRET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     SECRET.get_or_init(|| std::env::var("ORIGIN_VERIFY_SECRET").ok().filter(|s| !s.is_empty())).as_deref()
 }

@@ -80,6 +80,7 @@ pub const ROUTES: &[Route] = &[
     route(Group::Pages, "GET", "/api/v1/pages/{pageId}", Scope::PagesRead),
     route(Group::Pages, "PATCH", "/api/v1/pages/{pageId}", Scope::PagesWrite),
     route(Group::Pages, "DELETE", "/api/v1/pages/{pageId}", Scope::PagesWrite),
+    route(Group::Pages, "POST", "/api/v1/pages/{pageId}/domain/verify", Scope::PagesWrite),
     route(Group::Services, "GET", "/api/v1/pages/{pageId}/services", Scope::ServicesRead),
     route(Group::Services, "POST", "/api/v1/pages/{pageId}/services", Scope::ServicesWrite),
     route(Group::Services, "GET", "/api/v1/services/{serviceId}", Scope::ServicesRead),

@@ -27,6 +27,8 @@ pub struct AppState {
     /// The sender address of subscriber email (`EMAIL_FROM`); `None`: no email
     /// subscriptions (the public page then shows no sign-up form).
     pub email_from: Option<Arc<str>>,
+    /// Where DNS lookups go (the custom domains' checks).
+    pub dns: crate::outbound::dns::Dns,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             mailer: None,
             public_url: public_url.map(|u| u.trim_end_matches('/').into()),
             email_from: std::env::var("EMAIL_FROM").ok().filter(|f| !f.is_empty()).map(Into::into),
+            dns: crate::outbound::dns::Dns::from_env(),
         }
     }
 

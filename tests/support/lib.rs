@@ -1,6 +1,7 @@
 //! Test support: a table on DynamoDB Local per test run, a client that counts its calls to
 //! DynamoDB, a hand-moved clock, and an app with its own organization and key per test.
 
+pub mod dns;
 pub mod policy;
 pub mod seed;
 
@@ -300,6 +301,7 @@ impl TestApp {
             mailer: mailer().await,
             public_url: Some(PUBLIC_URL.into()),
             email_from: Some(EMAIL_FROM.into()),
+            dns: livestatus_shared::outbound::dns::Dns::at(dns::dns_server().addr),
         };
         let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
         let mut app = Self {
@@ -433,9 +435,10 @@ impl TestApp {
     }
 }
 
-/// Every function's routes in one router, as the local server serves them.
+/// Every function's routes in one router, as the local server serves them (custom
+/// domains included).
 pub fn all_routes(state: AppState) -> Router {
-    livestatus_shared::finish_router(livestatus_local::routes(), state)
+    livestatus_local::app(state)
 }
 
 impl TestApp {

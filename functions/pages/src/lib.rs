@@ -8,7 +8,8 @@ use axum::routing::get;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::{self, HexColor, Slug};
 use livestatus_shared::http::{JsonBody, ListParams, data, list, nullable, path_id};
-use livestatus_shared::store::pages::{NewPage, PagePatch};
+use livestatus_shared::domain::custom_domain::{DomainStatus, DomainVerification, Hostname};
+use livestatus_shared::store::pages::{NewDomain, NewPage, PagePatch};
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
 
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/pages", get(list_pages).post(create_page))
         .route("/api/v1/pages/{pageId}", get(get_page).patch(update_page).delete(delete_page))
+        .route("/api/v1/pages/{pageId}/domain/verify", axum::routing::post(verify_domain))
         .route("/api/v1/openapi.json", get(get_openapi))
 }
 
@@ -67,6 +69,8 @@ struct UpdatePage {
     is_public: Option<bool>,
     #[serde(default)]
     auto_incidents: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    domain: Option<Option<String>>,
 }
 
 const NAME_MAX: usize = 100;
@@ -124,8 +128,53 @@ async fn update_page(
         brand_color: body.brand_color.map(|c| c.as_deref().map(brand_color).transpose()).transpose()?,
         is_public: body.is_public,
         auto_incidents: body.auto_incidents,
+        domain: body.domain.map(|d| d.map(|raw| new_domain(&state, &raw)).transpose()).transpose()?,
     };
     let page = state.store.update_page(&state.write(&who, None), id, patch).await?;
+    Ok(data(StatusCode::OK, page))
+}
+
+/// The host a customer's CNAME points at: `DOMAIN_CNAME_TARGET` (the stack's CloudFront
+/// distribution), else the deployment's public host.
+fn cname_target(state: &AppState) -> String {
+    std::env::var("DOMAIN_CNAME_TARGET").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| {
+        let public = url::Url::parse(state.public_url()).ok();
+        public.and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "localhost".to_owned())
+    })
+}
+
+/// A domain as set on a page: parsed, with a fresh proof token. A `.localhost` domain is
+/// verified at once in the local run (it can only point at this machine) and refused on a
+/// deployment, where it could never be reached.
+fn new_domain(state: &AppState, raw: &str) -> Result<NewDomain, ApiError> {
+    let host = Hostname::parse(raw)?;
+    let local_run = state.sender.policy().allow_private;
+    if host.is_localhost() && !local_run {
+        return Err(ApiError::invalid_field("domain", "a `.localhost` domain is served only by the local run"));
+    }
+    let own = cname_target(state);
+    if host.as_str() == own {
+        return Err(ApiError::invalid_field("domain", "is this deployment's own host"));
+    }
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let verification = DomainVerification::new(&host, &token, &own);
+    let status = if host.is_localhost() { DomainStatus::Verified } else { DomainStatus::Pending };
+    Ok(NewDomain { host, verification, status })
+}
+
+/// `POST /api/v1/pages/{pageId}/domain/verify`: looks the domain's TXT proof up now and
+/// answers the page (its `domainStatus` is `verified` once the record is there).
+async fn verify_domain(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Page")?;
+    let page = state.store.get_page(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Page"))?;
+    if page.domain.is_none() {
+        return Err(ApiError::invalid_field("domain", "the page has no domain to verify: set one with PATCH first"));
+    }
+    let page = livestatus_shared::scheduler::domains::check(&state, &state.write(&who, None), page).await?;
     Ok(data(StatusCode::OK, page))
 }
 

@@ -85,7 +85,7 @@ fn head(view: &View, links: &Links, title: String, canonical: String) -> Head {
         description,
         site: view.page.name.clone(),
         page_url: links.page(),
-        canonical,
+        canonical: links.canonical(&view.page, canonical),
         indicator: indicator.as_str(),
         favicon: favicon(indicator),
         css: css(view.page.brand_color.as_deref()),

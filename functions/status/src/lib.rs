@@ -5,6 +5,7 @@
 //! unknown page is the same 404 on every route.
 
 pub mod badge;
+pub mod domains;
 pub mod feeds;
 pub mod html;
 pub mod statuspage;
@@ -21,6 +22,7 @@ use axum::routing::get;
 use chrono::Duration;
 use http_body_util::BodyExt;
 use livestatus_shared::domain::HexColor;
+use livestatus_shared::domain::custom_domain::DomainStatus;
 use livestatus_shared::http::{ListParams, path_id};
 use livestatus_shared::{ApiError, AppState};
 use sha2::{Digest, Sha256};
@@ -76,24 +78,42 @@ pub fn router(state: AppState) -> Router {
     livestatus_shared::finish_router(routes(), state)
 }
 
-/// Absolute URLs of a page's public routes: from `PUBLIC_BASE_URL` (a custom domain),
-/// else the reader's host as CloudFront passes it on (`X-Forwarded-Host`, set by the
+/// Absolute URLs of a page's public routes: at the root of its domain when the request
+/// came to it ([`domains`]); else under `/status/{slug}` from `PUBLIC_BASE_URL`, else the
+/// reader's host as CloudFront passes it on (`X-Forwarded-Host`, set by the
 /// distribution's viewer function), else the request's `Host` (the local run).
 #[derive(Clone, Debug)]
 pub struct Links {
+    /// The page's URL; every other link is under it.
+    root: String,
+    /// The deployment's base URL, for the canonical domain URL of the local run.
     base: String,
-    slug: String,
 }
 
 impl Links {
     /// Links for `slug`, based on the environment or the request.
     pub fn new(headers: &HeaderMap, slug: &str) -> Self {
-        Self { base: livestatus_shared::http::public_base_url(headers), slug: slug.to_owned() }
+        let base = livestatus_shared::http::public_base_url(headers);
+        let at_domain = headers.get(domains::PAGE_ROOT_HEADER).and_then(|v| v.to_str().ok());
+        let root = at_domain.map_or_else(|| format!("{base}/status/{slug}"), str::to_owned);
+        Self { root, base }
     }
 
     /// The status page.
     pub fn page(&self) -> String {
-        format!("{}/status/{}", self.base, self.slug)
+        self.root.clone()
+    }
+
+    /// `url` (one of these links) as the canonical URL: at the page's domain once it is
+    /// verified, wherever it was read.
+    pub fn canonical(&self, page: &livestatus_shared::store::pages::Page, url: String) -> String {
+        match (&page.domain, page.domain_status) {
+            (Some(domain), Some(DomainStatus::Verified)) => {
+                let root = livestatus_shared::domain::custom_domain::page_root(domain, &self.base);
+                url.strip_prefix(&self.root).map_or(url.clone(), |rest| format!("{root}{rest}"))
+            }
+            _ => url,
+        }
     }
 
     /// An incident's permalink (Statuspage's `shortlink`).
@@ -148,6 +168,11 @@ async fn load(
         Ok(None) => Err(missing.into()),
         Err(e) => Err(e.into_response()),
     }
+}
+
+/// The HTML 404 of a page that is not there (an unknown host too).
+pub(crate) fn missing_page() -> Response {
+    Missing::Html.into()
 }
 
 pub(crate) fn html_response(status: StatusCode, doc: html::Document) -> Response {

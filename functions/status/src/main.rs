@@ -12,7 +12,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let state = AppState::new(Store::from_env().await);
-    let app = livestatus_status::router(state).layer(axum::middleware::from_fn(source_address));
+    let app = livestatus_status::domains::with_custom_domains(state.clone(), livestatus_status::router(state))
+        .layer(axum::middleware::from_fn(source_address));
     lambda_http::run(app).await
 }
 

@@ -18,3 +18,11 @@ pub fn routes() -> Router<AppState> {
         .merge(livestatus_maintenances::routes())
         .merge(livestatus_monitors::routes())
 }
+
+/// The local server's whole app: every function's routes, finished as each function
+/// finishes its own, with custom domains routed to their pages (as the status function
+/// does on AWS), so `http://acme.localhost:3000/` is a page at its domain.
+pub fn app(state: AppState) -> Router {
+    let routes = livestatus_shared::finish_router(routes(), state.clone());
+    livestatus_status::domains::with_custom_domains(state, routes)
+}

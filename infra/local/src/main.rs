@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(livestatus_local::background::supervise("scheduler", move || {
         livestatus_local::background::tick_forever(ticker.clone(), tick)
     }));
-    let app = livestatus_shared::finish_router(livestatus_local::routes(), state);
+    let app = livestatus_local::app(state);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("LiveStatus API listening on http://127.0.0.1:{port}");

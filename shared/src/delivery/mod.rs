@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::clock::timestamp;
+use crate::domain::custom_domain::{DomainStatus, page_root};
 use crate::error::ApiError;
 use crate::outbound::chat::{self, ChatKind};
 use crate::outbound::mail::{Notice, NoticeKind, PageInfo};
@@ -231,8 +232,13 @@ impl Batch {
                         break;
                     }
                 }
+                // Links follow the page to its domain once it is verified.
+                let url = match (&p.domain, p.domain_status) {
+                    (Some(domain), Some(DomainStatus::Verified)) => page_root(domain, state.public_url()),
+                    _ => format!("{}/status/{}", state.public_url(), p.slug),
+                };
                 Some(PageInfo {
-                    url: format!("{}/status/{}", state.public_url(), p.slug),
+                    url,
                     name: p.name,
                     brand_color: p.brand_color.unwrap_or_else(|| crate::domain::DEFAULT_BRAND_COLOR.to_owned()),
                     public: p.is_public,

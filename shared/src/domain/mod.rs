@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod chat;
 pub mod colors;
+pub mod custom_domain;
 mod invalid;
 #[cfg(feature = "store")]
 pub mod maintenance;

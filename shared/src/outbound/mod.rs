@@ -13,6 +13,8 @@
 #[cfg(feature = "store")]
 pub mod chat;
 #[cfg(feature = "store")]
+pub mod dns;
+#[cfg(feature = "store")]
 pub mod mail;
 #[cfg(feature = "store")]
 pub mod sealing;

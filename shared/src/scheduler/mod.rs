@@ -1,11 +1,13 @@
 //! The scheduler: the work that comes due with time, in one tick that the scheduler
 //! function runs every minute (EventBridge) and the local server every few seconds. In
 //! order: the maintenance windows' due transitions (reminders, starts, completions), the
-//! due monitor checks ([`monitors`]), then the due retries of deliveries
+//! due monitor checks ([`monitors`]), the pending custom domains' checks ([`domains`]),
+//! then the due retries of deliveries
 //! ([`crate::delivery::run_due`]). Their events reach the notifier through the table's
 //! stream. One failing part does not stop the others, and each logs its failure: what it
 //! left is still due at the next tick.
 
+pub mod domains;
 pub mod monitors;
 
 use std::time::Duration;
@@ -32,6 +34,8 @@ pub struct Outcome {
     pub handed: usize,
     /// Some monitor checks every 30 s: see [`monitors::Outcome::sub_minute`].
     pub sub_minute: bool,
+    /// Pending custom domains looked up.
+    pub domains: usize,
 }
 
 /// The whole tick, every check made in this process (the local run, the tests).
@@ -52,6 +56,10 @@ pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Resul
         }
     };
     let checks_or_handed = checks + handed;
+    let domains = domains::run_due(state).await.unwrap_or_else(|e| {
+        tracing::error!(error = ?e, "domain checks failed; the pending domains stay due");
+        0
+    });
     let deliveries = crate::delivery::run_due(state).await;
     let outcome = |transitions, (deliveries, delivered)| Outcome {
         deliveries,
@@ -60,6 +68,7 @@ pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Resul
         checks,
         handed,
         sub_minute,
+        domains,
     };
     match (transitions, deliveries) {
         (Ok(transitions), Ok(d)) => Ok(outcome(transitions, (d.deliveries, d.delivered))),

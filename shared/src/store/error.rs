@@ -20,6 +20,9 @@ pub enum StoreError {
     /// Another page already has this slug.
     #[error("Another page already uses the slug `{0}`.")]
     SlugTaken(String),
+    /// A page of this deployment already has this domain.
+    #[error("Another page already uses the domain `{0}`.")]
+    DomainTaken(String),
     /// The organization's plan allows no more; the message names the limit.
     #[error("{0}")]
     PlanLimit(String),

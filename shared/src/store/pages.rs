@@ -13,6 +13,7 @@ use super::write::Write;
 use super::{
     Changes, Item, Store, Tx, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item,
 };
+use crate::domain::custom_domain::{DomainStatus, DomainVerification, Hostname};
 use crate::domain::{HexColor, Plan, Slug};
 
 /// A status page as the API shows it.
@@ -38,6 +39,15 @@ pub struct Page {
     pub created_at: String,
     /// Last change.
     pub updated_at: String,
+    /// The custom domain it is (to be) served at, if any.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Where the domain stands (`null` without a domain).
+    #[serde(default)]
+    pub domain_status: Option<DomainStatus>,
+    /// The DNS records that prove and route the domain (`null` without one).
+    #[serde(default)]
+    pub domain_verification: Option<DomainVerification>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,7 +84,7 @@ pub struct NewPage {
 }
 
 /// A validated change; `None` leaves a field as it is, `Some(None)` clears it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PagePatch {
     /// New name.
     pub name: Option<String>,
@@ -88,6 +98,33 @@ pub struct PagePatch {
     pub is_public: Option<bool>,
     /// Automatic incidents on or off.
     pub auto_incidents: Option<bool>,
+    /// A new custom domain, or `None` to remove it. Setting the domain the page has
+    /// changes nothing (its status stays).
+    pub domain: Option<Option<NewDomain>>,
+}
+
+/// A custom domain set on a page, with its records and first status.
+#[derive(Clone, Debug)]
+pub struct NewDomain {
+    /// The domain.
+    pub host: Hostname,
+    /// Its records (the TXT proof with a fresh token, and the CNAME target).
+    pub verification: DomainVerification,
+    /// `pending`, or `verified` at once (a `.localhost` domain of the local run).
+    pub status: DomainStatus,
+}
+
+/// A domain's claim as host routing reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainClaim {
+    /// The organization of the page.
+    pub org_id: Uuid,
+    /// The page.
+    pub page_id: Uuid,
+    /// The page's slug (kept in step by slug changes).
+    pub slug: String,
+    /// Whether it is served (only when verified).
+    pub status: DomainStatus,
 }
 
 impl PagePatch {
@@ -98,6 +135,7 @@ impl PagePatch {
             && self.brand_color.is_none()
             && self.is_public.is_none()
             && self.auto_incidents.is_none()
+            && self.domain.is_none()
     }
 }
 
@@ -128,6 +166,9 @@ impl Store {
             auto_incidents: new.auto_incidents,
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
+            domain: None,
+            domain_status: None,
+            domain_verification: None,
         };
         let item = PageItem {
             pk: schema::org_pk(org),
@@ -234,49 +275,209 @@ impl Store {
         }
         for attempt in 1..=5 {
             let current = self.get_page_item(org, page_id).await?.ok_or_else(|| StoreError::not_found("Page"))?;
+            let mut patch = patch.clone();
+            let same_domain = |d: &Option<NewDomain>| d.as_ref().map(|n| n.host.as_str()) == current.page.domain.as_deref();
+            if patch.domain.as_ref().is_some_and(same_domain) {
+                patch.domain = None;
+            }
             let new_slug = patch.slug.as_ref().filter(|s| s.as_str() != current.page.slug);
             let updated = apply(current.page.clone(), &patch, now);
             let event = Event::new(EventType::PageUpdated, Some(page_id), actor, now, data_of("page", &updated));
-            let Some(new_slug) = new_slug else {
+            if new_slug.is_none() && patch.domain.is_none() {
                 return self.update_page_in_place(org, page_id, &patch, event, now).await;
-            };
+            }
+            // The slug's and the domain's claims change with the page, in one transaction
+            // conditioned on the page as read.
             let mut changes = page_changes(&patch, now);
-            changes.value(":oldSlug", s(&current.page.slug));
+            changes.value(":readAt", s(&current.page.updated_at));
             let update = changes
                 .apply_tx(
                     Update::builder()
                         .table_name(self.table())
                         .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))),
                 )
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND slug = :oldSlug");
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND updatedAt = :readAt");
             let mut tx = Tx::new();
             tx.push(TransactWriteItem::builder().update(update.build().map_err(StoreError::internal)?).build());
-            tx.push(
-                TransactWriteItem::builder()
-                    .delete(
-                        Delete::builder()
-                            .table_name(self.table())
-                            .set_key(Some(key(schema::slug_pk(&current.page.slug), schema::SLUG_SK)))
-                            .condition_expression("pageId = :page")
-                            .expression_attribute_values(":page", s(page_id.to_string()))
-                            .build()
-                            .map_err(StoreError::internal)?,
-                    )
-                    .build(),
-            );
-            let new_slug_claim = tx.push(self.put_new(slug_item(new_slug, org, page_id))?);
+            let mut new_slug_claim = None;
+            if let Some(new_slug) = new_slug {
+                tx.push(self.delete_claim(key(schema::slug_pk(&current.page.slug), schema::SLUG_SK), page_id)?);
+                new_slug_claim = Some(tx.push(self.put_new(slug_item(new_slug, org, page_id))?));
+            }
+            match (&current.page.domain, &patch.domain) {
+                (Some(old), Some(_)) => {
+                    tx.push(self.delete_claim(key(schema::domain_pk(old), schema::DOMAIN_SK), page_id)?);
+                }
+                (Some(old), None) => {
+                    let update = Update::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key(schema::domain_pk(old), schema::DOMAIN_SK)))
+                        .update_expression("SET slug = :slug")
+                        .condition_expression("pageId = :page")
+                        .expression_attribute_values(":slug", s(&updated.slug))
+                        .expression_attribute_values(":page", s(page_id.to_string()))
+                        .build()
+                        .map_err(StoreError::internal)?;
+                    tx.push(TransactWriteItem::builder().update(update).build());
+                }
+                (None, _) => {}
+            }
+            let mut new_domain_claim = None;
+            if let Some(Some(new)) = &patch.domain {
+                let claim = domain_claim_item(new, org, page_id, &updated.slug, now);
+                new_domain_claim = Some(tx.push(self.put_new(claim)?));
+            }
             tx.push(self.event_put(org, event)?);
             match self.transact(tx).await {
                 Ok(()) => return Ok(updated),
-                Err(TxError::Cancelled(reasons)) if failed_at(&reasons, new_slug_claim).is_some() => {
-                    return Err(StoreError::SlugTaken(new_slug.to_string()));
+                Err(TxError::Cancelled(reasons)) if new_slug_claim.is_some_and(|c| failed_at(&reasons, c).is_some()) => {
+                    return Err(StoreError::SlugTaken(updated.slug));
                 }
-                // The page changed its slug or began deleting since we read it: read again.
+                Err(TxError::Cancelled(reasons))
+                    if new_domain_claim.is_some_and(|c| failed_at(&reasons, c).is_some()) =>
+                {
+                    return Err(StoreError::DomainTaken(updated.domain.unwrap_or_default()));
+                }
+                // The page changed or began deleting since we read it: read again.
                 Err(TxError::Cancelled(_)) if attempt < 5 => continue,
                 Err(e) => return Err(e.into_error()),
             }
         }
         Err(StoreError::Unavailable("page kept changing during the update".into()))
+    }
+
+    /// Deletes a claim (slug or domain) that `page` holds.
+    fn delete_claim(&self, claim: Item, page: Uuid) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(claim))
+            .condition_expression("pageId = :page")
+            .expression_attribute_values(":page", s(page.to_string()))
+            .build()
+            .map_err(StoreError::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// The claim of a domain, read strongly consistent (removing a domain stops serving
+    /// it at once): one `GetItem`, the one read host routing adds to a page view.
+    pub async fn domain_claim(&self, domain: &str) -> Result<Option<DomainClaim>, StoreError> {
+        let Some(item) = self.get(&key(schema::domain_pk(domain), schema::DOMAIN_SK), true).await? else {
+            return Ok(None);
+        };
+        let id = |attr| get_s(&item, attr).and_then(|v| Uuid::parse_str(v).ok());
+        let (Some(org_id), Some(page_id), Some(slug), Some(status)) =
+            (id("orgId"), id("pageId"), get_s(&item, "slug"), get_s(&item, "status").and_then(DomainStatus::parse))
+        else {
+            return Err(StoreError::internal("a domain claim without its page"));
+        };
+        Ok(Some(DomainClaim { org_id, page_id, slug: slug.to_owned(), status }))
+    }
+
+    /// Moves a pending domain's next check to `at`.
+    pub async fn reschedule_domain_check(&self, domain: &str, page: Uuid, at: &str) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::domain_pk(domain), schema::DOMAIN_SK)))
+            .update_expression("SET gsi2sk = :next")
+            .condition_expression("pageId = :page AND #status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":next", s(format!("{at}#{domain}")))
+            .expression_attribute_values(":page", s(page.to_string()))
+            .expression_attribute_values(":pending", s(DomainStatus::Pending.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Removed, moved to another page or verified meanwhile: nothing to reschedule.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(super::sdk_error(e)),
+        }
+    }
+
+    /// The pending domains whose check is due at `now`, earliest first, at most `limit`.
+    pub async fn due_domain_checks(&self, now: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :upto")
+            .expression_attribute_values(":pk", s(schema::DOMAIN_CHECKS_GSI2PK))
+            .expression_attribute_values(":upto", s(format!("{now}$")))
+            .projection_expression("gsi2sk");
+        let (items, _) = self.query_up_to(query, limit, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| get_s(item, "gsi2sk").and_then(|sk| sk.split_once('#')).map(|(_, d)| d.to_owned()))
+            .collect())
+    }
+
+    /// Records the outcome of a domain's check: the page's `domainStatus` and its claim's
+    /// status in one transaction, with a `page.updated` event; only while the page still
+    /// has that domain (`None`: it has another, or none). Unchanged status writes nothing.
+    pub async fn set_domain_status(
+        &self,
+        w: &Write<'_>,
+        page_id: Uuid,
+        domain: &str,
+        status: DomainStatus,
+    ) -> Result<Option<Page>, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
+        let Some(current) = self.get_page_item(org, page_id).await? else { return Ok(None) };
+        if current.page.domain.as_deref() != Some(domain) {
+            return Ok(None);
+        }
+        if current.page.domain_status == Some(status) {
+            return Ok(Some(current.page));
+        }
+        let mut updated = current.page.clone();
+        updated.domain_status = Some(status);
+        updated.updated_at = now.to_owned();
+        let page_update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id))))
+            .update_expression("SET domainStatus = :status, updatedAt = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND #domain = :domain")
+            .expression_attribute_names("#domain", "domain")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":domain", s(domain))
+            .build()
+            .map_err(StoreError::internal)?;
+        let claim_update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(schema::domain_pk(domain), schema::DOMAIN_SK)))
+            .update_expression(if status == DomainStatus::Pending {
+                "SET #status = :status"
+            } else {
+                "SET #status = :status REMOVE gsi2pk, gsi2sk"
+            })
+            .condition_expression("pageId = :page")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":page", s(page_id.to_string()))
+            .build()
+            .map_err(StoreError::internal)?;
+        let event = Event::new(EventType::PageUpdated, Some(page_id), actor, now, data_of("page", &updated));
+        let tx = vec![
+            TransactWriteItem::builder().update(page_update).build(),
+            TransactWriteItem::builder().update(claim_update).build(),
+            self.event_put(org, event)?,
+        ];
+        match self.transact(tx).await {
+            Ok(()) => Ok(Some(updated)),
+            // The domain changed meanwhile: this check's outcome is for a domain it no longer has.
+            Err(TxError::Cancelled(_)) => Ok(None),
+            Err(e) => Err(e.into_error()),
+        }
     }
 
     async fn update_page_in_place(
@@ -321,6 +522,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::not_found("Page"))?;
         let slug = get_s(&page, "slug").ok_or_else(|| StoreError::internal("page item without slug"))?.to_owned();
+        let domain = get_s(&page, "domain").map(str::to_owned);
 
         let mut children = self.page_children(org, page_id).await?;
         // Monitors count against the organization's plan: each leaves with its place.
@@ -349,18 +551,11 @@ impl Store {
                 )
                 .build(),
         );
+        if let Some(domain) = &domain {
+            tx.push(self.delete_claim(key(schema::domain_pk(domain), schema::DOMAIN_SK), page_id)?);
+        }
         tx.extend([
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(self.table())
-                        .set_key(Some(key(schema::slug_pk(&slug), schema::SLUG_SK)))
-                        .condition_expression("pageId = :page")
-                        .expression_attribute_values(":page", s(page_id.to_string()))
-                        .build()
-                        .map_err(StoreError::internal)?,
-                )
-                .build(),
+            self.delete_claim(key(schema::slug_pk(&slug), schema::SLUG_SK), page_id)?,
             TransactWriteItem::builder()
                 .update(
                     Update::builder()
@@ -458,6 +653,23 @@ impl Store {
     }
 }
 
+/// A domain's claim: the page it serves (and its slug, so routing needs no second read of
+/// a claim) and its status.
+/// A pending one is due for its first check at once.
+fn domain_claim_item(new: &NewDomain, org: Uuid, page: Uuid, slug: &str, now: &str) -> Item {
+    let mut item = key(schema::domain_pk(new.host.as_str()), schema::DOMAIN_SK);
+    if new.status == DomainStatus::Pending {
+        item.insert("gsi2pk".into(), s(schema::DOMAIN_CHECKS_GSI2PK));
+        item.insert("gsi2sk".into(), s(format!("{now}#{}", new.host)));
+    }
+    item.insert("entity".into(), s("domain"));
+    item.insert("orgId".into(), s(org.to_string()));
+    item.insert("pageId".into(), s(page.to_string()));
+    item.insert("slug".into(), s(slug));
+    item.insert("status".into(), s(new.status.as_str()));
+    item
+}
+
 fn slug_item(slug: &Slug, org: Uuid, page: Uuid) -> Item {
     let mut item = key(schema::slug_pk(slug.as_str()), schema::SLUG_SK);
     item.insert("entity".into(), s("slug"));
@@ -501,6 +713,13 @@ fn page_changes(patch: &PagePatch, now: &str) -> Changes {
     if let Some(auto) = patch.auto_incidents {
         changes.set("autoIncidents", AttributeValue::Bool(auto));
     }
+    if let Some(domain) = &patch.domain {
+        let null = || AttributeValue::Null(true);
+        changes.set("domain", domain.as_ref().map_or_else(null, |d| s(d.host.as_str())));
+        changes.set("domainStatus", domain.as_ref().map_or_else(null, |d| s(d.status.as_str())));
+        let records = domain.as_ref().and_then(|d| serde_dynamo::to_attribute_value(&d.verification).ok());
+        changes.set("domainVerification", records.unwrap_or_else(null));
+    }
     changes
 }
 
@@ -523,6 +742,11 @@ fn apply(mut page: Page, patch: &PagePatch, now: &str) -> Page {
     }
     if let Some(auto) = patch.auto_incidents {
         page.auto_incidents = auto;
+    }
+    if let Some(domain) = &patch.domain {
+        page.domain = domain.as_ref().map(|d| d.host.to_string());
+        page.domain_status = domain.as_ref().map(|d| d.status);
+        page.domain_verification = domain.as_ref().map(|d| d.verification.clone());
     }
     page.updated_at = now.to_owned();
     page

@@ -129,6 +129,17 @@ pub fn slug_pk(slug: &str) -> String {
 /// Sort key of slug claims.
 pub const SLUG_SK: &str = "SLUG";
 
+/// `DOMAIN#<host>`: a custom domain's claim, deployment-wide (one page per domain), with
+/// the page it serves and whether it is verified: the one read of host routing.
+pub fn domain_pk(domain: &str) -> String {
+    format!("DOMAIN#{domain}")
+}
+/// Sort key of domain claims.
+pub const DOMAIN_SK: &str = "DOMAIN";
+/// GSI2 partition of the pending domains' next checks (`gsi2sk = <when>#<domain>`; the
+/// attributes go once the domain is verified).
+pub const DOMAIN_CHECKS_GSI2PK: &str = "DUE#DOMAIN";
+
 /// `APIKEY#<sha256 hex>`: the key item that authentication updates.
 pub fn api_key_pk(hash: &str) -> String {
     format!("APIKEY#{hash}")
