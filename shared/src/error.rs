@@ -88,7 +88,9 @@ impl ApiError {
             Self::InvalidRequest(_) | Self::InvalidSlug(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::SlugTaken(_) | Self::DomainTaken(_) | Self::IdempotencyConflict | Self::NotRetryable(_) => StatusCode::CONFLICT,
+            Self::SlugTaken(_) | Self::DomainTaken(_) | Self::IdempotencyConflict | Self::NotRetryable(_) => {
+                StatusCode::CONFLICT
+            }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -273,7 +273,7 @@ async fn a_clients_forwarded_host_never_makes_a_link() {
     let r = app
         .send(
             Request::get(format!("/status/{slug}/api/v2/summary.json"))
-                .header("host", "status.livestatus.test")
+                .header("host", "d111111abcdef8.cloudfront.net")
                 .header("x-forwarded-host", "evil.example")
                 .body(Body::empty())
                 .unwrap(),
@@ -282,7 +282,7 @@ async fn a_clients_forwarded_host_never_makes_a_link() {
 
     // Assert
     let url = r.expect(200).json["page"]["url"].as_str().unwrap().to_owned();
-    assert_eq!(url, format!("https://status.livestatus.test/status/{slug}"));
+    assert_eq!(url, format!("https://d111111abcdef8.cloudfront.net/status/{slug}"));
 }
 
 #[tokio::test]

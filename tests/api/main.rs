@@ -6,6 +6,7 @@ mod chat;
 mod concurrency;
 mod cors;
 mod cross_org;
+mod domains;
 mod events;
 mod hardening;
 mod incident_delete;

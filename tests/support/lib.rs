@@ -371,7 +371,10 @@ impl TestApp {
     /// Sends a raw request. The DynamoDB calls made while serving it are recorded as the
     /// calls of the function that serves its route (see [`policy`]).
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
-        let route = livestatus_shared::routes::resolve(req.method().as_str(), req.uri().path());
+        // A path no function has, sent to a host: a custom domain's, so the status function's.
+        let at_domain = req.headers().get("host").is_some();
+        let route = livestatus_shared::routes::resolve(req.method().as_str(), req.uri().path())
+            .or_else(|| at_domain.then(|| livestatus_shared::routes::resolve("GET", "/status/any")).flatten());
         let served = self.router.clone().oneshot(req);
         let response = match route {
             Some(route) => policy::FUNCTION.scope(route.group.binary(), served).await,

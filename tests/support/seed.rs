@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{TestApp, unique_slug};
 
@@ -36,6 +37,10 @@ impl TestApp {
         let id = |r: crate::TestResponse| r.json["data"]["id"].as_str().expect("a created id").to_owned();
         let mut ids = BTreeMap::new();
         let page = self.page().await;
+        if for_path.is_some_and(|p| p.contains("/domain/")) {
+            let domain = format!("{}.localhost", &Uuid::new_v4().simple().to_string()[..12]);
+            self.call("PATCH", &format!("/api/v1/pages/{page}"), Some(json!({ "domain": domain }))).await.expect(200);
+        }
         ids.insert("serviceId", self.service(&page, "svc").await);
         let incident =
             self.call("POST", &format!("/api/v1/pages/{page}/incidents"), valid_body("POST", "/incidents")).await;

@@ -38,7 +38,9 @@ fn request_host(req: &Request) -> Option<(String, Option<String>)> {
         .or_else(|| req.uri().host())?;
     let raw = raw.split(',').next().unwrap_or(raw).trim();
     let (name, port) = match raw.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') => {
+        Some((name, port))
+            if !name.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') =>
+        {
             (name, Some(port.to_owned()))
         }
         _ => (raw, None),

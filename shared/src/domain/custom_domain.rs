@@ -178,7 +178,7 @@ mod tests {
         ] {
             assert!(Hostname::parse(raw).is_err(), "{raw} must be refused");
         }
-        let long = format!("{}.com", ["a".repeat(63); 4].join("."));
+        let long = format!("{}.com", vec!["a".repeat(63); 4].join("."));
         assert!(Hostname::parse(&long).is_err(), "over 253 characters");
     }
 

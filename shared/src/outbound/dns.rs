@@ -31,9 +31,9 @@ impl Dns {
     /// into strings of 255 bytes); empty when the name has none. `Err` with a reason when
     /// the lookup failed or timed out.
     pub async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+        use hickory_resolver::Resolver;
         use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
         use hickory_resolver::name_server::TokioConnectionProvider;
-        use hickory_resolver::Resolver;
 
         let mut opts = ResolverOpts::default();
         opts.timeout = LOOKUP_TIMEOUT / 3;

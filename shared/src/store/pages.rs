@@ -276,7 +276,8 @@ impl Store {
         for attempt in 1..=5 {
             let current = self.get_page_item(org, page_id).await?.ok_or_else(|| StoreError::not_found("Page"))?;
             let mut patch = patch.clone();
-            let same_domain = |d: &Option<NewDomain>| d.as_ref().map(|n| n.host.as_str()) == current.page.domain.as_deref();
+            let same_domain =
+                |d: &Option<NewDomain>| d.as_ref().map(|n| n.host.as_str()) == current.page.domain.as_deref();
             if patch.domain.as_ref().is_some_and(same_domain) {
                 patch.domain = None;
             }
@@ -296,7 +297,9 @@ impl Store {
                         .table_name(self.table())
                         .set_key(Some(key(schema::org_pk(org), schema::page_sk(page_id)))),
                 )
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting) AND updatedAt = :readAt");
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(deleting) AND updatedAt = :readAt",
+                );
             let mut tx = Tx::new();
             tx.push(TransactWriteItem::builder().update(update.build().map_err(StoreError::internal)?).build());
             let mut new_slug_claim = None;
@@ -330,7 +333,9 @@ impl Store {
             tx.push(self.event_put(org, event)?);
             match self.transact(tx).await {
                 Ok(()) => return Ok(updated),
-                Err(TxError::Cancelled(reasons)) if new_slug_claim.is_some_and(|c| failed_at(&reasons, c).is_some()) => {
+                Err(TxError::Cancelled(reasons))
+                    if new_slug_claim.is_some_and(|c| failed_at(&reasons, c).is_some()) =>
+                {
                     return Err(StoreError::SlugTaken(updated.slug));
                 }
                 Err(TxError::Cancelled(reasons))

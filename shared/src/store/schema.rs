@@ -30,6 +30,7 @@
 //! | monitor tick  | `SCHEDULER`        | `MONITORS` (the last window claimed) |       |          |
 //! | integration   | `ORG#<org>`        | `INTEGRATION#<id>`   | `ORG#<org>#PAGE#<page>#INTEGRATIONS` | `<id>` |
 //! | hook pointer  | `HOOK#<id>`        | `HOOK` (the integration's organization) |    |          |
+//! | domain claim  | `DOMAIN#<domain>`  | `DOMAIN` (org, page, slug, status) |         |          |
 //! | hook request  | `ORG#<org>`        | `INTEGRATION#<id>#REQUEST#<v7>` (7-day TTL) |  |          |
 //! | alert group   | `ORG#<org>`        | `ALERTGROUP#<integration>#<sha256(group key)>` (90-day TTL) | | |
 //! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
@@ -45,6 +46,10 @@
 //! into 30-second windows, and a monitor of interval `i` is due in the windows whose number
 //! is its bucket modulo `i / 30`, so a tick reads only the partitions due in its windows
 //! (an hourly monitor is read once an hour). Paused monitors carry neither.
+//!
+//! A pending custom domain's claim (`DOMAIN#<domain>`, deployment-wide: one page per
+//! domain) carries `gsi2pk = DUE#DOMAIN`, `gsi2sk = <next check>#<domain>`, removed once
+//! the domain is verified: the tick reads the domains due for a DNS check in one query.
 //!
 //! Subscribers also carry `gsi2pk = ORG#<org>#PAGE#<page>#SUBSCRIBERS#<state>`, `gsi2sk =
 //! <id>`: the notifier reads a page's active subscribers, and `?state=` lists, in one
