@@ -37,14 +37,16 @@ fn request_host(req: &Request) -> Option<(String, Option<String>)> {
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())?;
     let raw = raw.split(',').next().unwrap_or(raw).trim();
-    let (name, port) = match raw.rsplit_once(':') {
-        Some((name, port))
-            if !name.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') =>
-        {
-            (name, Some(port.to_owned()))
-        }
-        _ => (raw, None),
+    let digits = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let (name, port) = match raw.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
+        // An IPv6 literal: `[::1]` or `[::1]:3000`.
+        Some((address, tail)) => (format!("[{address}]"), tail.strip_prefix(':').filter(digits)),
+        None => match raw.rsplit_once(':') {
+            Some((name, port)) if digits(&port) => (name.to_owned(), Some(port)),
+            _ => (raw.to_owned(), None),
+        },
     };
+    let port = port.map(str::to_owned);
     Some((name.trim_end_matches('.').to_ascii_lowercase(), port))
 }
 
