@@ -23,6 +23,11 @@ const KEYED_ALLOW_HEADERS: &str = "Authorization, X-API-Key, Content-Type, Idemp
 const KEYED_EXPOSE: &str =
     "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Idempotent-Replayed";
 
+/// Marks the answer of a public route that no other origin may read (a protected
+/// status page's): it gets no `Access-Control-Allow-Origin: *`.
+#[derive(Clone, Copy, Debug)]
+pub struct NotShared;
+
 /// The origins an operator allows on keyed routes; empty (the default) allows none.
 #[derive(Clone, Debug, Default)]
 pub struct Cors {
@@ -68,6 +73,9 @@ pub async fn cors(State(cors): State<Cors>, req: Request, next: Next) -> Respons
             return response;
         }
         let mut response = next.run(req).await;
+        if response.extensions().get::<NotShared>().is_some() {
+            return response;
+        }
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(PUBLIC_EXPOSE));

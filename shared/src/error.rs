@@ -26,6 +26,9 @@ pub enum ApiError {
         "The `X-Grafana-Alerting-Signature` header is missing or does not match the body and the integration's secret."
     )]
     BadSignature,
+    /// A protected status page's machine route read without its cookie or access token.
+    #[error("This status page is protected: sign in on the page, or pass its access token as `?token=<accessToken>`.")]
+    PageLocked,
     /// The key lacks the scope the endpoint needs.
     #[error("This API key lacks the `{0}` scope.")]
     InsufficientScope(String),
@@ -81,7 +84,7 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingApiKey | Self::InvalidApiKey | Self::InvalidToken | Self::BadSignature => {
+            Self::MissingApiKey | Self::InvalidApiKey | Self::InvalidToken | Self::BadSignature | Self::PageLocked => {
                 StatusCode::UNAUTHORIZED
             }
             Self::InsufficientScope(_) | Self::PlanLimit(_) => StatusCode::FORBIDDEN,
@@ -103,6 +106,7 @@ impl ApiError {
         match self {
             Self::MissingApiKey => "missing_api_key",
             Self::InvalidApiKey | Self::InvalidToken | Self::BadSignature => "invalid_api_key",
+            Self::PageLocked => "page_locked",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::PlanLimit(_) => "plan_limit",
             Self::InvalidRequest(_) => "invalid_request",

@@ -21,6 +21,7 @@ mod maintenances;
 mod monitors;
 mod og_ad;
 mod org_incidents;
+mod page_access;
 mod pages;
 mod quotas;
 mod rate_limit;

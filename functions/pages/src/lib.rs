@@ -7,11 +7,12 @@ use axum::response::Response;
 use axum::routing::get;
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::custom_domain::{DomainStatus, DomainVerification, Hostname};
+use livestatus_shared::domain::page_access::Password;
 use livestatus_shared::domain::{self, HexColor, Slug};
 use livestatus_shared::http::{JsonBody, ListParams, data, list, nullable, path_id};
-use livestatus_shared::store::pages::{NewDomain, NewPage, PagePatch};
+use livestatus_shared::store::pages::{NewDomain, NewPage, Page, PagePatch, PasswordHash};
 use livestatus_shared::{ApiError, AppState};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// This group's routes, unfinished, for merging into the local server.
 pub fn routes() -> Router<AppState> {
@@ -19,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/pages", get(list_pages).post(create_page))
         .route("/api/v1/pages/{pageId}", get(get_page).patch(update_page).delete(delete_page))
         .route("/api/v1/pages/{pageId}/domain/verify", axum::routing::post(verify_domain))
+        .route("/api/v1/pages/{pageId}/access-token", axum::routing::post(rotate_access_token))
         .route("/api/v1/openapi.json", get(get_openapi))
 }
 
@@ -71,6 +73,23 @@ struct UpdatePage {
     auto_incidents: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     domain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    password: Option<Option<String>>,
+}
+
+/// A page as the API shows it: the stored page and its access token, derived from the
+/// page's nonce under the link key (nothing secret is stored).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageOut {
+    #[serde(flatten)]
+    page: Page,
+    access_token: String,
+}
+
+fn out(state: &AppState, page: Page) -> PageOut {
+    let access_token = state.sealer.page_access_token(page.id, page.access_nonce.as_deref().unwrap_or_default());
+    PageOut { page, access_token }
 }
 
 const NAME_MAX: usize = 100;
@@ -87,7 +106,7 @@ fn brand_color(raw: &str) -> Result<HexColor, ApiError> {
 async fn list_pages(State(state): State<AppState>, who: Principal, params: ListParams) -> Result<Response, ApiError> {
     params.only(&[])?;
     let listing = state.store.list_pages(who.org_id, params.limit, params.cursor.as_deref()).await?;
-    Ok(list(listing.items, listing.next_cursor))
+    Ok(list(listing.items.into_iter().map(|p| out(&state, p)).collect(), listing.next_cursor))
 }
 
 async fn create_page(
@@ -105,13 +124,13 @@ async fn create_page(
         auto_incidents: body.auto_incidents.unwrap_or(false),
     };
     let page = state.store.create_page(&state.write(&who, None), new).await?;
-    Ok(data(StatusCode::CREATED, page))
+    Ok(data(StatusCode::CREATED, out(&state, page)))
 }
 
 async fn get_page(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = path_id(&id, "Page")?;
     let page = state.store.get_page(who.org_id, id).await?.ok_or_else(|| ApiError::not_found("Page"))?;
-    Ok(data(StatusCode::OK, page))
+    Ok(data(StatusCode::OK, out(&state, page)))
 }
 
 async fn update_page(
@@ -129,9 +148,34 @@ async fn update_page(
         is_public: body.is_public,
         auto_incidents: body.auto_incidents,
         domain: body.domain.map(|d| d.map(|raw| new_domain(&state, &raw)).transpose()).transpose()?,
+        password: match body.password {
+            Some(Some(raw)) => Some(Some(hash_password(Password::parse("password", raw)?).await?)),
+            Some(None) => Some(None),
+            None => None,
+        },
+        access_nonce: None,
     };
     let page = state.store.update_page(&state.write(&who, None), id, patch).await?;
-    Ok(data(StatusCode::OK, page))
+    Ok(data(StatusCode::OK, out(&state, page)))
+}
+
+/// Argon2id off the async threads: it is meant to be slow (some 20 ms).
+async fn hash_password(password: Password) -> Result<PasswordHash, ApiError> {
+    let hash = tokio::task::spawn_blocking(move || password.hash()).await.map_err(ApiError::internal)?;
+    Ok(PasswordHash(hash))
+}
+
+/// `POST /api/v1/pages/{pageId}/access-token`: a new access token for the page's machine
+/// routes; the old one stops working at once. Answers the page.
+async fn rotate_access_token(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Page")?;
+    let patch = PagePatch { access_nonce: Some(uuid::Uuid::new_v4().simple().to_string()), ..PagePatch::default() };
+    let page = state.store.update_page(&state.write(&who, None), id, patch).await?;
+    Ok(data(StatusCode::OK, out(&state, page)))
 }
 
 /// The host a customer's CNAME points at: `DOMAIN_CNAME_TARGET` (the stack's CloudFront
@@ -175,7 +219,7 @@ async fn verify_domain(
         return Err(ApiError::invalid_field("domain", "the page has no domain to verify: set one with PATCH first"));
     }
     let page = livestatus_shared::scheduler::domains::check(&state, &state.write(&who, None), page).await?;
-    Ok(data(StatusCode::OK, page))
+    Ok(data(StatusCode::OK, out(&state, page)))
 }
 
 async fn delete_page(

@@ -14,6 +14,8 @@ use crate::Links;
 use crate::view::{HISTORY_DAYS, Indicator, View, parse_time};
 
 const STYLE: &str = include_str!("style.css");
+/// What only the sign-in form and the embed use, so the page carries none of it.
+const COMPACT: &str = include_str!("compact.css");
 
 /// What goes into `<head>` and the frame of every page.
 pub struct Head {
@@ -605,6 +607,130 @@ pub fn message(
         paragraphs,
         form_action: form.map(|f| f.0),
         button: form.map_or("", |f| f.1),
+    };
+    document(template.render(), &css)
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInTemplate<'a> {
+    css: String,
+    site: &'a str,
+    action: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+/// A protected page's sign-in form: the page's name and accent, nothing of its content;
+/// `next` is where to go after (a path below the page), `error` what went wrong.
+pub fn sign_in(
+    page: &livestatus_shared::store::pages::Page,
+    action: &str,
+    next: &str,
+    error: Option<&str>,
+) -> Document {
+    let css = format!("{}\n{COMPACT}", css(page.brand_color.as_deref()));
+    let template = SignInTemplate { css: css.clone(), site: &page.name, action, next, error };
+    document(template.render(), &css)
+}
+
+/// The embed's colours: the reader's (`auto`), or fixed by `?theme=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbedTheme {
+    /// Follow the reader's preference.
+    Auto,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+/// The custom properties of one scheme as `style.css` declares them: the first `:root`
+/// rule (light), or the one inside the dark media query.
+fn scheme_properties(dark: bool) -> String {
+    let from = if dark {
+        STYLE.find("prefers-color-scheme:dark){:root{").map(|i| i + "prefers-color-scheme:dark){:root{".len())
+    } else {
+        STYLE.find(":root{").map(|i| i + ":root{".len())
+    };
+    let block = from.and_then(|start| STYLE[start..].find('}').map(|len| &STYLE[start..start + len]));
+    // Its colours only: the scheme is the one fixed.
+    block.unwrap_or_default().split(';').filter(|d| d.starts_with("--")).collect::<Vec<_>>().join(";")
+}
+
+struct EmbedItem {
+    class: &'static str,
+    url: String,
+    title: String,
+    state: &'static str,
+    since: String,
+    since_iso: String,
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedTemplate {
+    css: String,
+    scheme: &'static str,
+    site: String,
+    page_url: String,
+    indicator: &'static str,
+    banner: &'static str,
+    banner_icon: &'static str,
+    items: Vec<EmbedItem>,
+    more: usize,
+    updated: String,
+    updated_iso: String,
+}
+
+/// Items the embed lists before "and N more".
+const EMBED_ITEMS: usize = 3;
+
+/// The compact view for iframes: the overall status, the open incidents and the
+/// maintenance in progress, each linking to the page (in a new tab, out of the frame).
+pub fn embed(view: &View, links: &Links, theme: EmbedTheme) -> Document {
+    let indicator = view.indicator();
+    let mut css = format!("{}\n{COMPACT}", css(view.page.brand_color.as_deref()));
+    let scheme = match theme {
+        EmbedTheme::Auto => "light dark",
+        EmbedTheme::Light => "light",
+        EmbedTheme::Dark => "dark",
+    };
+    if theme != EmbedTheme::Auto {
+        // Later and as specific as the media query's rule: the fixed scheme wins.
+        css.push_str(&format!("\n:root{{color-scheme:{scheme};{}}}", scheme_properties(theme == EmbedTheme::Dark)));
+    }
+    let incidents = view.open_incidents().map(|i| EmbedItem {
+        class: impact(i.impact).0,
+        url: links.incident(i.id),
+        title: i.title.clone(),
+        state: status_label(i.status),
+        since: when(&i.created_at),
+        since_iso: i.created_at.clone(),
+    });
+    let maintenances = view.active_maintenances().map(|m| EmbedItem {
+        class: "maintenance",
+        url: links.incident(m.id),
+        title: m.title.clone(),
+        state: maintenance_label(m.status),
+        since: when(m.started_at.as_deref().unwrap_or(&m.scheduled_for)),
+        since_iso: m.started_at.clone().unwrap_or_else(|| m.scheduled_for.clone()),
+    });
+    let mut items: Vec<EmbedItem> = incidents.chain(maintenances).collect();
+    let more = items.len().saturating_sub(EMBED_ITEMS);
+    items.truncate(EMBED_ITEMS);
+    let template = EmbedTemplate {
+        css: css.clone(),
+        scheme,
+        site: view.page.name.clone(),
+        page_url: links.page(),
+        indicator: indicator.as_str(),
+        banner: indicator.description(),
+        banner_icon: banner_icon(indicator),
+        items,
+        more,
+        updated: when(view.updated_at()),
+        updated_iso: view.updated_at().to_owned(),
     };
     document(template.render(), &css)
 }

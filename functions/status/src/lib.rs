@@ -4,6 +4,7 @@
 //! response is cacheable (`Cache-Control`, strong `ETag`, `304`), and a private or
 //! unknown page is the same 404 on every route.
 
+pub mod access;
 pub mod badge;
 pub mod domains;
 pub mod feeds;
@@ -28,6 +29,7 @@ use livestatus_shared::{ApiError, AppState};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::access::{Reader, Route};
 use crate::badge::{Badge, Style, Theme, colors};
 use crate::view::{Indicator, Timelines, View};
 
@@ -37,6 +39,8 @@ pub const CACHE_CONTROL: &str = "public, max-age=30, s-maxage=10, stale-while-re
 /// The health check's: cached as briefly, but never served stale, since its `503` is
 /// the answer that monitors of the page wait for (`stale-if-error` would hide it).
 pub const HEALTH_CACHE_CONTROL: &str = "public, max-age=10, s-maxage=10";
+/// A protected page's: kept by no cache but the reader's own, and not even there.
+pub const PRIVATE_CACHE_CONTROL: &str = "private, no-store";
 /// Incidents per page of the history and entries of the feeds.
 const PER_PAGE: usize = 20;
 /// Entries of the feeds and of `incidents.json`.
@@ -66,6 +70,8 @@ pub fn routes() -> Router<AppState> {
         .route("/status/{slug}/badge.json", get(get_badge_json))
         .route("/status/{slug}/og.png", get(get_og))
         .route("/status/{slug}/health", get(get_health))
+        .route("/status/{slug}/embed", get(get_embed))
+        .route("/status/{slug}/login", axum::routing::post(access::post_login))
         .route("/status/{slug}/subscribe", axum::routing::post(subscribe::post_subscribe))
         .route("/status/{slug}/subscriptions/confirm", get(subscribe::get_confirm))
         .route("/status/{slug}/unsubscribe", get(subscribe::get_unsubscribe).post(subscribe::post_unsubscribe))
@@ -156,15 +162,23 @@ impl From<Missing> for Response {
     }
 }
 
+/// The view a route shows, once the reader may see it: `404` for a page that is not
+/// there or not public, the sign-in form or `page_locked` for a protected page the reader
+/// has not unlocked ([`access`]).
 async fn load(
     state: &AppState,
+    reader: &Reader,
     slug: &str,
     history: bool,
     timelines: Timelines,
     missing: Missing,
 ) -> Result<View, Response> {
+    let route = match missing {
+        Missing::Html => Route::Html,
+        Missing::Json(_) => Route::Machine,
+    };
     match View::load(state, slug, history, timelines).await {
-        Ok(Some(view)) => Ok(view),
+        Ok(Some(view)) => reader.check(state, &view.page, route).map(|()| view),
         Ok(None) => Err(missing.into()),
         Err(e) => Err(e.into_response()),
     }
@@ -202,19 +216,22 @@ fn json(value: serde_json::Value) -> Response {
 
 type Answer = Result<Response, Response>;
 
-async fn get_page(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, true, Timelines::Open, Missing::Html).await?;
-    Ok(html_response(StatusCode::OK, html::page(&view, &Links::new(&headers, &slug), state.email_from.is_some())))
+async fn get_page(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, true, Timelines::Open, Missing::Html).await?;
+    Ok(html_response(
+        StatusCode::OK,
+        html::page(&view, &Links::new(&reader.headers, &slug), state.email_from.is_some()),
+    ))
 }
 
 async fn get_incident(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    reader: Reader,
     Path((slug, id)): Path<(String, String)>,
 ) -> Answer {
     let id = Uuid::parse_str(&id).map_err(|_| Response::from(Missing::Html))?;
-    let view = load(&state, &slug, false, Timelines::Only(id), Missing::Html).await?;
-    let links = Links::new(&headers, &slug);
+    let view = load(&state, &reader, &slug, false, Timelines::Only(id), Missing::Html).await?;
+    let links = Links::new(&reader.headers, &slug);
     if let Some(incident) = view.incidents.iter().find(|i| i.id == id) {
         return Ok(html_response(StatusCode::OK, html::incident(&view, incident, &links)));
     }
@@ -225,7 +242,7 @@ async fn get_incident(
 
 async fn get_history(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    reader: Reader,
     Path(slug): Path<String>,
     params: ListParams,
 ) -> Answer {
@@ -236,8 +253,8 @@ async fn get_history(
         ),
         None => None,
     };
-    let view = load(&state, &slug, false, Timelines::None, Missing::Html).await?;
-    let links = Links::new(&headers, &slug);
+    let view = load(&state, &reader, &slug, false, Timelines::None, Missing::Html).await?;
+    let links = Links::new(&reader.headers, &slug);
     let older: Vec<_> = html::past(&view).into_iter().filter(|p| before.is_none_or(|b| p.id() < b)).collect();
     let shown = &older[..older.len().min(PER_PAGE)];
     let next = (older.len() > PER_PAGE).then(|| format!("{}?cursor={}", links.history(), shown[PER_PAGE - 1].id()));
@@ -246,60 +263,52 @@ async fn get_history(
 
 const PAGE: Missing = Missing::Json("Status page");
 
-async fn get_summary(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::Open, PAGE).await?;
-    Ok(json(statuspage::summary(&view, &Links::new(&headers, &slug))))
+async fn get_summary(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::Open, PAGE).await?;
+    Ok(json(statuspage::summary(&view, &Links::new(&reader.headers, &slug))))
 }
 
-async fn get_status(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
-    let links = Links::new(&headers, &slug);
+async fn get_status(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
+    let links = Links::new(&reader.headers, &slug);
     Ok(json(serde_json::json!({ "page": statuspage::page(&view, &links), "status": statuspage::status(&view) })))
 }
 
-async fn get_components(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
-    let links = Links::new(&headers, &slug);
+async fn get_components(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
+    let links = Links::new(&reader.headers, &slug);
     Ok(json(
         serde_json::json!({ "page": statuspage::page(&view, &links), "components": statuspage::components(&view) }),
     ))
 }
 
-async fn get_incidents(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::Recent(RECENT, None), PAGE).await?;
-    let links = Links::new(&headers, &slug);
+async fn get_incidents(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::Recent(RECENT, None), PAGE).await?;
+    let links = Links::new(&reader.headers, &slug);
     Ok(json(statuspage::incidents(&view, &links, view.incidents.iter().take(RECENT))))
 }
 
-async fn get_unresolved(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::Open, PAGE).await?;
-    let links = Links::new(&headers, &slug);
+async fn get_unresolved(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::Open, PAGE).await?;
+    let links = Links::new(&reader.headers, &slug);
     Ok(json(statuspage::incidents(&view, &links, view.open_incidents())))
 }
 
-async fn maintenances(state: &AppState, headers: &HeaderMap, slug: &str, which: statuspage::Maintenances) -> Answer {
-    let view = load(state, slug, false, Timelines::None, PAGE).await?;
-    Ok(json(statuspage::maintenances(&view, &Links::new(headers, slug), which)))
+async fn maintenances(state: &AppState, reader: &Reader, slug: &str, which: statuspage::Maintenances) -> Answer {
+    let view = load(state, reader, slug, false, Timelines::None, PAGE).await?;
+    Ok(json(statuspage::maintenances(&view, &Links::new(&reader.headers, slug), which)))
 }
 
-async fn get_maintenances(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    maintenances(&state, &headers, &slug, statuspage::Maintenances::All).await
+async fn get_maintenances(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    maintenances(&state, &reader, &slug, statuspage::Maintenances::All).await
 }
 
-async fn get_upcoming_maintenances(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(slug): Path<String>,
-) -> Answer {
-    maintenances(&state, &headers, &slug, statuspage::Maintenances::Upcoming).await
+async fn get_upcoming_maintenances(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    maintenances(&state, &reader, &slug, statuspage::Maintenances::Upcoming).await
 }
 
-async fn get_active_maintenances(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(slug): Path<String>,
-) -> Answer {
-    maintenances(&state, &headers, &slug, statuspage::Maintenances::Active).await
+async fn get_active_maintenances(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    maintenances(&state, &reader, &slug, statuspage::Maintenances::Active).await
 }
 
 /// `?service=<id>` of the feeds.
@@ -312,29 +321,29 @@ fn service_filter(params: &ListParams) -> Result<Option<Uuid>, ApiError> {
 
 async fn get_atom(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    reader: Reader,
     Path(slug): Path<String>,
     params: ListParams,
 ) -> Answer {
     let service = service_filter(&params).map_err(IntoResponse::into_response)?;
-    let view = load(&state, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
-    Ok(typed(feeds::atom(&view, &Links::new(&headers, &slug), service), "application/atom+xml; charset=utf-8"))
+    let view = load(&state, &reader, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
+    Ok(typed(feeds::atom(&view, &Links::new(&reader.headers, &slug), service), "application/atom+xml; charset=utf-8"))
 }
 
 async fn get_rss(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    reader: Reader,
     Path(slug): Path<String>,
     params: ListParams,
 ) -> Answer {
     let service = service_filter(&params).map_err(IntoResponse::into_response)?;
-    let view = load(&state, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
-    Ok(typed(feeds::rss(&view, &Links::new(&headers, &slug), service), "application/rss+xml; charset=utf-8"))
+    let view = load(&state, &reader, &slug, false, Timelines::Recent(RECENT, service), PAGE).await?;
+    Ok(typed(feeds::rss(&view, &Links::new(&reader.headers, &slug), service), "application/rss+xml; charset=utf-8"))
 }
 
-async fn get_ics(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
-    Ok(typed(feeds::ics(&view, &Links::new(&headers, &slug)), "text/calendar; charset=utf-8"))
+async fn get_ics(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
+    Ok(typed(feeds::ics(&view, &Links::new(&reader.headers, &slug)), "text/calendar; charset=utf-8"))
 }
 
 /// The look of a badge from `?style=`, `?theme=` and `?label=`.
@@ -382,20 +391,31 @@ fn svg(badge: &Badge, look: &Look) -> Response {
     response
 }
 
-async fn get_badge(State(state): State<AppState>, Path(slug): Path<String>, params: ListParams) -> Answer {
+async fn get_badge(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(slug): Path<String>,
+    params: ListParams,
+) -> Answer {
     let look = look(&params).map_err(IntoResponse::into_response)?;
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
     Ok(svg(&overall_badge(&view, look.label.clone()), &look))
 }
 
-async fn get_badge_json(State(state): State<AppState>, Path(slug): Path<String>, params: ListParams) -> Answer {
+async fn get_badge_json(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(slug): Path<String>,
+    params: ListParams,
+) -> Answer {
     let look = look(&params).map_err(IntoResponse::into_response)?;
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
     Ok(json(badge::shields(&overall_badge(&view, look.label))))
 }
 
 async fn get_service_badge(
     State(state): State<AppState>,
+    reader: Reader,
     Path((slug, service)): Path<(String, String)>,
     params: ListParams,
 ) -> Answer {
@@ -413,7 +433,7 @@ async fn get_service_badge(
         Some(_) => return Err(ApiError::invalid_field("window", "must be 24h, 7d, 30d or 90d").into_response()),
     };
     let service = path_id(&service, "Service").map_err(IntoResponse::into_response)?;
-    let view = load(&state, &slug, uptime, Timelines::None, PAGE).await?;
+    let view = load(&state, &reader, &slug, uptime, Timelines::None, PAGE).await?;
     let service =
         view.services.iter().find(|s| s.id == service).ok_or_else(|| ApiError::not_found("Service").into_response())?;
     let label = look.label.clone().unwrap_or_else(|| service.name.clone());
@@ -440,8 +460,8 @@ async fn get_service_badge(
     Ok(svg(&badge, &look))
 }
 
-async fn get_og(State(state): State<AppState>, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
+async fn get_og(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
     let mut card = livestatus_og_ad::CardParams::new(&view.page.name);
     card.headline = view.page.name.chars().take(livestatus_og_ad::params::HEADLINE_MAX).collect();
     card.subhead = view.indicator().description().to_owned();
@@ -460,12 +480,37 @@ async fn get_og(State(state): State<AppState>, Path(slug): Path<String>) -> Answ
     Ok(typed(png, "image/png"))
 }
 
-async fn get_health(State(state): State<AppState>, Path(slug): Path<String>) -> Answer {
-    let view = load(&state, &slug, false, Timelines::None, PAGE).await?;
+async fn get_health(State(state): State<AppState>, reader: Reader, Path(slug): Path<String>) -> Answer {
+    let view = load(&state, &reader, &slug, false, Timelines::None, PAGE).await?;
     let indicator = view.indicator();
     let status = if indicator == Indicator::None { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut response = json(serde_json::json!({ "indicator": indicator.as_str() }));
     *response.status_mut() = status;
+    Ok(response)
+}
+
+/// `GET /status/{slug}/embed`: the compact view for iframes (`?theme=light|dark`), the
+/// one route any site may frame.
+async fn get_embed(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(slug): Path<String>,
+    params: ListParams,
+) -> Answer {
+    let theme = match params.get("theme") {
+        None | Some("auto") => html::EmbedTheme::Auto,
+        Some("light") => html::EmbedTheme::Light,
+        Some("dark") => html::EmbedTheme::Dark,
+        Some(_) => return Err(ApiError::invalid_field("theme", "must be light, dark or auto").into_response()),
+    };
+    let view = load(&state, &reader, &slug, false, Timelines::Open, Missing::Html).await?;
+    let doc = html::embed(&view, &Links::new(&reader.headers, &slug), theme);
+    let mut response = html_response(StatusCode::OK, doc);
+    let h = response.headers_mut();
+    if let Some(csp) = h.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()) {
+        let framed = csp.replace("frame-ancestors 'none'", "frame-ancestors *");
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&framed).expect("was a header"));
+    }
     Ok(response)
 }
 
@@ -488,8 +533,21 @@ async fn cache(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.split(',').any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip")));
     let health = req.uri().path().ends_with("/health");
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let protected = access::Protected::default();
+    let mut req = req;
+    req.extensions_mut().insert(protected.clone());
     let mut response = next.run(req).await;
     let status = response.status();
+    // A protected page's answers, locked or not: no shared cache keeps them, no search
+    // engine lists them, no other origin reads them.
+    if protected.is_set() {
+        let h = response.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE_CACHE_CONTROL));
+        h.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        response.extensions_mut().insert(livestatus_shared::cors::NotShared);
+        return response;
+    }
     // Routes that set their own (the subscription links: `no-store`) keep it.
     if response.headers().contains_key(header::CACHE_CONTROL) {
         return response;

@@ -91,7 +91,12 @@ async fn page_services(state: &AppState, org: Uuid, page: &Page, raw: Vec<String
 
 /// `POST /status/{slug}/subscribe`: a form (answered with a page) or JSON (answered with
 /// the envelope), `202` whether the address was new, pending or already subscribed.
-pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<String>, req: Request) -> Response {
+pub async fn post_subscribe(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    reader: crate::access::Reader,
+    req: Request,
+) -> Response {
     let headers = req.headers().clone();
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -104,6 +109,11 @@ pub async fn post_subscribe(State(state): State<AppState>, Path(slug): Path<Stri
         Err(e) => return private(ApiError::from(e).into_response()),
     };
     let (org, page) = page;
+    // A protected page takes sign-ups from readers who signed in (or hold its token).
+    let route = if is_form { crate::access::Route::Html } else { crate::access::Route::Machine };
+    if let Err(locked) = reader.check(&state, &page, route) {
+        return locked;
+    }
     let links = Links::new(&headers, &slug);
     let client = livestatus_shared::http::client_address(&req);
     let result = async {

@@ -13,6 +13,8 @@ pub mod maintenance;
 #[cfg(feature = "store")]
 pub mod monitor;
 #[cfg(feature = "store")]
+pub mod page_access;
+#[cfg(feature = "store")]
 pub mod uptime;
 
 use std::fmt;

@@ -219,6 +219,62 @@ impl Sealer {
     }
 }
 
+impl Sealer {
+    fn page_mac(&self, purpose: &[u8], page: Uuid, parts: &[&[u8]]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0.token_key).expect("HMAC takes keys of any length");
+        mac.update(purpose);
+        mac.update(b"\0");
+        mac.update(page.as_bytes());
+        for part in parts {
+            // Length-prefixed, so no two lists of parts sign the same bytes.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac
+    }
+
+    /// A protected page's access token for its machine routes (`?token=`): derived from
+    /// the page and its `nonce` under the link key, so nothing secret is stored, and a new
+    /// nonce (a rotation) makes a new token and voids the old. 32 URL-safe characters.
+    pub fn page_access_token(&self, page: Uuid, nonce: &str) -> String {
+        let mac = self.page_mac(b"livestatus page access token v1", page, &[nonce.as_bytes()]).finalize();
+        URL_SAFE_NO_PAD.encode(&mac.into_bytes()[..24])
+    }
+
+    /// Whether `raw` is the page's access token (constant time).
+    pub fn verify_page_access_token(&self, page: Uuid, nonce: &str, raw: &str) -> bool {
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(raw.trim()) else { return false };
+        bytes.len() == 24
+            && self
+                .page_mac(b"livestatus page access token v1", page, &[nonce.as_bytes()])
+                .verify_truncated_left(&bytes)
+                .is_ok()
+    }
+
+    /// The value of a signed-in reader's cookie for a protected page: its expiry (unix
+    /// seconds) and a MAC over the page, the password's hash and the expiry. A new
+    /// password (a new hash: a new salt) voids every cookie of the old one.
+    pub fn page_cookie(&self, page: Uuid, password_hash: &str, expires: i64) -> String {
+        let mac = self
+            .page_mac(b"livestatus page cookie v1", page, &[password_hash.as_bytes(), &expires.to_be_bytes()])
+            .finalize();
+        format!("{expires}.{}", URL_SAFE_NO_PAD.encode(&mac.into_bytes()[..24]))
+    }
+
+    /// Whether `raw` is a cookie of [`Sealer::page_cookie`] for this page and password
+    /// that has not expired at `now`.
+    pub fn verify_page_cookie(&self, page: Uuid, password_hash: &str, raw: &str, now: i64) -> bool {
+        let Some((expires, mac)) = raw.split_once('.') else { return false };
+        let (Ok(expires), Ok(mac)) = (expires.parse::<i64>(), URL_SAFE_NO_PAD.decode(mac)) else { return false };
+        expires > now
+            && mac.len() == 24
+            && self
+                .page_mac(b"livestatus page cookie v1", page, &[password_hash.as_bytes(), &expires.to_be_bytes()])
+                .verify_truncated_left(&mac)
+                .is_ok()
+    }
+}
+
 /// A sealed secret that does not open: malformed, altered, or sealed under another key or
 /// for another owner. Always an internal fault, never the caller's.
 #[derive(Clone, Copy, Debug, thiserror::Error)]
@@ -228,6 +284,32 @@ pub struct Unsealable(&'static str);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_cookie_holds_for_its_page_and_password_until_it_expires() {
+        let sealer = Sealer::new("key one");
+        let page = Uuid::now_v7();
+        let cookie = sealer.page_cookie(page, "$argon2id$one", 2_000);
+        assert!(sealer.verify_page_cookie(page, "$argon2id$one", &cookie, 1_999));
+        assert!(!sealer.verify_page_cookie(page, "$argon2id$one", &cookie, 2_000), "expired");
+        assert!(!sealer.verify_page_cookie(page, "$argon2id$two", &cookie, 1_000), "a new password");
+        assert!(!sealer.verify_page_cookie(Uuid::now_v7(), "$argon2id$one", &cookie, 1_000), "another page");
+        assert!(!Sealer::new("key two").verify_page_cookie(page, "$argon2id$one", &cookie, 1_000), "another key");
+        let later = cookie.replacen("2000.", "9000.", 1);
+        assert!(!sealer.verify_page_cookie(page, "$argon2id$one", &later, 1_000), "a longer life is forged");
+    }
+
+    #[test]
+    fn a_page_access_token_changes_with_its_nonce() {
+        let sealer = Sealer::new("key one");
+        let page = Uuid::now_v7();
+        let token = sealer.page_access_token(page, "");
+        assert_eq!(token.len(), 32);
+        assert!(sealer.verify_page_access_token(page, "", &token));
+        assert!(!sealer.verify_page_access_token(page, "rotated", &token));
+        assert!(!sealer.verify_page_access_token(Uuid::now_v7(), "", &token));
+        assert!(!sealer.verify_page_access_token(page, "", "x"));
+    }
 
     #[test]
     fn a_link_token_names_its_subscriber_and_nothing_else_verifies() {

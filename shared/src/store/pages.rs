@@ -14,6 +14,7 @@ use super::{
     Changes, Item, Store, Tx, TxError, cursor, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item,
 };
 use crate::domain::custom_domain::{DomainStatus, DomainVerification, Hostname};
+use crate::domain::page_access::{SIGN_IN_TRIES, SIGN_IN_WINDOW_SECS};
 use crate::domain::{HexColor, Plan, Slug};
 
 /// A status page as the API shows it.
@@ -48,6 +49,28 @@ pub struct Page {
     /// The DNS records that prove and route the domain (`null` without one).
     #[serde(default)]
     pub domain_verification: Option<DomainVerification>,
+    /// Whether readers need the page's password (or its access token).
+    #[serde(default)]
+    pub password_protected: bool,
+    /// The password's Argon2id hash. Read from the item, never serialized: not in the
+    /// API, not in events, written only by [`Store::update_page`].
+    #[serde(default, skip_serializing)]
+    pub password_hash: Option<PasswordHash>,
+    /// What the page's access token is derived from (`None`: never rotated). Never
+    /// serialized, as `password_hash`.
+    #[serde(default, skip_serializing)]
+    pub access_nonce: Option<String>,
+}
+
+/// A page password's Argon2id hash (PHC string); never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -101,6 +124,10 @@ pub struct PagePatch {
     /// A new custom domain, or `None` to remove it. Setting the domain the page has
     /// changes nothing (its status stays).
     pub domain: Option<Option<NewDomain>>,
+    /// A new password's hash, or `None` to remove the password.
+    pub password: Option<Option<PasswordHash>>,
+    /// A new access-token nonce (a rotation).
+    pub access_nonce: Option<String>,
 }
 
 /// A custom domain set on a page, with its records and first status.
@@ -136,7 +163,68 @@ impl PagePatch {
             && self.is_public.is_none()
             && self.auto_incidents.is_none()
             && self.domain.is_none()
+            && self.password.is_none()
+            && self.access_nonce.is_none()
     }
+}
+
+impl Store {
+    /// How long `client` must wait before trying `page`'s password again: `Some(seconds)`
+    /// once it has tried [`SIGN_IN_TRIES`] wrong ones within [`SIGN_IN_WINDOW_SECS`] of
+    /// its first; `None` while it may try. One strongly consistent read.
+    pub async fn sign_in_wait(&self, page: Uuid, client: &str, now_epoch: i64) -> Result<Option<u64>, StoreError> {
+        let sk = schema::sign_in_failures_sk(&address_key(client));
+        let Some(item) = self.get(&key(schema::sign_ups_pk(page), sk), true).await? else { return Ok(None) };
+        let (count, since) = (get_n(&item, "count").unwrap_or(0), get_n(&item, "since").unwrap_or(0));
+        let ends = since + SIGN_IN_WINDOW_SECS;
+        Ok((count >= i64::from(SIGN_IN_TRIES) && ends > now_epoch)
+            .then(|| u64::try_from(ends - now_epoch).unwrap_or(1).max(1)))
+    }
+
+    /// Counts one wrong password from `client` on `page`: one more in the current window,
+    /// or the first of a new one when the last has ended.
+    pub async fn count_wrong_password(&self, page: Uuid, client: &str, now_epoch: i64) -> Result<(), StoreError> {
+        let key = key(schema::sign_ups_pk(page), schema::sign_in_failures_sk(&address_key(client)));
+        let counted = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key.clone()))
+            .update_expression("ADD #n :one")
+            .condition_expression("#since > :cutoff")
+            .expression_attribute_names("#n", "count")
+            .expression_attribute_names("#since", "since")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cutoff", n(now_epoch - SIGN_IN_WINDOW_SECS))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(()),
+            // No window open: this try opens one. Two first tries at once may both land
+            // here; the later write wins and one try goes uncounted, which the limit bears.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                let mut item = key;
+                item.insert("count".into(), n(1));
+                item.insert("since".into(), n(now_epoch));
+                item.insert(schema::TTL.into(), n(now_epoch + SIGN_IN_WINDOW_SECS + 60));
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(super::sdk_error)?;
+                Ok(())
+            }
+            Err(e) => Err(super::sdk_error(e)),
+        }
+    }
+}
+
+/// A client address as the counters key it: hashed, so the table holds no addresses.
+fn address_key(client: &str) -> String {
+    use sha2::Digest as _;
+    crate::hex::lower(&sha2::Sha256::digest(client.as_bytes()))
 }
 
 /// Condition on the organization item: it exists and its plan allows one more page. Built
@@ -169,6 +257,9 @@ impl Store {
             domain: None,
             domain_status: None,
             domain_verification: None,
+            password_protected: false,
+            password_hash: None,
+            access_nonce: None,
         };
         let item = PageItem {
             pk: schema::org_pk(org),
@@ -285,7 +376,7 @@ impl Store {
             let updated = apply(current.page.clone(), &patch, now);
             let event = Event::new(EventType::PageUpdated, Some(page_id), actor, now, data_of("page", &updated));
             if new_slug.is_none() && patch.domain.is_none() {
-                return self.update_page_in_place(org, page_id, &patch, event, now).await;
+                return self.update_page_in_place(org, page_id, &patch, event, updated, now).await;
             }
             // The slug's and the domain's claims change with the page, in one transaction
             // conditioned on the page as read.
@@ -491,6 +582,7 @@ impl Store {
         page_id: Uuid,
         patch: &PagePatch,
         event: Event,
+        page: Page,
         now: &str,
     ) -> Result<Page, StoreError> {
         let update = page_changes(patch, now)
@@ -503,7 +595,6 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(StoreError::internal)?;
-        let page = serde_json::from_value::<Page>(event.data["page"].clone()).map_err(StoreError::internal)?;
         let mut tx = Tx::new();
         let page_update = tx.push(TransactWriteItem::builder().update(update).build());
         tx.push(self.event_put(org, event)?);
@@ -725,6 +816,13 @@ fn page_changes(patch: &PagePatch, now: &str) -> Changes {
         let records = domain.as_ref().and_then(|d| serde_dynamo::to_attribute_value(&d.verification).ok());
         changes.set("domainVerification", records.unwrap_or_else(null));
     }
+    if let Some(password) = &patch.password {
+        changes.set("passwordHash", password.as_ref().map_or(AttributeValue::Null(true), |h| s(&h.0)));
+        changes.set("passwordProtected", AttributeValue::Bool(password.is_some()));
+    }
+    if let Some(nonce) = &patch.access_nonce {
+        changes.set("accessNonce", s(nonce));
+    }
     changes
 }
 
@@ -752,6 +850,13 @@ fn apply(mut page: Page, patch: &PagePatch, now: &str) -> Page {
         page.domain = domain.as_ref().map(|d| d.host.to_string());
         page.domain_status = domain.as_ref().map(|d| d.status);
         page.domain_verification = domain.as_ref().map(|d| d.verification.clone());
+    }
+    if let Some(password) = &patch.password {
+        page.password_protected = password.is_some();
+        page.password_hash.clone_from(password);
+    }
+    if let Some(nonce) = &patch.access_nonce {
+        page.access_nonce = Some(nonce.clone());
     }
     page.updated_at = now.to_owned();
     page

@@ -35,6 +35,7 @@
 //! | alert group   | `ORG#<org>`        | `ALERTGROUP#<integration>#<sha256(group key)>` (90-day TTL) | | |
 //! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
 //! | sign-up counter | `SIGNUPS#<page>` | `<hour>` or `<hour>#<sha256(address)>` |  |  |
+//! | wrong passwords of a protected page | `SIGNUPS#<page>` | `SIGNIN#<sha256(address)>` (TTL: the window's end) |  |  |
 //!
 //! A maintenance window with a transition ahead (reminder, start, completion) also
 //! carries `gsi2pk = DUE#MAINTENANCE`, `gsi2sk = <when>#<org>#<id>`, removed once nothing
@@ -111,6 +112,12 @@ pub fn sign_ups_sk(hour: i64, address: Option<&str>) -> String {
         Some(address) => format!("{hour}#{address}"),
         None => hour.to_string(),
     }
+}
+
+/// `SIGNIN#<sha256(address)>`: one client's wrong passwords on a protected page (in the
+/// page's `SIGNUPS#` partition: the status function writes only there and under `ORG#`).
+pub fn sign_in_failures_sk(address: &str) -> String {
+    format!("SIGNIN#{address}")
 }
 
 /// Partition of the stream records the local poller gave up on (its on-failure queue).
