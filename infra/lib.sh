@@ -137,6 +137,26 @@ ensure_chat_check() {
   fi
 }
 
+# Debian's chromium, the browser of every browser check (Playwright drives it; nothing
+# is downloaded at run time).
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    log "installing Debian chromium"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+WIDGET_CHECK_DIR="$INFRA_DIR/widget-check"
+ensure_widget_check() {
+  if [ ! -f "$WIDGET_CHECK_DIR/node_modules/@statuspage/status-widget/dist/index.js" ]; then
+    log "installing Atlassian's status widget for the widget check (npm @statuspage/status-widget)"
+    (cd "$WIDGET_CHECK_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 # start_ses_local PORT ; sets SES_PID and exports SES_ENDPOINT, waits until ready.
 start_ses_local() {
   local port=$1

@@ -61,6 +61,9 @@ if [ $# -eq 0 ]; then
   "$INFRA_DIR/worker-check.sh"
   # A real Alertmanager's alerts opening, updating and resolving an incident.
   "$INFRA_DIR/alertmanager-check.sh"
+  # Atlassian's status widget on another origin, pointed at a page's custom domain, and a
+  # person signing in to a protected page, in headless Debian chromium.
+  "$INFRA_DIR/widget-check.sh"
 fi
 # Least privilege: each function's policy in template.yaml grants exactly what its code
 # did during the suite (only after a full run: a filtered one records too little).

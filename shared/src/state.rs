@@ -29,6 +29,8 @@ pub struct AppState {
     pub email_from: Option<Arc<str>>,
     /// Where DNS lookups go (the custom domains' checks).
     pub dns: crate::outbound::dns::Dns,
+    /// The CDN that serves custom domains (none in the local run).
+    pub cdn: crate::outbound::cdn::Cdn,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             public_url: public_url.map(|u| u.trim_end_matches('/').into()),
             email_from: std::env::var("EMAIL_FROM").ok().filter(|f| !f.is_empty()).map(Into::into),
             dns: crate::outbound::dns::Dns::from_env(),
+            cdn: crate::outbound::cdn::Cdn::from_env(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
+use livestatus_tests::cloudfront::{self, cloudfront};
 use livestatus_tests::dns::dns_server;
 use livestatus_tests::{TestApp, TestResponse, unique_slug};
 use serde_json::{Value, json};
@@ -226,4 +227,102 @@ async fn a_page_view_at_a_domain_costs_one_dynamodb_read_more_than_at_its_slug()
         assert_eq!(by_domain.len(), by_slug.len() + 1, "{route}: {by_slug:?} then {by_domain:?}");
         assert_eq!(by_domain[0], "GetItem", "the domain's claim");
     }
+}
+
+/// A page of `app` with a domain proven through DNS: (page id, domain).
+async fn verified(app: &TestApp) -> (String, String) {
+    let (page, ..) = page(app).await;
+    let domain = fresh("example.net");
+    let r = set_domain(app, &page, json!(domain)).await;
+    let records = r.expect(200).json["data"]["domainVerification"].clone();
+    dns_server().set_txt(records["name"].as_str().unwrap(), &[records["value"].as_str().unwrap()]);
+    let r = app.call("POST", &format!("/api/v1/pages/{page}/domain/verify"), None).await;
+    assert_eq!(r.json["data"]["domainStatus"], "verified");
+    (page, domain)
+}
+
+#[tokio::test]
+async fn a_verified_domain_goes_on_the_cdn_with_a_managed_certificate_and_comes_off_when_removed() {
+    let app = TestApp::isolated().await;
+    let cf = cloudfront();
+    let (page, domain) = verified(&app).await;
+    assert!(cf.tenant(&domain).is_none(), "the CDN's work is the scheduler's, not the request's");
+
+    let outcome = tick(&app).await;
+    assert_eq!(outcome.cdn.attached, 1);
+    let tenant = cf.tenant(&domain).expect("a tenant for the domain");
+    assert_eq!(tenant.distribution, cloudfront::DISTRIBUTION);
+    assert_eq!(tenant.connection_group, cloudfront::CONNECTION_GROUP);
+    assert_eq!(tenant.validation_token_host, "cloudfront", "a certificate CloudFront manages and validates");
+    assert!(tenant.enabled);
+    let claim = &app.item(&format!("DOMAIN#{domain}"), "DOMAIN").await;
+    assert_eq!(claim["cdnTenant"].as_s().unwrap(), &tenant.id);
+    assert!(!claim.contains_key("gsi2pk"), "done: out of the due index");
+    assert_eq!(tick(&app).await.cdn, Default::default(), "nothing more to do");
+
+    // Removed: disabled at the next tick, deleted once CloudFront has deployed that.
+    set_domain(&app, &page, Value::Null).await.expect(200);
+    assert_eq!(at(&app, &domain, "/").await.status, 404, "not served from the moment it is removed");
+    tick(&app).await;
+    let tenant = cf.tenant(&domain).expect("disabled first");
+    assert!(!tenant.enabled);
+    tick(&app).await;
+    assert!(cf.tenant(&domain).is_some(), "not before the deploy wait");
+    app.clock.advance(chrono::Duration::seconds(livestatus_shared::scheduler::cdn::DEPLOY_WAIT_SECS));
+    assert_eq!(tick(&app).await.cdn.detached, 1);
+    assert!(cf.tenant(&domain).is_none());
+    assert!(!app.item_exists(&format!("CDN#{domain}"), "DETACH").await, "the tombstone is gone");
+
+    // A deleted page lets its domain go the same way.
+    let (page, domain) = verified(&app).await;
+    tick(&app).await;
+    assert!(cf.tenant(&domain).is_some());
+    app.call("DELETE", &format!("/api/v1/pages/{page}"), None).await.expect(204);
+    for _ in 0..2 {
+        tick(&app).await;
+        app.clock.advance(chrono::Duration::seconds(livestatus_shared::scheduler::cdn::DEPLOY_WAIT_SECS));
+    }
+    assert!(cf.tenant(&domain).is_none());
+}
+
+#[tokio::test]
+async fn a_cdn_outage_delays_a_domain_and_never_loses_it() {
+    let app = TestApp::isolated().await;
+    let cf = cloudfront();
+    let (_, domain) = verified(&app).await;
+    // The SDK tries three times a call: six failures are two ticks' worth.
+    cf.fail_next(&domain, 6);
+    let outcome = tick(&app).await;
+    assert_eq!((outcome.cdn.attached, outcome.cdn.waiting), (0, 1));
+    assert!(cf.tenant(&domain).is_none());
+    assert_eq!(tick(&app).await.cdn.waiting, 0, "not tried again at once");
+    app.clock.advance(chrono::Duration::seconds(livestatus_shared::scheduler::cdn::RETRY_SECS));
+    assert_eq!(tick(&app).await.cdn.waiting, 1, "still failing");
+    app.clock.advance(chrono::Duration::seconds(livestatus_shared::scheduler::cdn::RETRY_SECS));
+    assert_eq!(tick(&app).await.cdn.attached, 1, "healed");
+    assert!(cf.tenant(&domain).is_some());
+}
+
+#[tokio::test]
+async fn a_domain_never_proven_in_72_hours_fails_and_can_still_be_verified_by_hand() {
+    let app = TestApp::isolated().await;
+    let (page, ..) = page(&app).await;
+    let domain = fresh("example.com");
+    let records = set_domain(&app, &page, json!(domain)).await.json["data"]["domainVerification"].clone();
+    let status = |r: TestResponse| r.json["data"]["domainStatus"].clone();
+    app.clock.advance(chrono::Duration::hours(71));
+    tick(&app).await;
+    assert_eq!(status(app.call("GET", &format!("/api/v1/pages/{page}"), None).await), "pending");
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(tick(&app).await.domains, 1);
+    assert_eq!(status(app.call("GET", &format!("/api/v1/pages/{page}"), None).await), "failed");
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(tick(&app).await.domains, 0, "no longer looked up by the scheduler");
+    assert_eq!(at(&app, &domain, "/").await.status, 404);
+
+    let verify = format!("/api/v1/pages/{page}/domain/verify");
+    assert_eq!(status(app.call("POST", &verify, None).await), "failed", "still no record");
+    dns_server().set_txt(records["name"].as_str().unwrap(), &[records["value"].as_str().unwrap()]);
+    assert_eq!(status(app.call("POST", &verify, None).await), "verified");
+    assert_eq!(at(&app, &domain, "/").await.status, 200);
 }

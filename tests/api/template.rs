@@ -214,7 +214,9 @@ fn the_cdn_keys_its_caches_on_exactly_the_query_parameters_the_routes_read() {
 fn the_cdn_proves_itself_to_the_origin_and_the_http_api_is_throttled() {
     let yaml = template_yaml();
     let resources = &yaml["Resources"];
-    let origins = resources["Distribution"]["Properties"]["DistributionConfig"]["Origins"].as_sequence().unwrap();
+    let origins = ["Distribution", "DomainsDistribution"]
+        .iter()
+        .flat_map(|d| resources[*d]["Properties"]["DistributionConfig"]["Origins"].as_sequence().unwrap());
     for origin in origins {
         let headers = origin["OriginCustomHeaders"].as_sequence().expect("origin custom headers");
         assert!(
@@ -264,4 +266,27 @@ fn every_function_that_sends_email_may_send_only_from_the_configured_sender() {
         }
     }
     assert_eq!(senders, 3, "the notifications API, the notifier and the scheduler send email");
+}
+
+#[test]
+fn custom_domains_are_served_by_a_multi_tenant_distribution_through_the_apis_default_route() {
+    let yaml = template_yaml();
+    let resources = &yaml["Resources"];
+    let config = &resources["DomainsDistribution"]["Properties"]["DistributionConfig"];
+    assert_eq!(config["ConnectionMode"].as_str(), Some("tenant-only"));
+    let behaviour = &config["DefaultCacheBehavior"];
+    assert_eq!(behaviour["ViewerProtocolPolicy"].as_str(), Some("redirect-to-https"));
+    assert!(
+        format!("{:?}", behaviour["FunctionAssociations"]).contains("ForwardedHostFunction"),
+        "the status function learns the reader's host"
+    );
+    // The default route (no Path, no Method) of the HTTP API goes to the status function.
+    let route = &resources["StatusFunction"]["Properties"]["Events"]["DomainRoot"];
+    assert_eq!(route["Type"].as_str(), Some("HttpApi"));
+    assert!(route["Properties"]["Path"].is_null() && route["Properties"]["Method"].is_null());
+    // The scheduler makes the tenants; the pages function names the CNAME target.
+    let scheduler = &resources["SchedulerFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(!scheduler["CDN_DISTRIBUTION_ID"].is_null() && !scheduler["CDN_CONNECTION_GROUP_ID"].is_null());
+    let pages = &resources["PagesFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(format!("{:?}", pages["DOMAIN_CNAME_TARGET"]).contains("DomainsConnectionGroup.RoutingEndpoint"));
 }

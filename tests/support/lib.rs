@@ -1,6 +1,7 @@
 //! Test support: a table on DynamoDB Local per test run, a client that counts its calls to
 //! DynamoDB, a hand-moved clock, and an app with its own organization and key per test.
 
+pub mod cloudfront;
 pub mod dns;
 pub mod policy;
 pub mod seed;
@@ -302,6 +303,11 @@ impl TestApp {
             public_url: Some(PUBLIC_URL.into()),
             email_from: Some(EMAIL_FROM.into()),
             dns: livestatus_shared::outbound::dns::Dns::at(dns::dns_server().addr),
+            cdn: livestatus_shared::outbound::cdn::Cdn::cloudfront(
+                cloudfront::DISTRIBUTION.to_owned(),
+                cloudfront::CONNECTION_GROUP.to_owned(),
+                Some(cloudfront::cloudfront().url.clone()),
+            ),
         };
         let org = store.create_org("Test org".into(), plan, &timestamp(start)).await.unwrap().id;
         let mut app = Self {
@@ -421,7 +427,27 @@ impl TestApp {
         }
     }
 
-    /// Whether an item exists.
+    /// An item that must exist (read strongly consistent).
+    pub async fn item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        self.store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("no item {pk} / {sk}"))
+    }
+
+    /// Whether an item exists (read strongly consistent).
     pub async fn item_exists(&self, pk: &str, sk: &str) -> bool {
         self.store
             .client()

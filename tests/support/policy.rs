@@ -173,6 +173,13 @@ fn resource_name(item: &str) -> String {
     if item.contains(":ses:") && item.contains(":identity/") {
         return EMAIL_IDENTITY.to_owned();
     }
+    // CloudFront: the domains' multi-tenant distribution, and its tenants.
+    if item.contains(":cloudfront::") && item.contains(":distribution-tenant/") {
+        return "DistributionTenants".to_owned();
+    }
+    if item.contains(":cloudfront::") && item.contains(":distribution/${DomainsDistribution}") {
+        return "DomainsDistribution".to_owned();
+    }
     if let Some(attr) = item.strip_prefix("!GetAtt ") {
         return attr.trim_end_matches(".Arn").to_owned();
     }

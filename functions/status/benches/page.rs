@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use livestatus_shared::clock::timestamp;
+use livestatus_shared::domain::custom_domain::DomainStatus;
 use livestatus_shared::domain::uptime::Change;
 use livestatus_shared::domain::{Impact, IncidentStatus, ServiceStatus};
 use livestatus_shared::store::incidents::{Incident, IncidentUpdate};
@@ -34,6 +35,12 @@ fn busy_page() -> View {
         auto_incidents: false,
         created_at: timestamp(now - Duration::days(400)),
         updated_at: timestamp(now - Duration::days(400)),
+        domain: None,
+        domain_status: None,
+        domain_verification: None,
+        password_protected: false,
+        password_hash: None,
+        access_nonce: None,
     };
     let names = ["Website", "API", "Dashboard", "Webhooks", "Email", "Search", "Payments", "CDN", "Auth", "Billing"];
     let mut services = Vec::new();
@@ -100,6 +107,18 @@ fn bench(c: &mut Criterion) {
     println!("html-size 10 services: {} bytes, {} bytes gzipped (level 6)", html.len(), gzipped);
     c.bench_function("render status page (10 services, 90-day bars, 15 days)", |b| {
         b.iter(|| livestatus_status::html::page(std::hint::black_box(&view), &links, true))
+    });
+    // The same page read at its verified custom domain: links from the domain's root, the
+    // canonical URL at the domain.
+    let mut at_domain = view;
+    at_domain.page.domain = Some("status.acme.example".into());
+    at_domain.page.domain_status = Some(DomainStatus::Verified);
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "status.acme.example".parse().unwrap());
+    headers.insert(livestatus_status::domains::PAGE_ROOT_HEADER, "https://status.acme.example".parse().unwrap());
+    let domain_links = Links::new(&headers, "acme");
+    c.bench_function("render status page at its custom domain (same page)", |b| {
+        b.iter(|| livestatus_status::html::page(std::hint::black_box(&at_domain), &domain_links, true))
     });
 }
 

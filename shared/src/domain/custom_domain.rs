@@ -86,7 +86,8 @@ pub enum DomainStatus {
     Pending,
     /// Proven; served.
     Verified,
-    /// Not proven in time; not served (setting it again starts over).
+    /// Not proven within 72 hours; not served, no longer looked up by the scheduler
+    /// (`POST …/domain/verify` still looks, and verifies it when the record is there).
     Failed,
 }
 

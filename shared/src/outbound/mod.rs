@@ -11,6 +11,8 @@
 //! [`signing`].
 
 #[cfg(feature = "store")]
+pub mod cdn;
+#[cfg(feature = "store")]
 pub mod chat;
 #[cfg(feature = "store")]
 pub mod dns;

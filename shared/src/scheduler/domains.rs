@@ -1,7 +1,8 @@
 //! The checks of custom domains: a domain is verified when the TXT record its page asks
 //! for (`_livestatus.<domain>` = `livestatus-verify=<token>`) is found. The API checks on
 //! demand (`POST /api/v1/pages/{id}/domain/verify`); the scheduler's tick checks the
-//! pending domains that are due, every [`RECHECK_SECS`], until they verify or are removed.
+//! pending domains that are due, every [`RECHECK_SECS`], until they verify, are removed,
+//! or fail: unproven after [`PROOF_WINDOW_SECS`].
 
 use chrono::Duration;
 
@@ -15,6 +16,9 @@ use crate::store::write::Write;
 
 /// How often a pending domain is looked up again.
 pub const RECHECK_SECS: i64 = 5 * 60;
+/// How long a domain may stay unproven before it is `failed` (and no longer looked up
+/// by the scheduler; `POST …/domain/verify` still looks, and verifies it when found).
+pub const PROOF_WINDOW_SECS: i64 = 72 * 3600;
 /// Domains one tick checks at most (the rest are due at the next).
 pub const TICK_LIMIT: u32 = 25;
 
@@ -37,7 +41,17 @@ pub async fn check(state: &AppState, w: &Write<'_>, page: Page) -> Result<Page, 
         Ok(values) => tracing::info!(%domain, records = values.len(), "the domain's TXT proof is not there yet"),
         Err(e) => tracing::warn!(%domain, error = %e, "the domain's TXT proof could not be looked up"),
     }
-    let next = state.clock.now() + Duration::seconds(RECHECK_SECS);
+    if page.domain_status == Some(DomainStatus::Failed) {
+        return Ok(page);
+    }
+    let now = state.clock.now();
+    let claim = state.store.domain_claim(&domain).await?.filter(|c| c.page_id == page.id);
+    let since = claim.and_then(|c| c.since).and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+    if since.is_some_and(|since| now.signed_duration_since(since) > Duration::seconds(PROOF_WINDOW_SECS)) {
+        tracing::info!(%domain, page = %page.id, "custom domain never proven: failed");
+        return Ok(state.store.set_domain_status(w, page.id, &domain, DomainStatus::Failed).await?.unwrap_or(page));
+    }
+    let next = now + Duration::seconds(RECHECK_SECS);
     state.store.reschedule_domain_check(&domain, page.id, &timestamp(next)).await?;
     Ok(page)
 }

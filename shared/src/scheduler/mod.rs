@@ -1,12 +1,14 @@
 //! The scheduler: the work that comes due with time, in one tick that the scheduler
 //! function runs every minute (EventBridge) and the local server every few seconds. In
 //! order: the maintenance windows' due transitions (reminders, starts, completions), the
-//! due monitor checks ([`monitors`]), the pending custom domains' checks ([`domains`]),
-//! then the due retries of deliveries
+//! due monitor checks ([`monitors`]), the pending custom domains' checks ([`domains`])
+//! and the CDN's work on verified and removed ones ([`cdn`]), then the due retries of
+//! deliveries
 //! ([`crate::delivery::run_due`]). Their events reach the notifier through the table's
 //! stream. One failing part does not stop the others, and each logs its failure: what it
 //! left is still due at the next tick.
 
+pub mod cdn;
 pub mod domains;
 pub mod monitors;
 
@@ -36,6 +38,8 @@ pub struct Outcome {
     pub sub_minute: bool,
     /// Pending custom domains looked up.
     pub domains: usize,
+    /// The CDN's work on custom domains.
+    pub cdn: cdn::Outcome,
 }
 
 /// The whole tick, every check made in this process (the local run, the tests).
@@ -60,6 +64,10 @@ pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Resul
         tracing::error!(error = ?e, "domain checks failed; the pending domains stay due");
         0
     });
+    let cdn = cdn::run_due(state).await.unwrap_or_else(|e| {
+        tracing::error!(error = ?e, "the CDN's work on custom domains failed; it stays due");
+        cdn::Outcome::default()
+    });
     let deliveries = crate::delivery::run_due(state).await;
     let outcome = |transitions, (deliveries, delivered)| Outcome {
         deliveries,
@@ -69,6 +77,7 @@ pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Resul
         handed,
         sub_minute,
         domains,
+        cdn,
     };
     match (transitions, deliveries) {
         (Ok(transitions), Ok(d)) => Ok(outcome(transitions, (d.deliveries, d.delivered))),

@@ -501,6 +501,16 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A `Put` that writes the item whatever is there.
+    pub(crate) fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .build()
+            .map_err(StoreError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// A put that replaces an item only if it is still at revision `sequence` (its
     /// `sequence` attribute, which every such write increments): the optimistic lock of
     /// maintenance windows and monitors.

@@ -152,6 +152,8 @@ pub struct DomainClaim {
     pub slug: String,
     /// Whether it is served (only when verified).
     pub status: DomainStatus,
+    /// When the page took the domain (`None` for claims older than the field).
+    pub since: Option<String>,
 }
 
 impl PagePatch {
@@ -401,6 +403,9 @@ impl Store {
             match (&current.page.domain, &patch.domain) {
                 (Some(old), Some(_)) => {
                     tx.push(self.delete_claim(key(schema::domain_pk(old), schema::DOMAIN_SK), page_id)?);
+                    if current.page.domain_status == Some(DomainStatus::Verified) {
+                        tx.push(self.put(cdn_tombstone(old, page_id, now))?);
+                    }
                 }
                 (Some(old), None) => {
                     let update = Update::builder()
@@ -442,6 +447,94 @@ impl Store {
         Err(StoreError::Unavailable("page kept changing during the update".into()))
     }
 
+    /// The CDN work due by `now`, oldest first, at most `limit`.
+    pub async fn due_cdn_work(&self, now: &str, limit: u32) -> Result<Vec<(CdnWork, String)>, StoreError> {
+        let query = self
+            .client()
+            .query()
+            .index_name(schema::GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :upto")
+            .expression_attribute_values(":pk", s(schema::CDN_WORK_GSI2PK))
+            .expression_attribute_values(":upto", s(format!("{now}$")))
+            .projection_expression("gsi2sk");
+        let (items, _) = self.query_up_to(query, limit, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let (_, rest) = get_s(item, "gsi2sk")?.split_once('#')?;
+                let (work, domain) = rest.split_once('#')?;
+                let work = match work {
+                    "attach" => CdnWork::Attach,
+                    "detach" => CdnWork::Detach,
+                    _ => return None,
+                };
+                Some((work, domain.to_owned()))
+            })
+            .collect())
+    }
+
+    /// Records that a verified domain is on the CDN (`tenant`: its tenant's id, `None`
+    /// without a CDN): it leaves the CDN's work. Nothing when the claim changed meanwhile.
+    pub async fn cdn_attached(&self, domain: &str, page: Uuid, tenant: Option<&str>) -> Result<(), StoreError> {
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::domain_pk(domain), schema::DOMAIN_SK)))
+            .condition_expression("pageId = :page AND #status = :verified")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":page", s(page.to_string()))
+            .expression_attribute_values(":verified", s(DomainStatus::Verified.as_str()));
+        update = match tenant {
+            Some(id) => update
+                .update_expression("SET cdnTenant = :tenant REMOVE gsi2pk, gsi2sk")
+                .expression_attribute_values(":tenant", s(id)),
+            None => update.update_expression("REMOVE gsi2pk, gsi2sk"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(super::sdk_error(e)),
+        }
+    }
+
+    /// Puts CDN work off until `at` (a failed or unfinished try).
+    pub async fn reschedule_cdn_work(&self, work: CdnWork, domain: &str, at: &str) -> Result<(), StoreError> {
+        let item = match work {
+            CdnWork::Attach => key(schema::domain_pk(domain), schema::DOMAIN_SK),
+            CdnWork::Detach => key(schema::cdn_tombstone_pk(domain), schema::CDN_TOMBSTONE_SK),
+        };
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item))
+            .update_expression("SET gsi2sk = :next")
+            .condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":next", s(cdn_work_sk(at, work, domain)))
+            .expression_attribute_values(":pk", s(schema::CDN_WORK_GSI2PK))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Done or gone meanwhile.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(super::sdk_error(e)),
+        }
+    }
+
+    /// Drops a removed domain's tombstone: the CDN has let it go.
+    pub async fn cdn_detached(&self, domain: &str) -> Result<(), StoreError> {
+        self.client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key(schema::cdn_tombstone_pk(domain), schema::CDN_TOMBSTONE_SK)))
+            .send()
+            .await
+            .map_err(super::sdk_error)?;
+        Ok(())
+    }
+
     /// Deletes a claim (slug or domain) that `page` holds.
     fn delete_claim(&self, claim: Item, page: Uuid) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
@@ -466,7 +559,8 @@ impl Store {
         else {
             return Err(StoreError::internal("a domain claim without its page"));
         };
-        Ok(Some(DomainClaim { org_id, page_id, slug: slug.to_owned(), status }))
+        let since = get_s(&item, "since").map(str::to_owned);
+        Ok(Some(DomainClaim { org_id, page_id, slug: slug.to_owned(), status, since }))
     }
 
     /// Moves a pending domain's next check to `at`.
@@ -548,20 +642,25 @@ impl Store {
             .expression_attribute_values(":domain", s(domain))
             .build()
             .map_err(StoreError::internal)?;
-        let claim_update = Update::builder()
+        let mut claim_update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(schema::domain_pk(domain), schema::DOMAIN_SK)))
-            .update_expression(if status == DomainStatus::Pending {
-                "SET #status = :status"
-            } else {
-                "SET #status = :status REMOVE gsi2pk, gsi2sk"
+            .update_expression(match status {
+                DomainStatus::Pending => "SET #status = :status",
+                // Verified: the CDN's turn, to put the domain on a tenant.
+                DomainStatus::Verified => "SET #status = :status, gsi2pk = :cdn, gsi2sk = :due",
+                DomainStatus::Failed => "SET #status = :status REMOVE gsi2pk, gsi2sk",
             })
             .condition_expression("pageId = :page")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":page", s(page_id.to_string()))
-            .build()
-            .map_err(StoreError::internal)?;
+            .expression_attribute_values(":page", s(page_id.to_string()));
+        if status == DomainStatus::Verified {
+            claim_update = claim_update
+                .expression_attribute_values(":cdn", s(schema::CDN_WORK_GSI2PK))
+                .expression_attribute_values(":due", s(cdn_work_sk(now, CdnWork::Attach, domain)));
+        }
+        let claim_update = claim_update.build().map_err(StoreError::internal)?;
         let event = Event::new(EventType::PageUpdated, Some(page_id), actor, now, data_of("page", &updated));
         let tx = vec![
             TransactWriteItem::builder().update(page_update).build(),
@@ -649,6 +748,9 @@ impl Store {
         );
         if let Some(domain) = &domain {
             tx.push(self.delete_claim(key(schema::domain_pk(domain), schema::DOMAIN_SK), page_id)?);
+            if get_s(&page, "domainStatus") == Some(DomainStatus::Verified.as_str()) {
+                tx.push(self.put(cdn_tombstone(domain, page_id, now))?);
+            }
         }
         tx.extend([
             self.delete_claim(key(schema::slug_pk(&slug), schema::SLUG_SK), page_id)?,
@@ -763,6 +865,40 @@ fn domain_claim_item(new: &NewDomain, org: Uuid, page: Uuid, slug: &str, now: &s
     item.insert("pageId".into(), s(page.to_string()));
     item.insert("slug".into(), s(slug));
     item.insert("status".into(), s(new.status.as_str()));
+    item.insert("since".into(), s(now));
+    item
+}
+
+/// What the CDN has to do for a domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CdnWork {
+    /// Put the verified domain on a tenant.
+    Attach,
+    /// Take the removed domain's tenant away.
+    Detach,
+}
+
+impl CdnWork {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Attach => "attach",
+            Self::Detach => "detach",
+        }
+    }
+}
+
+/// `<when>#attach|detach#<domain>`: the GSI2 sort key of CDN work.
+fn cdn_work_sk(at: &str, work: CdnWork, domain: &str) -> String {
+    format!("{at}#{}#{domain}", work.as_str())
+}
+
+/// The tombstone of a verified domain a page let go: the CDN's tenant goes later.
+fn cdn_tombstone(domain: &str, page: Uuid, now: &str) -> Item {
+    let mut item = key(schema::cdn_tombstone_pk(domain), schema::CDN_TOMBSTONE_SK);
+    item.insert("entity".into(), s("cdn-detach"));
+    item.insert("gsi2pk".into(), s(schema::CDN_WORK_GSI2PK));
+    item.insert("gsi2sk".into(), s(cdn_work_sk(now, CdnWork::Detach, domain)));
+    item.insert("pageId".into(), s(page.to_string()));
     item
 }
 

@@ -34,6 +34,7 @@
 //! | hook request  | `ORG#<org>`        | `INTEGRATION#<id>#REQUEST#<v7>` (7-day TTL) |  |          |
 //! | alert group   | `ORG#<org>`        | `ALERTGROUP#<integration>#<sha256(group key)>` (90-day TTL) | | |
 //! | set-aside stream record (local run) | `STREAM#SETASIDE` | `<shard>#<sequence>` |  |  |
+//! | CDN tombstone | `CDN#<domain>` | `DETACH` | `DUE#CDN` | `<when>#detach#<domain>` |
 //! | sign-up counter | `SIGNUPS#<page>` | `<hour>` or `<hour>#<sha256(address)>` |  |  |
 //! | wrong passwords of a protected page | `SIGNUPS#<page>` | `SIGNIN#<sha256(address)>` (TTL: the window's end) |  |  |
 //!
@@ -51,6 +52,10 @@
 //! A pending custom domain's claim (`DOMAIN#<domain>`, deployment-wide: one page per
 //! domain) carries `gsi2pk = DUE#DOMAIN`, `gsi2sk = <next check>#<domain>`, removed once
 //! the domain is verified: the tick reads the domains due for a DNS check in one query.
+//! A verified domain's claim then carries `gsi2pk = DUE#CDN`, `gsi2sk =
+//! <when>#attach#<domain>` until the scheduler has made its CDN tenant, and a removed
+//! verified domain leaves a tombstone (`CDN#<domain>`, `DETACH`) under `DUE#CDN`,
+//! `<when>#detach#<domain>` until the tenant is gone.
 //!
 //! Subscribers also carry `gsi2pk = ORG#<org>#PAGE#<page>#SUBSCRIBERS#<state>`, `gsi2sk =
 //! <id>`: the notifier reads a page's active subscribers, and `?state=` lists, in one
@@ -151,6 +156,17 @@ pub const DOMAIN_SK: &str = "DOMAIN";
 /// GSI2 partition of the pending domains' next checks (`gsi2sk = <when>#<domain>`; the
 /// attributes go once the domain is verified).
 pub const DOMAIN_CHECKS_GSI2PK: &str = "DUE#DOMAIN";
+/// GSI2 partition of the CDN's pending work on custom domains (`gsi2sk =
+/// <when>#attach#<domain>` on a verified domain's claim until its tenant exists,
+/// `<when>#detach#<domain>` on the tombstone of a removed one until its tenant is gone).
+pub const CDN_WORK_GSI2PK: &str = "DUE#CDN";
+/// `CDN#<host>`: the tombstone of a verified domain that was removed, until the CDN has
+/// let it go.
+pub fn cdn_tombstone_pk(domain: &str) -> String {
+    format!("CDN#{domain}")
+}
+/// Sort key of CDN tombstones.
+pub const CDN_TOMBSTONE_SK: &str = "DETACH";
 
 /// `APIKEY#<sha256 hex>`: the key item that authentication updates.
 pub fn api_key_pk(hash: &str) -> String {
