@@ -95,7 +95,42 @@ fn busy_page() -> View {
     View { page, services, changes, incidents, maintenances: Vec::new(), now }
 }
 
+/// `RENDER_ONLY=plain|domain RENDER_COUNT=N`: renders one variant N times and exits, for
+/// counting instructions under callgrind (`infra/render-instr.sh`), which the VM's drift
+/// does not touch.
+fn render_only() -> bool {
+    let (Ok(which), Ok(count)) = (std::env::var("RENDER_ONLY"), std::env::var("RENDER_COUNT")) else { return false };
+    let count: usize = count.parse().expect("RENDER_COUNT is a number");
+    let (view, links) = if which == "domain" { at_domain(busy_page()) } else { plain(busy_page()) };
+    let mut bytes = 0;
+    for _ in 0..count {
+        bytes += livestatus_status::html::page(std::hint::black_box(&view), &links, true).html.len();
+    }
+    println!("{which}: {count} renders, {bytes} bytes");
+    true
+}
+
+fn plain(view: View) -> (View, Links) {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "status.example.com".parse().unwrap());
+    (view, Links::new(&headers, "acme"))
+}
+
+/// The same page read at its verified custom domain: links from the domain's root, the
+/// canonical URL at the domain.
+fn at_domain(mut view: View) -> (View, Links) {
+    view.page.domain = Some("status.acme.example".into());
+    view.page.domain_status = Some(DomainStatus::Verified);
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "status.acme.example".parse().unwrap());
+    headers.insert(livestatus_status::domains::PAGE_ROOT_HEADER, "https://status.acme.example".parse().unwrap());
+    (view, Links::new(&headers, "acme"))
+}
+
 fn bench(c: &mut Criterion) {
+    if render_only() {
+        std::process::exit(0);
+    }
     let view = busy_page();
     let mut headers = HeaderMap::new();
     headers.insert("host", "status.example.com".parse().unwrap());
@@ -108,15 +143,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("render status page (10 services, 90-day bars, 15 days)", |b| {
         b.iter(|| livestatus_status::html::page(std::hint::black_box(&view), &links, true))
     });
-    // The same page read at its verified custom domain: links from the domain's root, the
-    // canonical URL at the domain.
-    let mut at_domain = view;
-    at_domain.page.domain = Some("status.acme.example".into());
-    at_domain.page.domain_status = Some(DomainStatus::Verified);
-    let mut headers = HeaderMap::new();
-    headers.insert("host", "status.acme.example".parse().unwrap());
-    headers.insert(livestatus_status::domains::PAGE_ROOT_HEADER, "https://status.acme.example".parse().unwrap());
-    let domain_links = Links::new(&headers, "acme");
+    let (at_domain, domain_links) = at_domain(view);
     c.bench_function("render status page at its custom domain (same page)", |b| {
         b.iter(|| livestatus_status::html::page(std::hint::black_box(&at_domain), &domain_links, true))
     });
