@@ -21,6 +21,6 @@ for part in $parts; do
   start_dynamodb_local "$ddb_port" -inMemory
   DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" \
     cargo test -q --locked --release -p livestatus-tests --test api -- --ignored --nocapture --exact "monitors::monitor_tick_benchmark_$part" 2>&1 \
-    | grep -E "monitor bench|test result|panicked"
+    | grep -E "monitor bench|test result|panicked|WARN|ERROR"
   stop_dynamodb_local
 done

@@ -34,6 +34,8 @@ pub struct Outcome {
     pub checks: usize,
     /// Monitor checks handed to worker functions.
     pub handed: usize,
+    /// Monitor checks due here that could not be recorded (see [`monitors::Outcome::failed`]).
+    pub failed: usize,
     /// Some monitor checks every 30 s: see [`monitors::Outcome::sub_minute`].
     pub sub_minute: bool,
     /// Pending custom domains looked up.
@@ -52,11 +54,11 @@ pub async fn tick(state: &AppState) -> Result<Outcome, StoreError> {
 pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Result<Outcome, StoreError> {
     let transitions = state.store.run_due_maintenances(state.clock.now()).await;
     // Checks next: a monitor under a window that just started leaves its service alone.
-    let (checks, handed, sub_minute) = match monitors::run_due(state, workers).await {
-        Ok(outcome) => (outcome.checks, outcome.handed, outcome.sub_minute),
+    let (checks, handed, failed, sub_minute) = match monitors::run_due(state, workers).await {
+        Ok(outcome) => (outcome.checks, outcome.handed, outcome.failed, outcome.sub_minute),
         Err(e) => {
             tracing::error!(error = ?e, "monitor checks failed; those monitors are checked at their next slot");
-            (0, 0, false)
+            (0, 0, 0, false)
         }
     };
     let checks_or_handed = checks + handed;
@@ -75,6 +77,7 @@ pub async fn tick_with(state: &AppState, workers: Option<&dyn Workers>) -> Resul
         transitions,
         checks,
         handed,
+        failed,
         sub_minute,
         domains,
         cdn,
@@ -110,6 +113,7 @@ pub async fn minute(state: &AppState, workers: Option<&dyn Workers>) -> Result<O
             Ok(second) => {
                 outcome.checks += second.checks;
                 outcome.handed += second.handed;
+                outcome.failed += second.failed;
             }
             Err(e) => {
                 tracing::error!(error = ?e, "the half-minute monitor pass failed; those monitors are checked at their next slot")
@@ -122,6 +126,7 @@ pub async fn minute(state: &AppState, workers: Option<&dyn Workers>) -> Result<O
         transitions = outcome.transitions,
         checks = outcome.checks,
         handed = outcome.handed,
+        failed = outcome.failed,
         "tick"
     );
     Ok(outcome)

@@ -22,7 +22,7 @@ use crate::domain::monitor::MonitorStatus;
 use crate::store::StoreError;
 use crate::store::events::Actor;
 use crate::store::monitors::{
-    CHECK_RETENTION_SECS, DayCounters, DueMonitor, LastCheck, MonitorState, Recorded, Transition, state_group,
+    CHECK_RETENTION_SECS, DayCounters, DueMonitor, LastCheck, Recorded, Transition, state_group,
 };
 use crate::store::services::{ServicePatch, StatusSource};
 use crate::store::write::Write;
@@ -45,12 +45,20 @@ pub struct Outcome {
     pub checks: usize,
     /// Checks handed to worker functions (made and recorded there).
     pub handed: usize,
+    /// Checks due in this process that could not be recorded, after [`RETRIES`] more
+    /// tries of their batch: those monitors are checked again at their next slot.
+    pub failed: usize,
     /// Changes of status.
     pub transitions: usize,
     /// Some active monitor checks more often than once a minute (every 30 s), so a
     /// once-a-minute scheduler runs the monitors again half a minute later.
     pub sub_minute: bool,
 }
+
+/// More tries of a batch checked in this process whose checks were not all recorded
+/// (as Lambda retries an asynchronous invocation twice). A try checks only the monitors
+/// whose check is not recorded yet.
+pub const RETRIES: u32 = 2;
 
 /// One worker's share of a tick: due monitors of one organization.
 #[derive(Debug)]
@@ -62,7 +70,9 @@ pub struct Batch {
 }
 
 /// Cuts due monitors into batches of one organization each, at most [`BATCH_SIZE`],
-/// ordered round robin: every organization's first batch, then every second one, …
+/// ordered round robin: every organization's first batch, then every second one, … A
+/// batch takes whole state groups (split only when one holds more than a batch), so each
+/// state item is read and written by one batch of a tick, once.
 pub fn batches(due: Vec<DueMonitor>) -> Vec<Batch> {
     let mut by_org: Vec<(Uuid, Vec<DueMonitor>)> = Vec::new();
     let mut index: HashMap<Uuid, usize> = HashMap::new();
@@ -74,16 +84,30 @@ pub fn batches(due: Vec<DueMonitor>) -> Vec<Batch> {
         by_org[i].1.push(m);
     }
     let mut rounds: Vec<Vec<Batch>> = Vec::new();
-    for (org, monitors) in by_org {
+    for (org, mut monitors) in by_org {
+        monitors.sort_by_key(|m| state_group(m.monitor().id));
+        let mut cut: Vec<Vec<DueMonitor>> = vec![Vec::new()];
         let mut monitors = monitors.into_iter().peekable();
-        let mut round = 0;
-        while monitors.peek().is_some() {
-            let batch = Batch { org, monitors: monitors.by_ref().take(BATCH_SIZE).collect() };
+        while let Some(first) = monitors.next() {
+            let group = state_group(first.monitor().id);
+            let mut members = vec![first];
+            while let Some(m) = monitors.next_if(|m| state_group(m.monitor().id) == group) {
+                members.push(m);
+            }
+            for part in members.chunks(BATCH_SIZE) {
+                let current = cut.last_mut().expect("never empty");
+                if current.len() + part.len() > BATCH_SIZE {
+                    cut.push(part.to_vec());
+                } else {
+                    current.extend_from_slice(part);
+                }
+            }
+        }
+        for (round, monitors) in cut.into_iter().filter(|b| !b.is_empty()).enumerate() {
             if rounds.len() <= round {
                 rounds.push(Vec::new());
             }
-            rounds[round].push(batch);
-            round += 1;
+            rounds[round].push(Batch { org, monitors });
         }
     }
     rounds.into_iter().flatten().collect()
@@ -146,22 +170,19 @@ pub async fn run_due(state: &AppState, workers: Option<&dyn Workers>) -> Result<
             }
         }
     }
-    let results: Vec<Result<Outcome, StoreError>> = futures::stream::iter(here)
-        .map(|batch| check_batch(state, now, batch))
+    let results: Vec<(Outcome, Option<StoreError>)> = futures::stream::iter(here)
+        .map(|batch| check_with_retries(state, now, batch))
         .buffer_unordered(BATCH_CONCURRENCY)
         .collect()
         .await;
     let mut outcome = Outcome { sub_minute: due.sub_minute, handed, ..Outcome::default() };
     let mut first_error = None;
-    for result in results {
-        match result {
-            Ok(batch) => {
-                outcome.checks += batch.checks;
-                outcome.transitions += batch.transitions;
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+    for (batch, error) in results {
+        outcome.checks += batch.checks;
+        outcome.failed += batch.failed;
+        outcome.transitions += batch.transitions;
+        if let Some(e) = error {
+            first_error.get_or_insert(e);
         }
     }
     tracing::info!(
@@ -171,15 +192,41 @@ pub async fn run_due(state: &AppState, workers: Option<&dyn Workers>) -> Result<
         total_ms = started.elapsed().as_millis() as u64,
         checks = outcome.checks,
         handed = outcome.handed,
+        failed = outcome.failed,
         "monitor tick"
     );
     match first_error {
         Some(e) if outcome.checks == 0 => Err(e),
         Some(e) => {
-            tracing::warn!(error = %e, "some batches of checks could not be recorded; they are checked at their next slot");
+            tracing::error!(error = %e, failed = outcome.failed, "some checks could not be recorded; those monitors are checked at their next slot");
             Ok(outcome)
         }
         None => Ok(outcome),
+    }
+}
+
+/// Checks a batch in this process, and again, up to [`RETRIES`] times after a pause,
+/// while some of its checks are not recorded; each try checks only those. Returns what
+/// was recorded, the checks left unrecorded (`failed`) and the last error.
+async fn check_with_retries(
+    state: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+    batch: Batch,
+) -> (Outcome, Option<StoreError>) {
+    let mut total = Outcome::default();
+    let mut attempt = 0;
+    loop {
+        let run = check_batch(state, now, Batch { org: batch.org, monitors: batch.monitors.clone() }).await;
+        total.checks += run.outcome.checks;
+        total.transitions += run.outcome.transitions;
+        let Some(error) = run.error else { return (total, None) };
+        if attempt == RETRIES {
+            total.failed = run.unrecorded;
+            return (total, Some(error));
+        }
+        attempt += 1;
+        tracing::warn!(%error, org = %batch.org, unrecorded = run.unrecorded, attempt, "a batch of checks was not wholly recorded; trying what is missing again");
+        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
     }
 }
 
@@ -187,31 +234,46 @@ pub async fn run_due(state: &AppState, workers: Option<&dyn Workers>) -> Result<
 /// last check is already at the order's instant (the same order delivered again) are
 /// skipped.
 pub async fn work(state: &AppState, order: WorkOrder) -> Result<Outcome, StoreError> {
-    check_batch(state, order.at, Batch { org: order.org, monitors: order.monitors }).await
+    let run = check_batch(state, order.at, Batch { org: order.org, monitors: order.monitors }).await;
+    match run.error {
+        // Lambda tries the order again; that try checks only what is not recorded.
+        Some(e) => Err(e),
+        None => Ok(run.outcome),
+    }
+}
+
+/// One try of a batch: what it recorded and, when some checks were not recorded, how
+/// many and why.
+#[derive(Debug)]
+pub struct BatchRun {
+    /// The checks recorded and changes of status made.
+    pub outcome: Outcome,
+    /// Due checks not recorded (0 without an error).
+    pub unrecorded: usize,
+    /// The first error.
+    pub error: Option<StoreError>,
 }
 
 /// A worker: checks a batch at once, and only then writes, so writing never slows a
 /// check still in flight (whose latency is being measured). A monitor already checked at
-/// `now` is skipped, so a batch checked twice records each check once.
-pub async fn check_batch(
-    state: &AppState,
-    now: chrono::DateTime<chrono::Utc>,
-    batch: Batch,
-) -> Result<Outcome, StoreError> {
+/// `now` is skipped, so a batch checked twice records each check once, and a try after
+/// a failure checks only what the failure left unrecorded.
+pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, batch: Batch) -> BatchRun {
+    let due = batch.monitors.len();
+    let failed = |error: StoreError| BatchRun { outcome: Outcome::default(), unrecorded: due, error: Some(error) };
     let org = batch.org;
-    let mut groups: Vec<u8> = batch.monitors.iter().map(|m| state_group(m.monitor().id)).collect();
-    groups.sort_unstable();
-    groups.dedup();
-    let mut before: HashMap<u8, MonitorState> = HashMap::new();
-    for g in groups {
-        before.insert(g, state.store.monitor_state(org, g).await?);
-    }
+    let ids: Vec<Uuid> = batch.monitors.iter().map(|m| m.monitor().id).collect();
+    let before = match state.store.monitor_states(org, &ids).await {
+        Ok(states) => states,
+        Err(e) => return failed(e),
+    };
     let at = crate::clock::timestamp(now);
     let fresh = |due: &DueMonitor| {
         let id = due.monitor().id;
         before.get(&state_group(id)).and_then(|s| s.last.get(&id)).is_none_or(|last| last.at < at)
     };
     let monitors: Vec<DueMonitor> = batch.monitors.into_iter().filter(|m| fresh(m)).collect();
+    let already = due - monitors.len();
     let probes: Vec<(DueMonitor, crate::domain::monitor::Probe)> = futures::stream::iter(monitors)
         .map(|due| async move {
             let m = due.monitor();
@@ -236,6 +298,8 @@ pub async fn check_batch(
     let mut transitions = Vec::new();
     let mut entries: HashMap<u8, Vec<(Uuid, LastCheck, DayCounters)>> = HashMap::new();
     let mut first_error = None;
+    // Changed meanwhile (by the API, or by a try that recorded it): nothing to record.
+    let mut superseded = 0;
     for result in results {
         match result {
             Ok(Some(r)) => {
@@ -246,22 +310,35 @@ pub async fn check_batch(
                     entries.entry(state_group(id)).or_default().push((id, r.last, r.day));
                 }
             }
-            Ok(None) => {}
+            Ok(None) => superseded += 1,
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    let outcome =
-        Outcome { checks: entries.values().map(Vec::len).sum(), transitions: transitions.len(), ..Outcome::default() };
-    state.store.put_all(records).await?;
+    let checked: usize = entries.values().map(Vec::len).sum();
+    let mut outcome = Outcome { transitions: transitions.len(), ..Outcome::default() };
+    if let Err(e) = state.store.put_all(records).await {
+        return failed(e);
+    }
     let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
+    let mut unwritten = 0;
     for (group, checked) in &entries {
         let state_before = &before[group];
-        let stale: Vec<Uuid> =
-            state_before.last.iter().filter(|(_, last)| last.at < week_ago).map(|(id, _)| *id).collect();
-        state.store.update_monitor_state(org, *group, state_before, checked, &stale).await?;
+        // A monitor checked now is not stale, whatever its entry said (paused for a week
+        // and resumed): removing and setting one path in an update is refused.
+        let stale: Vec<Uuid> = state_before
+            .last
+            .iter()
+            .filter(|(id, last)| last.at < week_ago && !checked.iter().any(|(c, ..)| c == *id))
+            .map(|(id, _)| *id)
+            .collect();
+        if let Err(e) = state.store.update_monitor_state(org, *group, state_before, checked, &stale).await {
+            unwritten += checked.len();
+            first_error.get_or_insert(e);
+        }
     }
+    outcome.checks = checked - unwritten;
     for transition in &transitions {
         if let Err(e) = drive_service(state, transition).await {
             tracing::error!(error = ?e, monitor = %transition.monitor.id, "the linked service's status was not changed");
@@ -270,14 +347,8 @@ pub async fn check_batch(
             tracing::error!(error = ?e, monitor = %transition.monitor.id, "the automatic incident was not opened or resolved");
         }
     }
-    match first_error {
-        Some(e) if outcome.checks == 0 => Err(e),
-        Some(e) => {
-            tracing::warn!(error = %e, %org, "some checks could not be recorded; those monitors are checked at their next slot");
-            Ok(outcome)
-        }
-        None => Ok(outcome),
-    }
+    let unrecorded = due - already - superseded - outcome.checks;
+    BatchRun { outcome, unrecorded, error: first_error.filter(|_| unrecorded > 0) }
 }
 
 /// A linked monitor's verdict as its service's status: down → outage, degraded →
@@ -398,7 +469,7 @@ mod tests {
 #[cfg(test)]
 mod batch_tests {
     use super::*;
-    use crate::store::monitors::{NewMonitor, due_for_test};
+    use crate::store::monitors::{NewMonitor, STATE_GROUPS, due_for_test};
 
     fn due(org: Uuid, n: usize) -> Vec<DueMonitor> {
         (0..n).map(|_| due_for_test(org, NewMonitor::linked(Uuid::now_v7(), "m", "http://127.0.0.1/".into()))).collect()
@@ -410,10 +481,30 @@ mod batch_tests {
         let mut monitors = due(big, 1000);
         monitors.extend(due(small, 1));
         let batches = batches(monitors);
-        assert_eq!(batches.len(), 11);
         assert!(batches.iter().all(|b| b.monitors.len() <= BATCH_SIZE && b.monitors.iter().all(|m| m.org() == b.org)));
-        // The small tenant's only batch comes second, not after the big one's ten.
+        // The small tenant's only batch comes second, not after the big one's.
         assert_eq!(batches[1].org, small);
         assert_eq!(batches.iter().map(|b| b.monitors.len()).sum::<usize>(), 1001);
+    }
+
+    #[test]
+    fn a_state_group_is_checked_by_one_batch_and_batches_are_nearly_full() {
+        let org = Uuid::now_v7();
+        let batches = batches(due(org, 1000));
+        let group_of = |m: &DueMonitor| state_group(m.monitor().id);
+        let mut owner: HashMap<u8, usize> = HashMap::new();
+        for (i, batch) in batches.iter().enumerate() {
+            for m in &batch.monitors {
+                assert_eq!(*owner.entry(group_of(m)).or_insert(i), i, "a group is split across batches");
+            }
+        }
+        // Each batch but the last is too full to take the next group.
+        let largest = (0..STATE_GROUPS)
+            .map(|g| batches.iter().flat_map(|b| &b.monitors).filter(|m| group_of(m) == g).count())
+            .max()
+            .unwrap();
+        assert!(largest <= BATCH_SIZE);
+        assert!(batches[..batches.len() - 1].iter().all(|b| b.monitors.len() > BATCH_SIZE - largest));
+        assert!(batches.len() <= 1000 / (BATCH_SIZE - largest) + 1);
     }
 }

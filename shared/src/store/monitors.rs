@@ -30,6 +30,9 @@ use crate::domain::monitor::{MonitorStatus, Runs, tally};
 /// How long check records are kept.
 pub const CHECK_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
 pub use schema::MONITOR_STATE_GROUPS as STATE_GROUPS;
+/// Monitors' entries set by one update of a state item: a group of the largest plan
+/// (about 31) in one, within the 4 KB an update expression may take (with forty removals).
+const STATE_ENTRIES_PER_UPDATE: usize = 64;
 /// Windows a tick catches up on after the scheduler missed some (two minutes); monitors
 /// due in older windows wait for their next slot.
 pub const MAX_CATCH_UP_WINDOWS: i64 = 4;
@@ -71,6 +74,12 @@ fn due_shard(id: Uuid) -> u8 {
 /// The group of an organization's monitor state a monitor's entries sit in.
 pub fn state_group(id: Uuid) -> u8 {
     id.as_bytes()[14] % STATE_GROUPS
+}
+
+/// The group a monitor's entries sat in before there were [`STATE_GROUPS`]: always
+/// `state_group(id) % 4`, so each legacy item's monitors are those of eight groups now.
+fn legacy_state_group(id: Uuid) -> u8 {
+    id.as_bytes()[14] % schema::LEGACY_MONITOR_STATE_GROUPS
 }
 
 /// The window of the due index `at` falls in.
@@ -122,7 +131,7 @@ pub(crate) fn schedule(mut item: MonitorItem, org: Uuid) -> MonitorItem {
 
 /// An organization's monitors' last checks and counters of the day, in
 /// [`STATE_GROUPS`] items of its own partition (so a check writes nothing of its own but
-/// its record, and about forty monitors' entries go in one update).
+/// its record, and a batch of checks, which takes whole groups, one update per item).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorState {
@@ -132,6 +141,9 @@ pub struct MonitorState {
     /// Each monitor's counters of the day.
     #[serde(default)]
     pub day: std::collections::HashMap<Uuid, DayCounters>,
+    /// Whether the item exists (an update of an entry needs its maps there).
+    #[serde(skip)]
+    pub(crate) stored: bool,
 }
 
 /// A monitor's last check, as its organization's state keeps it.
@@ -251,17 +263,13 @@ impl Store {
     /// Sets each monitor's `lastCheckedAt` and `lastLatencyMs` from its organization's
     /// state (where steady checks record them), one read per state item involved.
     async fn overlay_last_checks(&self, org: Uuid, monitors: &mut [Monitor]) -> Result<(), StoreError> {
-        let mut groups: Vec<u8> = monitors.iter().map(|m| state_group(m.id)).collect();
-        groups.sort_unstable();
-        groups.dedup();
-        for g in groups {
-            let state = self.monitor_state(org, g).await?;
-            for m in monitors.iter_mut().filter(|m| state_group(m.id) == g) {
-                if let Some(last) = state.last.get(&m.id) {
-                    if m.last_checked_at.as_deref().is_none_or(|at| at < last.at.as_str()) {
-                        m.last_checked_at = Some(last.at.clone());
-                        m.last_latency_ms = Some(last.latency_ms);
-                    }
+        let ids: Vec<Uuid> = monitors.iter().map(|m| m.id).collect();
+        let states = self.monitor_states(org, &ids).await?;
+        for m in monitors.iter_mut() {
+            if let Some(last) = states[&state_group(m.id)].last.get(&m.id) {
+                if m.last_checked_at.as_deref().is_none_or(|at| at < last.at.as_str()) {
+                    m.last_checked_at = Some(last.at.clone());
+                    m.last_latency_ms = Some(last.latency_ms);
                 }
             }
         }
@@ -504,7 +512,105 @@ impl Store {
     /// One of an organization's monitor state items (empty before its first check).
     pub async fn monitor_state(&self, org: Uuid, group: u8) -> Result<MonitorState, StoreError> {
         let out = self.get(&key(schema::org_pk(org), schema::monitor_state_sk(group)), true).await?;
-        Ok(out.map(from_item::<MonitorState>).transpose()?.unwrap_or_default())
+        let state = out.map(from_item::<MonitorState>).transpose()?;
+        Ok(state.map(|s| MonitorState { stored: true, ..s }).unwrap_or_default())
+    }
+
+    /// The state items that hold `monitors`' entries, by group, in one batch read (each
+    /// empty before its first check). A monitor without an entry of its own gets the one
+    /// its legacy item still holds (see [`schema::LEGACY_MONITOR_STATE_GROUPS`]), so its
+    /// day's counters carry over; the next state write puts it in its own item.
+    pub async fn monitor_states(
+        &self,
+        org: Uuid,
+        monitors: &[Uuid],
+    ) -> Result<std::collections::HashMap<u8, MonitorState>, StoreError> {
+        let mut groups: Vec<u8> = monitors.iter().map(|id| state_group(*id)).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut states = self.state_items(org, &groups).await?;
+        let missing: Vec<Uuid> = monitors
+            .iter()
+            .copied()
+            .filter(|id| {
+                let state = &states[&state_group(*id)];
+                state_group(*id) >= schema::LEGACY_MONITOR_STATE_GROUPS
+                    && !state.last.contains_key(id)
+                    && !state.day.contains_key(id)
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(states);
+        }
+        let mut legacy_groups: Vec<u8> = missing.iter().map(|id| legacy_state_group(*id)).collect();
+        legacy_groups.sort_unstable();
+        legacy_groups.dedup();
+        let unread: Vec<u8> = legacy_groups.iter().copied().filter(|g| !states.contains_key(g)).collect();
+        let mut legacy = self.state_items(org, &unread).await?;
+        for g in legacy_groups {
+            if let Some(read) = states.get(&g) {
+                legacy.insert(g, read.clone());
+            }
+        }
+        for id in missing {
+            let old = &legacy[&legacy_state_group(id)];
+            let state = states.get_mut(&state_group(id)).expect("every monitor's group was read");
+            if let Some(last) = old.last.get(&id) {
+                state.last.insert(id, last.clone());
+            }
+            if let Some(day) = old.day.get(&id) {
+                state.day.insert(id, day.clone());
+            }
+        }
+        Ok(states)
+    }
+
+    /// State items by group, strongly consistent, up to 100 to a `BatchGetItem`.
+    async fn state_items(
+        &self,
+        org: Uuid,
+        groups: &[u8],
+    ) -> Result<std::collections::HashMap<u8, MonitorState>, StoreError> {
+        let mut states: std::collections::HashMap<u8, MonitorState> =
+            groups.iter().map(|g| (*g, MonitorState::default())).collect();
+        let mut pending: Vec<Item> =
+            groups.iter().map(|g| key(schema::org_pk(org), schema::monitor_state_sk(*g))).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let batch: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
+            let out = self
+                .client()
+                .batch_get_item()
+                .request_items(
+                    self.table(),
+                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                        .set_keys(Some(batch))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(StoreError::internal)?,
+                )
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
+                let group = item
+                    .get("sk")
+                    .and_then(|sk| sk.as_s().ok())
+                    .and_then(|sk| sk.strip_prefix("MONITORSTATE#"))
+                    .and_then(|g| g.parse::<u8>().ok())
+                    .ok_or_else(|| StoreError::internal("a monitor state item without its group"))?;
+                states.insert(group, MonitorState { stored: true, ..from_item::<MonitorState>(item)? });
+            }
+            if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(StoreError::Unavailable("batch read left unprocessed keys".into()));
+                }
+                pending.extend(unprocessed.keys);
+                tokio::time::sleep(super::backoff(attempt)).await;
+            }
+        }
+        Ok(states)
     }
 
     /// Claims the windows of the due index a tick at `now` checks: those after the last
@@ -711,8 +817,8 @@ impl Store {
             .expression_attribute_values(":to", s(day_sk(id, &to.to_string())));
         let mut days =
             self.query_all(query).await?.into_iter().map(from_item::<DayCounters>).collect::<Result<Vec<_>, _>>()?;
-        let state = self.monitor_state(org, state_group(id)).await?;
-        if let Some(open) = state.day.get(&id) {
+        let states = self.monitor_states(org, &[id]).await?;
+        if let Some(open) = states[&state_group(id)].day.get(&id) {
             let in_range = (from.to_string()..=to.to_string()).contains(&open.date);
             if in_range && !days.iter().any(|d| d.date == open.date) {
                 days.push(open.clone());
@@ -724,7 +830,8 @@ impl Store {
     /// Writes one of an organization's monitor state items after a check of its
     /// monitors: each checked monitor's last check and day counters, and the removal of
     /// `stale` entries (monitors not checked for a week: deleted, or paused and keeping
-    /// their last check in their own item), some forty monitors to an update.
+    /// their last check in their own item), one update per
+    /// [`STATE_ENTRIES_PER_UPDATE`] monitors.
     pub async fn update_monitor_state(
         &self,
         org: Uuid,
@@ -734,11 +841,12 @@ impl Store {
         stale: &[Uuid],
     ) -> Result<(), StoreError> {
         let Some((id, last, day)) = checked.first() else { return Ok(()) };
-        if !before.last.is_empty() {
+        if before.stored && !before.last.is_empty() {
             return self.set_state_entries(org, group, checked, stale).await;
         }
-        // The item's first write: both maps start with the first monitor's entries, never
-        // empty (an empty map is something DynamoDB Local's stream cannot render).
+        // The item's first write (or its maps' first since all were removed): both maps
+        // start with the first monitor's entries, never empty (an empty map is something
+        // DynamoDB Local's stream cannot render).
         let first = |value: aws_sdk_dynamodb::types::AttributeValue| {
             aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::from([(id.to_string(), value)]))
         };
@@ -767,7 +875,8 @@ impl Store {
     }
 
     /// Sets monitors' last checks and day counters in a state item (and, with the first
-    /// chunk, removes up to forty stale entries), some forty to an update.
+    /// chunk, removes up to forty stale entries), up to [`STATE_ENTRIES_PER_UPDATE`] to an
+    /// update.
     async fn set_state_entries(
         &self,
         org: Uuid,
@@ -775,7 +884,7 @@ impl Store {
         checked: &[(Uuid, LastCheck, DayCounters)],
         stale: &[Uuid],
     ) -> Result<(), StoreError> {
-        for (n, chunk) in checked.chunks(40).enumerate() {
+        for (n, chunk) in checked.chunks(STATE_ENTRIES_PER_UPDATE).enumerate() {
             let mut update = self
                 .client()
                 .update_item()

@@ -26,7 +26,7 @@
 //! | monitor       | `ORG#<org>`        | `MONITOR#<id>`       | `ORG#<org>#MONITORS`  | `<id>`   |
 //! | check record  | `ORG#<org>`        | `MONITOR#<id>#CHECK#<at>` (7-day TTL) |      |          |
 //! | day rollup    | `ORG#<org>`        | `MONITOR#<id>#DAY#<date>` |                  |          |
-//! | monitor state | `ORG#<org>`        | `MONITORSTATE#<group 0-3>` (last checks, the day's counters) | | |
+//! | monitor state | `ORG#<org>`        | `MONITORSTATE#<group 0-31>` (last checks, the day's counters) | | |
 //! | monitor tick  | `SCHEDULER`        | `MONITORS` (the last window claimed) |       |          |
 //! | integration   | `ORG#<org>`        | `INTEGRATION#<id>`   | `ORG#<org>#PAGE#<page>#INTEGRATIONS` | `<id>` |
 //! | hook pointer  | `HOOK#<id>`        | `HOOK` (the integration's organization) |    |          |
@@ -306,8 +306,14 @@ pub fn monitor_due_gsi2sk(org: Uuid, id: Uuid) -> String {
     format!("{org}#{id}")
 }
 /// Items of an organization's monitor state. An entry takes about 190 bytes, so the
-/// largest plan's 1,000 monitors fill some 50 KB of each item's 400 KB.
-pub const MONITOR_STATE_GROUPS: u8 = 4;
+/// largest plan's 1,000 monitors put some 31 entries (6 KB) in each; a batch of checks
+/// takes whole groups, so it writes each item it touches once, and an update (billed by
+/// the item's whole size) costs about as much as the entries it sets.
+pub const MONITOR_STATE_GROUPS: u8 = 32;
+/// The state items before 2026-12-06: a monitor of group `g` kept its entries in
+/// `g % 4` (the same `MONITORSTATE#<g>` key for groups 0-3). Read when a monitor has no
+/// entry of its own yet, until every such entry is a week old and gone.
+pub const LEGACY_MONITOR_STATE_GROUPS: u8 = 4;
 /// `MONITORSTATE#<group>`: one of an organization's items of its monitors' last checks
 /// and counters of the day (in its own partition, so no tenant fills another's).
 pub fn monitor_state_sk(group: u8) -> String {
