@@ -32,7 +32,15 @@ use uuid::Uuid;
 /// requests of one operation fail before they leave (a crash at that point, as far as
 /// the table can tell).
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<Mutex<Vec<String>>>, Arc<Mutex<Option<String>>>);
+pub struct CallCounter(Arc<Mutex<Vec<String>>>, Arc<Mutex<Option<Failing>>>);
+
+/// Which requests fail: those of an operation whose body contains a text, up to a count.
+#[derive(Debug)]
+struct Failing {
+    operation: String,
+    containing: String,
+    left: usize,
+}
 
 impl CallCounter {
     /// Operations sent so far, e.g. `UpdateItem`.
@@ -48,7 +56,14 @@ impl CallCounter {
     /// From now on, every request of `operation` (e.g. `DeleteItem`) fails without
     /// reaching the table, retries included, until [`CallCounter::heal`].
     pub fn fail(&self, operation: &str) {
-        *self.1.lock().unwrap() = Some(operation.to_owned());
+        self.fail_matching(operation, "", usize::MAX);
+    }
+
+    /// The next `times` requests of `operation` whose body contains `containing` (a key,
+    /// say) fail without reaching the table; every request, retries included, counts.
+    pub fn fail_matching(&self, operation: &str, containing: &str, times: usize) {
+        *self.1.lock().unwrap() =
+            Some(Failing { operation: operation.to_owned(), containing: containing.to_owned(), left: times });
     }
 
     /// Stops failing requests.
@@ -64,8 +79,15 @@ impl CallCounter {
         if let Ok(function) = policy::FUNCTION.try_with(|f| *f) {
             policy::record(function, policy::permissions(op, body));
         }
-        if self.1.lock().unwrap().as_deref() == Some(op) {
-            return Err(format!("injected failure before {op}"));
+        if let Some(failing) = self.1.lock().unwrap().as_mut() {
+            let matches = failing.operation == op
+                && failing.left > 0
+                && (failing.containing.is_empty()
+                    || std::str::from_utf8(body).is_ok_and(|b| b.contains(failing.containing.as_str())));
+            if matches {
+                failing.left -= 1;
+                return Err(format!("injected failure before {op}"));
+            }
         }
         self.0.lock().unwrap().push(op.to_owned());
         Ok(())

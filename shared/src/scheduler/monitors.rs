@@ -45,8 +45,8 @@ pub struct Outcome {
     pub checks: usize,
     /// Checks handed to worker functions (made and recorded there).
     pub handed: usize,
-    /// Checks due in this process that could not be recorded, after [`RETRIES`] more
-    /// tries of their batch: those monitors are checked again at their next slot.
+    /// Checks due in this process that could not be recorded (their writes tried
+    /// [`RETRIES`] more times): those monitors are checked again at their next slot.
     pub failed: usize,
     /// Changes of status.
     pub transitions: usize,
@@ -55,9 +55,8 @@ pub struct Outcome {
     pub sub_minute: bool,
 }
 
-/// More tries of a batch checked in this process whose checks were not all recorded
-/// (as Lambda retries an asynchronous invocation twice). A try checks only the monitors
-/// whose check is not recorded yet.
+/// More tries of a batch's writes of check records and state after a failure, 1 s and
+/// then 2 s later. A check is made once: only its writes are tried again.
 pub const RETRIES: u32 = 2;
 
 /// One worker's share of a tick: due monitors of one organization.
@@ -170,18 +169,18 @@ pub async fn run_due(state: &AppState, workers: Option<&dyn Workers>) -> Result<
             }
         }
     }
-    let results: Vec<(Outcome, Option<StoreError>)> = futures::stream::iter(here)
-        .map(|batch| check_with_retries(state, now, batch))
+    let results: Vec<BatchRun> = futures::stream::iter(here)
+        .map(|batch| check_batch(state, now, batch))
         .buffer_unordered(BATCH_CONCURRENCY)
         .collect()
         .await;
     let mut outcome = Outcome { sub_minute: due.sub_minute, handed, ..Outcome::default() };
     let mut first_error = None;
-    for (batch, error) in results {
-        outcome.checks += batch.checks;
-        outcome.failed += batch.failed;
-        outcome.transitions += batch.transitions;
-        if let Some(e) = error {
+    for run in results {
+        outcome.checks += run.outcome.checks;
+        outcome.failed += run.unrecorded;
+        outcome.transitions += run.outcome.transitions;
+        if let Some(e) = run.error {
             first_error.get_or_insert(e);
         }
     }
@@ -195,39 +194,10 @@ pub async fn run_due(state: &AppState, workers: Option<&dyn Workers>) -> Result<
         failed = outcome.failed,
         "monitor tick"
     );
-    match first_error {
-        Some(e) if outcome.checks == 0 => Err(e),
-        Some(e) => {
-            tracing::error!(error = %e, failed = outcome.failed, "some checks could not be recorded; those monitors are checked at their next slot");
-            Ok(outcome)
-        }
-        None => Ok(outcome),
+    if let Some(e) = first_error {
+        tracing::error!(error = %e, failed = outcome.failed, "some checks could not be recorded; those monitors are checked at their next slot");
     }
-}
-
-/// Checks a batch in this process, and again, up to [`RETRIES`] times after a pause,
-/// while some of its checks are not recorded; each try checks only those. Returns what
-/// was recorded, the checks left unrecorded (`failed`) and the last error.
-async fn check_with_retries(
-    state: &AppState,
-    now: chrono::DateTime<chrono::Utc>,
-    batch: Batch,
-) -> (Outcome, Option<StoreError>) {
-    let mut total = Outcome::default();
-    let mut attempt = 0;
-    loop {
-        let run = check_batch(state, now, Batch { org: batch.org, monitors: batch.monitors.clone() }).await;
-        total.checks += run.outcome.checks;
-        total.transitions += run.outcome.transitions;
-        let Some(error) = run.error else { return (total, None) };
-        if attempt == RETRIES {
-            total.failed = run.unrecorded;
-            return (total, Some(error));
-        }
-        attempt += 1;
-        tracing::warn!(%error, org = %batch.org, unrecorded = run.unrecorded, attempt, "a batch of checks was not wholly recorded; trying what is missing again");
-        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
-    }
+    Ok(outcome)
 }
 
 /// The monitor-worker function's part: checks a work order's batch, once. Monitors whose
@@ -318,7 +288,7 @@ pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, b
     }
     let checked: usize = entries.values().map(Vec::len).sum();
     let mut outcome = Outcome { transitions: transitions.len(), ..Outcome::default() };
-    if let Err(e) = state.store.put_all(records).await {
+    if let Err(e) = again(|| state.store.put_all(records.clone())).await {
         return failed(e);
     }
     let week_ago = crate::clock::timestamp(now - chrono::Duration::seconds(CHECK_RETENTION_SECS));
@@ -333,7 +303,7 @@ pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, b
             .filter(|(id, last)| last.at < week_ago && !checked.iter().any(|(c, ..)| c == *id))
             .map(|(id, _)| *id)
             .collect();
-        if let Err(e) = state.store.update_monitor_state(org, *group, state_before, checked, &stale).await {
+        if let Err(e) = again(|| state.store.update_monitor_state(org, *group, state_before, checked, &stale)).await {
             unwritten += checked.len();
             first_error.get_or_insert(e);
         }
@@ -349,6 +319,27 @@ pub async fn check_batch(state: &AppState, now: chrono::DateTime<chrono::Utc>, b
     }
     let unrecorded = due - already - superseded - outcome.checks;
     BatchRun { outcome, unrecorded, error: first_error.filter(|_| unrecorded > 0) }
+}
+
+/// Runs a write, and again up to [`RETRIES`] times after a pause while it fails, so a
+/// passing fault of the store costs no check.
+async fn again<F, Fut>(write: F) -> Result<(), StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt == RETRIES => return Err(e),
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "a write of checks failed; trying it again");
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+        }
+    }
 }
 
 /// A linked monitor's verdict as its service's status: down → outage, degraded →

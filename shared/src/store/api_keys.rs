@@ -10,9 +10,7 @@ use super::error::StoreError;
 use super::events::{Event, EventType, data_of};
 use super::quotas::{Quota, returned_item};
 use super::write::Write;
-use super::{
-    Item, Store, Tx, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, sdk_error, to_item, wire,
-};
+use super::{Item, Store, Tx, TxError, failed_at, from_item, get_n, get_s, key, n, s, schema, to_item, wire};
 use crate::apikey::{KeyHash, PlaintextKey};
 use crate::clock::timestamp;
 use crate::domain::{MissingScope, Scope, Scopes};
@@ -478,37 +476,13 @@ impl Store {
             .consistent_read(true);
         let (refs, last) = self.query_up_to(query, limit, start).await?;
         let hashes: Vec<String> = refs.iter().filter_map(|r| get_s(r, "keyHash").map(str::to_owned)).collect();
-        let mut keys = Vec::with_capacity(hashes.len());
-        let mut pending: Vec<Item> = hashes.iter().map(|h| key(schema::api_key_pk(h), schema::API_KEY_SK)).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            let batch: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(
-                    self.table(),
-                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                        .set_keys(Some(batch))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(StoreError::internal)?,
-                )
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
-                keys.push(from_item::<ApiKeyItem>(item)?.key);
-            }
-            if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
-                attempt += 1;
-                if attempt > 8 {
-                    return Err(StoreError::Unavailable("batch read left unprocessed keys".into()));
-                }
-                pending.extend(unprocessed.keys);
-                tokio::time::sleep(super::backoff(attempt)).await;
-            }
-        }
+        let wanted: Vec<Item> = hashes.iter().map(|h| key(schema::api_key_pk(h), schema::API_KEY_SK)).collect();
+        let mut keys = self
+            .batch_get(wanted)
+            .await?
+            .into_iter()
+            .map(|i| Ok(from_item::<ApiKeyItem>(i)?.key))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         // BatchGetItem answers in any order; ids are UUID v7, so this is creation order.
         keys.sort_by_key(|k| k.id);
         Ok(super::listing::Listing { items: keys, next_cursor: last.as_ref().map(super::cursor::encode) })

@@ -543,6 +543,42 @@ impl Store {
         }
     }
 
+    /// Items by key, strongly consistent, 100 to a `BatchGetItem`, asking again for what
+    /// DynamoDB leaves unprocessed (with backoff). In no particular order; missing items
+    /// are absent.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        let mut pending = keys;
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let batch: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
+            let out = self
+                .client()
+                .batch_get_item()
+                .request_items(
+                    self.table(),
+                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                        .set_keys(Some(batch))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(StoreError::internal)?,
+                )
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
+            if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(StoreError::Unavailable("batch read left unprocessed keys".into()));
+                }
+                pending.extend(unprocessed.keys);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+        Ok(items)
+    }
+
     /// An `UpdateItem` by the lean client, returning the attributes it asked for.
     pub(crate) async fn update_returning(&self, input: &wire::UpdateIn<'_>) -> Result<Item, wire::Failure> {
         let out: wire::UpdateOut = self.wire.call("UpdateItem", input).await?;

@@ -565,7 +565,7 @@ impl Store {
         Ok(states)
     }
 
-    /// State items by group, strongly consistent, up to 100 to a `BatchGetItem`.
+    /// State items by group, strongly consistent, in batch reads.
     async fn state_items(
         &self,
         org: Uuid,
@@ -573,42 +573,15 @@ impl Store {
     ) -> Result<std::collections::HashMap<u8, MonitorState>, StoreError> {
         let mut states: std::collections::HashMap<u8, MonitorState> =
             groups.iter().map(|g| (*g, MonitorState::default())).collect();
-        let mut pending: Vec<Item> =
-            groups.iter().map(|g| key(schema::org_pk(org), schema::monitor_state_sk(*g))).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            let batch: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(
-                    self.table(),
-                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                        .set_keys(Some(batch))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(StoreError::internal)?,
-                )
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
-                let group = item
-                    .get("sk")
-                    .and_then(|sk| sk.as_s().ok())
-                    .and_then(|sk| sk.strip_prefix("MONITORSTATE#"))
-                    .and_then(|g| g.parse::<u8>().ok())
-                    .ok_or_else(|| StoreError::internal("a monitor state item without its group"))?;
-                states.insert(group, MonitorState { stored: true, ..from_item::<MonitorState>(item)? });
-            }
-            if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
-                attempt += 1;
-                if attempt > 8 {
-                    return Err(StoreError::Unavailable("batch read left unprocessed keys".into()));
-                }
-                pending.extend(unprocessed.keys);
-                tokio::time::sleep(super::backoff(attempt)).await;
-            }
+        let keys: Vec<Item> = groups.iter().map(|g| key(schema::org_pk(org), schema::monitor_state_sk(*g))).collect();
+        for item in self.batch_get(keys).await? {
+            let group = item
+                .get("sk")
+                .and_then(|sk| sk.as_s().ok())
+                .and_then(|sk| sk.strip_prefix("MONITORSTATE#"))
+                .and_then(|g| g.parse::<u8>().ok())
+                .ok_or_else(|| StoreError::internal("a monitor state item without its group"))?;
+            states.insert(group, MonitorState { stored: true, ..from_item::<MonitorState>(item)? });
         }
         Ok(states)
     }
