@@ -95,6 +95,8 @@ pub const ROUTES: &[Route] = &[
     route(Group::Incidents, "DELETE", "/api/v1/incidents/{incidentId}", Scope::IncidentsWrite),
     route(Group::Incidents, "GET", "/api/v1/incidents", Scope::IncidentsRead),
     route(Group::Incidents, "POST", "/api/v1/incidents/{incidentId}/updates", Scope::IncidentsWrite),
+    route(Group::Incidents, "PUT", "/api/v1/incidents/{incidentId}/postmortem", Scope::IncidentsWrite),
+    route(Group::Incidents, "DELETE", "/api/v1/incidents/{incidentId}/postmortem", Scope::IncidentsWrite),
     route(Group::Incidents, "GET", "/api/v1/pages/{pageId}/integrations", Scope::IntegrationsRead),
     route(Group::Incidents, "POST", "/api/v1/pages/{pageId}/integrations", Scope::IntegrationsWrite),
     route(Group::Incidents, "GET", "/api/v1/integrations/{integrationId}", Scope::IntegrationsRead),

@@ -118,6 +118,8 @@ async fn summary_json_reads_as_statuspage_with_every_field_of_the_contract() {
         "page_id",
         "incident_updates",
         "components",
+        "postmortem_body",
+        "postmortem_published_at",
     ] {
         assert!(i.get(field).is_some(), "incident field {field}");
     }
@@ -371,6 +373,160 @@ async fn hostile_text_is_inert_in_html_atom_rss_svg_ics_and_json() {
     // JSON keeps it as data.
     let summary = get(&app, &format!("/status/{slug}/api/v2/summary.json")).await;
     assert_eq!(summary.json["incidents"][0]["name"], title.as_str());
+}
+
+/// Markdown with everything a hostile author might try: script, raw HTML with event
+/// handlers, `javascript:` and `data:` links, images with handlers, an iframe, a style.
+pub(crate) const HOSTILE_MARKDOWN: &str = "**Fixed** in [the notes](https://example.com/n).\n\n\
+    <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)> \
+    ![pic](https://evil.example/p.png) <a href=\"https://ok.example\" onclick=\"alert(4)\">raw</a> \
+    [d](data:text/html;base64,PHNjcmlwdD4=)\n\n<iframe src=\"https://evil.example\"></iframe>\n\n<style>*{display:none}</style>";
+
+/// What no markup of a rendering of [`HOSTILE_MARKDOWN`] may hold (its text may: the
+/// author's words are shown as written).
+/// (A whole page or email has one `<style>` of its own: see [`one_style`].)
+pub(crate) const ACTIVE: [&str; 8] =
+    ["<script", "<img", "<iframe", "onerror", "onclick", "javascript:", "data:text", "href=\"https://ok.example"];
+
+/// A page or email has its own `<style>` and no other.
+pub(crate) fn one_style(html: &str) -> bool {
+    tags(html).matches("<style").count() == 1
+}
+
+/// The tags of an HTML text, without its text nodes (where escaped text sits).
+pub(crate) fn tags(html: &str) -> String {
+    let mut inside = false;
+    html.chars()
+        .filter(|c| {
+            match c {
+                '<' => inside = true,
+                '>' if inside => {
+                    inside = false;
+                    return true;
+                }
+                _ => {}
+            }
+            inside
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn markdown_renders_on_the_page_and_in_feeds_and_hostile_markdown_is_inert_in_each() {
+    // Arrange: an incident update and a maintenance announcement in hostile Markdown.
+    let app = TestApp::all().await;
+    let (slug, page) = public_page(&app, json!({"name": "Acme"})).await;
+    let incident = incident(&app, &page, "Errors", "major", &[]).await;
+    let update = json!({"body": HOSTILE_MARKDOWN});
+    app.call("POST", &format!("/api/v1/incidents/{incident}/updates"), Some(update)).await.expect(201);
+    let start = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let end = (chrono::Utc::now() + chrono::Duration::days(2) + chrono::Duration::hours(1)).to_rfc3339();
+    let window = json!({"title": "Upgrade", "scheduledFor": start, "scheduledUntil": end, "body": HOSTILE_MARKDOWN});
+    app.call("POST", &format!("/api/v1/pages/{page}/maintenances"), Some(window)).await.expect(201);
+
+    // HTML (the page: the open incident's timeline and the announcement; the incident's
+    // page): the Markdown is markup, the hostile part text.
+    for path in [format!("/status/{slug}"), format!("/status/{slug}/incidents/{incident}")] {
+        let html = text(get(&app, &path).await.expect(200)).to_owned();
+        assert!(html.contains("<strong>Fixed</strong> in <a href=\"https://example.com/n\" rel=\"nofollow noopener noreferrer\">the notes</a>"), "{path}: {html}");
+        for bad in ACTIVE {
+            assert!(!tags(&html).contains(bad), "{bad} on {path}");
+        }
+        assert!(one_style(&html), "{path}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "what was written stays readable on {path}");
+    }
+
+    // Atom and RSS: the entry's HTML, parsed out of the XML, is the same safe markup.
+    for feed in ["history.atom", "history.rss"] {
+        let xml = text(get(&app, &format!("/status/{slug}/{feed}")).await.expect(200)).to_owned();
+        let element = if feed.ends_with("atom") { "content" } else { "description" };
+        let entries = xml_texts(&xml, element);
+        let entry = entries.iter().find(|c| c.contains("Fixed")).unwrap_or_else(|| panic!("{feed}: {entries:?}"));
+        assert!(entry.contains("<strong>Fixed</strong>"), "{feed}: {entry}");
+        for bad in ACTIVE.iter().chain(&["<style"]) {
+            assert!(!tags(entry).contains(bad), "{bad} in {feed}: {entry}");
+        }
+    }
+
+    // iCalendar: the announcement as plain text, links spelled out, nothing to render.
+    let ics = text(get(&app, &format!("/status/{slug}/maintenance.ics")).await.expect(200)).replace("\r\n ", "");
+    let description = ics.lines().find_map(|l| l.strip_prefix("DESCRIPTION:")).unwrap();
+    assert!(description.contains("Fixed in the notes (https://example.com/n)."), "{description}");
+    assert!(!description.contains("**"), "{description}");
+
+    // JSON keeps the source.
+    let r = get(&app, &format!("/status/{slug}/api/v2/incidents.json")).await;
+    let updates = r.expect(200).json["incidents"][0]["incident_updates"].as_array().unwrap().clone();
+    assert!(updates.iter().any(|u| u["body"] == HOSTILE_MARKDOWN), "{updates:?}");
+}
+
+#[tokio::test]
+async fn a_postmortem_is_private_while_a_draft_and_once_published_is_on_the_incident_page_and_in_the_v2_json() {
+    // Arrange
+    let app = TestApp::all().await;
+    let (slug, page) = public_page(&app, json!({"name": "Acme"})).await;
+    let incident = incident(&app, &page, "Database failover", "major", &[]).await;
+    let path = format!("/api/v1/incidents/{incident}/postmortem");
+    let page_html = format!("/status/{slug}/incidents/{incident}");
+    let json_of = |r: TestResponse| r.expect(200).json["incidents"][0].clone();
+    let postmortem_events = || async {
+        let r = app.call("GET", "/api/v1/events?type=incident.postmortem_published", None).await;
+        r.expect(200).json["data"].as_array().unwrap().len()
+    };
+
+    // Act: a draft.
+    let draft = json!({"body": "# Summary\n\nThe **primary** failed over.\n\n## What changes\n\n- alerts"});
+    let r = app.call("PUT", &path, Some(draft)).await;
+
+    // Assert: kept, not shown, nobody told.
+    let pm = r.expect(200).json["data"]["postmortem"].clone();
+    assert!(pm["publishedAt"].is_null() && pm["body"].as_str().unwrap().starts_with("# Summary"), "{pm}");
+    assert!(!text(get(&app, &page_html).await.expect(200)).contains("Postmortem"));
+    let v2 = json_of(get(&app, &format!("/status/{slug}/api/v2/incidents.json")).await);
+    assert!(v2["postmortem_body"].is_null() && v2["postmortem_published_at"].is_null(), "{v2}");
+    assert_eq!(postmortem_events().await, 0);
+
+    // Act: published.
+    let body = "# Summary\n\nThe **primary** failed over.\n\n## What changes\n\n- alerts";
+    let r = app.call("PUT", &path, Some(json!({"body": body, "published": true}))).await;
+    let published_at = r.expect(200).json["data"]["postmortem"]["publishedAt"].as_str().unwrap().to_owned();
+
+    // Assert: on the page below its own heading, in the JSON as written, told once.
+    let html = text(get(&app, &page_html).await.expect(200)).to_owned();
+    assert!(html.contains("<h2 id=\"postmortem-h\">Postmortem</h2>"), "{html}");
+    assert!(html.contains("<h3>Summary</h3>") && html.contains("<h4>What changes</h4>"), "{html}");
+    assert!(html.contains("The <strong>primary</strong> failed over."), "{html}");
+    let v2 = json_of(get(&app, &format!("/status/{slug}/api/v2/incidents.json")).await);
+    assert_eq!(
+        (v2["postmortem_body"].as_str(), v2["postmortem_published_at"].as_str()),
+        (Some(body), Some(published_at.as_str()))
+    );
+    assert_eq!(postmortem_events().await, 1);
+
+    // Act: an edit of the published one keeps its date and tells nobody again.
+    app.clock.advance(chrono::Duration::minutes(5));
+    let edited = json!({"body": format!("{body}\n- runbooks"), "published": true});
+    let r = app.call("PUT", &path, Some(edited)).await;
+    assert_eq!(r.expect(200).json["data"]["postmortem"]["publishedAt"].as_str(), Some(published_at.as_str()));
+    assert_eq!(postmortem_events().await, 1);
+
+    // Bad input is refused; an unknown incident is 404.
+    app.call("PUT", &path, Some(json!({"body": "  "}))).await.expect(400);
+    app.call("PUT", &path, Some(json!({"body": "x", "publish": true}))).await.expect(400);
+    app.call("PUT", &path, Some(json!({"body": "x".repeat(50_001)}))).await.expect(400);
+    let unknown = format!("/api/v1/incidents/{}/postmortem", uuid::Uuid::now_v7());
+    app.call("PUT", &unknown, Some(json!({"body": "x"}))).await.expect(404);
+
+    // Act: removed.
+    let r = app.call("DELETE", &path, None).await;
+    r.expect(204);
+
+    // Assert: gone from the page and the JSON, the incident kept.
+    assert!(!text(get(&app, &page_html).await.expect(200)).contains("Postmortem"));
+    let v2 = json_of(get(&app, &format!("/status/{slug}/api/v2/incidents.json")).await);
+    assert!(v2["postmortem_body"].is_null(), "{v2}");
+    let r = app.call("GET", &format!("/api/v1/incidents/{incident}"), None).await;
+    assert!(r.expect(200).json["data"]["postmortem"].is_null());
 }
 
 #[tokio::test]

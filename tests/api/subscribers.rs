@@ -169,6 +169,64 @@ async fn an_incident_email_has_text_and_html_parts_and_one_click_unsubscribe_hea
 }
 
 #[tokio::test]
+async fn an_update_in_markdown_is_formatted_in_the_html_part_plain_in_the_text_part_and_inert_in_both() {
+    use crate::status_pages::{ACTIVE, HOSTILE_MARKDOWN, one_style, tags};
+    let app = TestApp::all().await;
+    let (page, _) = public_page(&app, "Acme").await;
+    let email = address("md");
+    let mut seen = HashSet::new();
+    subscribe(&app, &page, json!({"type": "email", "email": email, "skipConfirmation": true})).await;
+
+    open_incident(&app, &page, json!({"body": HOSTILE_MARKDOWN})).await;
+    stream_new_events(&app, &mut seen, 1).await;
+
+    let mail = mail_to(&email).await;
+    let (text, html) = (mail[0]["body"]["text"].as_str().unwrap(), mail[0]["body"]["html"].as_str().unwrap());
+    assert!(html.contains("<strong>Fixed</strong> in <a href=\"https://example.com/n\""), "{html}");
+    for bad in ACTIVE {
+        assert!(!tags(html).contains(bad), "{bad} in the HTML part");
+    }
+    assert!(one_style(html));
+    assert!(text.contains("Fixed in the notes (https://example.com/n)."), "{text}");
+    assert!(!text.contains("**") && !text.contains("<strong>"), "{text}");
+}
+
+#[tokio::test]
+async fn publishing_a_postmortem_emails_subscribers_once_unless_told_not_to() {
+    let app = TestApp::all().await;
+    let (page, _) = public_page(&app, "Acme").await;
+    let email = address("pm");
+    let mut seen = HashSet::new();
+    subscribe(&app, &page, json!({"type": "email", "email": email, "skipConfirmation": true})).await;
+    let incident = open_incident(&app, &page, json!({"title": "Database failover"})).await;
+    stream_new_events(&app, &mut seen, 1).await;
+    let path = format!("/api/v1/incidents/{incident}/postmortem");
+
+    // A draft, then its publication, then an edit: one email, for the publication.
+    app.call("PUT", &path, Some(json!({"body": "Draft"}))).await.expect(200);
+    let body = "## Summary\n\nThe **primary** failed over.";
+    app.call("PUT", &path, Some(json!({"body": body, "published": true}))).await.expect(200);
+    app.call("PUT", &path, Some(json!({"body": format!("{body} Fixed."), "published": true}))).await.expect(200);
+    stream_new_events(&app, &mut seen, 1).await;
+
+    let mail = mail_to(&email).await;
+    assert_eq!(mail.len(), 2, "the incident's email and the postmortem's");
+    let m = mail.iter().find(|m| m["subject"].as_str().unwrap().contains("Postmortem")).expect("a postmortem email");
+    assert_eq!(m["subject"], "[Acme] Postmortem: Database failover");
+    let (text, html) = (m["body"]["text"].as_str().unwrap(), m["body"]["html"].as_str().unwrap());
+    assert!(text.contains("Summary\n\nThe primary failed over."), "{text}");
+    assert!(html.contains("The <strong>primary</strong> failed over."), "{html}");
+    assert!(html.contains("Read the postmortem") && text.contains(&format!("/incidents/{incident}")));
+
+    // Unpublished and published again without telling anyone: no email.
+    app.call("PUT", &path, Some(json!({"body": body}))).await.expect(200);
+    let quiet = json!({"body": body, "published": true, "notifySubscribers": false});
+    app.call("PUT", &path, Some(quiet)).await.expect(200);
+    stream_new_events(&app, &mut seen, 1).await;
+    assert_eq!(mail_to(&email).await.len(), 2);
+}
+
+#[tokio::test]
 async fn an_unsubscribe_link_stops_working_after_180_days_and_the_newest_email_has_one_that_works() {
     // Arrange: an active subscriber and the unsubscribe link of an incident email.
     let app = TestApp::all().await;

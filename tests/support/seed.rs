@@ -88,6 +88,7 @@ pub fn valid_body(method: &str, path: &str) -> Option<Value> {
         ("POST", p) if p.ends_with("/maintenances") => Some(
             json!({"title": "t", "body": "b", "scheduledFor": "2099-01-10T02:00:00Z", "scheduledUntil": "2099-01-10T04:00:00Z"}),
         ),
+        ("PUT", p) if p.ends_with("/postmortem") => Some(json!({"body": "What happened."})),
         ("POST", "/api/v1/monitors") => Some(json!({"name": "m", "url": "http://127.0.0.1:9/m"})),
         ("PATCH", p) if p.starts_with("/api/v1/monitors/") => Some(json!({"name": "x"})),
         ("POST", p) if p.ends_with("/integrations") => Some(json!({"type": "generic", "name": "n"})),

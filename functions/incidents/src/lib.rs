@@ -1,5 +1,6 @@
 //! The incidents endpoint group: `/api/v1/pages/{pageId}/incidents`, the organization's
-//! `/api/v1/incidents`, `/api/v1/incidents/{incidentId}` and its `/updates`; and the alert
+//! `/api/v1/incidents`, `/api/v1/incidents/{incidentId}` with its `/updates` and
+//! `/postmortem`; and the alert
 //! integrations that open incidents from on-call tools ([`integrations`], [`hooks`]).
 
 pub mod hooks;
@@ -9,12 +10,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use livestatus_shared::auth::Principal;
 use livestatus_shared::domain::{self, Impact, IncidentStatus};
 use livestatus_shared::http::{IdempotentJson, JsonBody, ListParams, created, data, list, path_id};
 use livestatus_shared::store::incidents::{
-    IncidentFilter, IncidentPatch, MAX_AFFECTED_SERVICES, NewIncident, NewUpdate,
+    IncidentFilter, IncidentPatch, MAX_AFFECTED_SERVICES, NewIncident, NewPostmortem, NewUpdate,
 };
 use livestatus_shared::{ApiError, AppState};
 use serde::Deserialize;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/incidents", get(list_org_incidents))
         .route("/api/v1/incidents/{incidentId}", get(get_incident).patch(update_incident).delete(delete_incident))
         .route("/api/v1/incidents/{incidentId}/updates", post(create_incident_update))
+        .route("/api/v1/incidents/{incidentId}/postmortem", put(put_postmortem).delete(delete_postmortem))
         .route("/api/v1/pages/{pageId}/integrations", get(integrations::list_for_page).post(integrations::create))
         .route(
             "/api/v1/integrations/{integrationId}",
@@ -76,6 +78,16 @@ struct CreateUpdate {
     body: String,
     #[serde(default)]
     status: Option<IncidentStatus>,
+    #[serde(default)]
+    notify_subscribers: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PutPostmortem {
+    body: String,
+    #[serde(default)]
+    published: Option<bool>,
     #[serde(default)]
     notify_subscribers: Option<bool>,
 }
@@ -210,5 +222,34 @@ async fn delete_incident(
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "Incident")?;
     state.store.delete_incident(&state.write(&who, None), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT …/postmortem`: writes the postmortem, a draft unless `published` (then on the
+/// incident's public page, and subscribers told once, unless `notifySubscribers` is
+/// false). Answers the incident.
+async fn put_postmortem(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PutPostmortem>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "Incident")?;
+    let new = NewPostmortem {
+        body: domain::postmortem_body(body.body)?,
+        published: body.published.unwrap_or(false),
+        notify_subscribers: body.notify_subscribers.unwrap_or(true),
+    };
+    let incident = state.store.set_postmortem(&state.write(&who, None), id, Some(new)).await?;
+    Ok(data(StatusCode::OK, incident))
+}
+
+async fn delete_postmortem(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, "Incident")?;
+    state.store.set_postmortem(&state.write(&who, None), id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

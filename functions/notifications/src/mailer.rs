@@ -5,6 +5,7 @@
 
 use askama::Template;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
+use livestatus_shared::domain::markdown::{self, Flavor};
 use livestatus_shared::outbound::mail::{Mailer, Notice, NoticeKind, Sending};
 use livestatus_shared::outbound::summary::{Action, Pill, Summary};
 
@@ -31,7 +32,10 @@ struct Model {
     headline: String,
     /// Impact and affected services, under the headline.
     detail: Option<String>,
+    /// What people wrote (Markdown) as plain text, for the text part.
     paragraphs: Vec<String>,
+    /// The same as sanitized HTML, for the HTML part.
+    paragraphs_html: Vec<String>,
     when: Option<String>,
     action: Option<Action>,
     reason: String,
@@ -59,6 +63,8 @@ pub fn render(notice: &Notice) -> Rendered {
         NoticeKind::Confirm { .. } => "This link works for 7 days.".to_owned(),
         _ => format!("You are receiving this because you subscribed to updates from {}.", page.name),
     };
+    let paragraphs_html: Vec<String> = paragraphs.iter().map(|p| markdown::to_html(p, Flavor::Update)).collect();
+    let paragraphs: Vec<String> = paragraphs.iter().map(|p| markdown::to_text(p)).collect();
     let preheader = paragraphs.first().map_or_else(|| headline.clone(), |p| p.chars().take(140).collect());
     let model = Model {
         subject,
@@ -69,6 +75,7 @@ pub fn render(notice: &Notice) -> Rendered {
         headline,
         detail,
         paragraphs,
+        paragraphs_html,
         when,
         action,
         reason,

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use livestatus_shared::domain::MaintenanceStatus;
+use livestatus_shared::domain::markdown::{self, Flavor};
 use livestatus_shared::store::incidents::Incident;
 use livestatus_shared::store::maintenances::Maintenance;
 
@@ -63,13 +64,13 @@ impl Entry<'_> {
         }
     }
 
-    /// The updates as HTML (newest first), for the entry's content; a window's times
-    /// come first.
+    /// The updates as HTML (newest first, their Markdown sanitized), for the entry's
+    /// content; a window's times come first.
     fn html(&self) -> String {
         let mut html = String::new();
         let mut add = |label: &str, at: &str, body: &str| {
-            let body: Vec<String> = body.lines().map(xml).collect();
-            let _ = write!(html, "<p><strong>{label}</strong> – {}<br>{}</p>", when(at), body.join("<br>"));
+            let body = markdown::to_html(body, Flavor::Update);
+            let _ = write!(html, "<p><strong>{label}</strong> – {}</p>{body}", when(at));
         };
         match self {
             Self::Incident(i) => {
@@ -238,7 +239,7 @@ pub fn ics(view: &View, links: &Links) -> String {
         // The announcement, then where the window stands if not just announced.
         let updates = m.updates.as_deref().unwrap_or_default();
         if let Some(first) = updates.first() {
-            description.push(first.body.clone());
+            description.push(markdown::to_text(&first.body));
         }
         if m.status != MaintenanceStatus::Scheduled {
             description.push(format!("Status: {}.", maintenance_label(m.status)));

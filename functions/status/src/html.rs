@@ -3,6 +3,7 @@
 
 use askama::Template;
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
+use livestatus_shared::domain::markdown::{self, Flavor};
 use livestatus_shared::domain::{Impact, IncidentStatus, MaintenanceStatus, ServiceStatus};
 use livestatus_shared::store::incidents::Incident;
 use livestatus_shared::store::maintenances::Maintenance;
@@ -166,11 +167,12 @@ struct UpdateHtml {
     status: &'static str,
     when: String,
     iso: String,
-    lines: Vec<String>,
+    /// The body's Markdown as sanitized HTML.
+    body: String,
 }
 
 fn update_html(status: &'static str, at: &str, body: &str) -> UpdateHtml {
-    UpdateHtml { status, when: when(at), iso: at.to_owned(), lines: body.lines().map(str::to_owned).collect() }
+    UpdateHtml { status, when: when(at), iso: at.to_owned(), body: markdown::to_html(body, Flavor::Update) }
 }
 
 struct IncidentHtml {
@@ -238,7 +240,8 @@ struct UpcomingHtml {
     window: String,
     iso: String,
     affected: String,
-    lines: Vec<String>,
+    /// The announcement's Markdown as sanitized HTML (empty without one).
+    body: String,
 }
 
 fn upcoming_html(view: &View, m: &Maintenance, links: &Links) -> UpcomingHtml {
@@ -249,7 +252,7 @@ fn upcoming_html(view: &View, m: &Maintenance, links: &Links) -> UpcomingHtml {
         window: window(&m.scheduled_for, &m.scheduled_until),
         iso: m.scheduled_for.clone(),
         affected: view.service_names(&m.service_ids).join(", "),
-        lines: latest.map(|u| u.body.lines().map(str::to_owned).collect()).unwrap_or_default(),
+        body: latest.map(|u| markdown::to_html(&u.body, Flavor::Update)).unwrap_or_default(),
     }
 }
 
@@ -518,6 +521,14 @@ struct IncidentTemplate {
     head: Head,
     incident: IncidentHtml,
     state: String,
+    /// The published postmortem.
+    postmortem: Option<PostmortemHtml>,
+}
+
+/// A published postmortem: when, and its Markdown as sanitized HTML.
+struct PostmortemHtml {
+    published: String,
+    body: String,
 }
 
 /// An incident's permalink page.
@@ -529,7 +540,11 @@ pub fn incident(view: &View, incident: &Incident, links: &Links) -> Document {
         _ => format!("{} since {}", status_label(incident.status), when(&incident.created_at)),
     };
     let css = head.css.clone();
-    let template = IncidentTemplate { incident: incident_html(view, incident, links), state, head };
+    let postmortem = incident.postmortem.as_ref().and_then(|p| {
+        let at = p.published_at.as_deref()?;
+        Some(PostmortemHtml { published: when(at), body: markdown::to_html(&p.body, Flavor::Postmortem) })
+    });
+    let template = IncidentTemplate { incident: incident_html(view, incident, links), state, head, postmortem };
     document(template.render(), &css)
 }
 
@@ -552,7 +567,7 @@ pub fn maintenance(view: &View, m: &Maintenance, links: &Links) -> Document {
         _ => "Planned maintenance".to_owned(),
     };
     let css = head.css.clone();
-    let template = IncidentTemplate { incident: maintenance_html(view, m, links), state, head };
+    let template = IncidentTemplate { incident: maintenance_html(view, m, links), state, head, postmortem: None };
     document(template.render(), &css)
 }
 

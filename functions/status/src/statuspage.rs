@@ -118,6 +118,7 @@ pub fn incident(view: &View, incident: &Incident, links: &Links) -> Value {
     let (affected, affected_json) = affected(view, &incident.affected_service_ids);
     let updates = incident.updates.as_deref().unwrap_or_default();
     let monitoring_at = updates.iter().rev().find(|u| u.status == IncidentStatus::Monitoring).map(|u| &u.created_at);
+    let published = incident.postmortem.as_ref().filter(|p| p.published_at.is_some());
     json!({
         "id": incident.id,
         "name": incident.title,
@@ -132,6 +133,9 @@ pub fn incident(view: &View, incident: &Incident, links: &Links) -> Value {
         "page_id": incident.page_id,
         "incident_updates": updates.iter().rev().map(|u| update(incident, u, &affected_json)).collect::<Vec<_>>(),
         "components": affected,
+        // A draft stays private.
+        "postmortem_body": published.map(|p| &p.body),
+        "postmortem_published_at": published.and_then(|p| p.published_at.as_ref()),
     })
 }
 

@@ -11,6 +11,8 @@ mod invalid;
 #[cfg(feature = "store")]
 pub mod maintenance;
 #[cfg(feature = "store")]
+pub mod markdown;
+#[cfg(feature = "store")]
 pub mod monitor;
 #[cfg(feature = "store")]
 pub mod page_access;
@@ -144,6 +146,17 @@ pub fn update_body(raw: String) -> Result<String, Invalid> {
 
 /// Longest update text.
 pub const UPDATE_BODY_MAX: usize = 10_000;
+
+/// The text of a postmortem: 1–50000 characters of Markdown, not blank.
+pub fn postmortem_body(raw: String) -> Result<String, Invalid> {
+    if raw.trim().is_empty() {
+        return Err(Invalid::field("body", "must not be empty"));
+    }
+    text("body", raw, 1, POSTMORTEM_BODY_MAX)
+}
+
+/// Longest postmortem.
+pub const POSTMORTEM_BODY_MAX: usize = 50_000;
 
 /// Parses a list of service ids of at most `max`, dropping duplicates and keeping the
 /// caller's order.

@@ -147,6 +147,7 @@ impl Summary {
                 s.when = when(timestamp);
                 s.at = Some(timestamp.clone());
                 match event_type.split('.').next().unwrap_or_default() {
+                    "incident" if event_type == "incident.postmortem_published" => s.postmortem(page, data),
                     "incident" => s.incident(page, data),
                     "service" => s.service(data),
                     _ => s.maintenance(page, event_type, data),
@@ -172,6 +173,17 @@ impl Summary {
             Some(if affected.is_empty() { impact } else { format!("{impact} · Affects {}", affected.join(", ")) });
         if let (true, Some(id)) = (page.public, text_at(data, "/incident/id")) {
             self.action = Some(Action { label: "View incident".into(), url: format!("{}/incidents/{id}", page.url) });
+        }
+    }
+
+    /// A published postmortem: the incident as context, the postmortem as the text.
+    fn postmortem(&mut self, page: &PageInfo, data: &Value) {
+        self.incident(page, data);
+        let title = text_at(data, "/incident/title").unwrap_or("Incident");
+        self.subject = format!("[{}] Postmortem: {title}", self.page_name);
+        self.paragraphs = text_at(data, "/incident/postmortem/body").map(str::to_owned).into_iter().collect();
+        if let Some(action) = &mut self.action {
+            action.label = "Read the postmortem".into();
         }
     }
 

@@ -115,6 +115,7 @@ event_types! {
     IncidentUpdated => "incident.updated", true;
     IncidentResolved => "incident.resolved", true;
     IncidentDeleted => "incident.deleted", false;
+    IncidentPostmortemPublished => "incident.postmortem_published", true;
     KeyCreated => "key.created", false;
     KeyRevoked => "key.revoked", false;
     SubscriberCreated => "subscriber.created", false;

@@ -56,6 +56,32 @@ pub struct Incident {
     /// Updates, oldest first; absent in lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<Vec<IncidentUpdate>>,
+    /// Its postmortem, once written (shown publicly only once published).
+    #[serde(default)]
+    pub postmortem: Option<Postmortem>,
+}
+
+/// What went wrong and what changes, written after an incident: Markdown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Postmortem {
+    /// Markdown, headings allowed.
+    pub body: String,
+    /// When it was first published; `None` while a draft.
+    pub published_at: Option<String>,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// A postmortem as written through the API.
+#[derive(Debug)]
+pub struct NewPostmortem {
+    /// Markdown.
+    pub body: String,
+    /// Shown on the public page (and published now, if it was not).
+    pub published: bool,
+    /// Tell subscribers when this write publishes it.
+    pub notify_subscribers: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,6 +207,7 @@ impl Store {
             updated_at: now.to_owned(),
             resolved_at: (new.status == IncidentStatus::Resolved).then(|| now.to_owned()),
             updates: None,
+            postmortem: None,
         };
         let item = IncidentItem {
             pk: schema::org_pk(org),
@@ -438,6 +465,72 @@ impl Store {
         }
         incident.updated_at = now.to_owned();
         Ok(incident)
+    }
+
+    /// Writes, or with `None` removes, an incident's postmortem. Publishing it (it was a
+    /// draft or absent) stamps `publishedAt` and records `incident.postmortem_published`,
+    /// which tells subscribers unless `notifySubscribers` is false; any other change
+    /// records `incident.updated`, which tells nobody. Unpublishing makes it a draft.
+    pub async fn set_postmortem(
+        &self,
+        w: &Write<'_>,
+        id: Uuid,
+        new: Option<NewPostmortem>,
+    ) -> Result<Incident, StoreError> {
+        let (org, actor, now) = (w.org, &w.actor, w.now.text());
+        let current = self.get_incident(org, id).await?.ok_or_else(|| StoreError::not_found("Incident"))?;
+        let was_published = current.postmortem.as_ref().is_some_and(|p| p.published_at.is_some());
+        let postmortem = new.as_ref().map(|n| Postmortem {
+            body: n.body.clone(),
+            published_at: match (&current.postmortem, n.published) {
+                (_, false) => None,
+                (Some(Postmortem { published_at: Some(at), .. }), true) => Some(at.clone()),
+                (_, true) => Some(now.to_owned()),
+            },
+            updated_at: now.to_owned(),
+        });
+        let mut changes = Changes::default();
+        changes.set("updatedAt", s(now));
+        match &postmortem {
+            Some(p) => {
+                changes.set("postmortem", serde_dynamo::to_attribute_value(p).map_err(StoreError::internal)?);
+            }
+            None => {
+                changes.remove("postmortem");
+            }
+        }
+        let update = changes
+            .apply_tx(
+                Update::builder()
+                    .table_name(self.table())
+                    .set_key(Some(key(schema::org_pk(org), schema::incident_sk(id)))),
+            )
+            .condition_expression(LIVE)
+            .build()
+            .map_err(StoreError::internal)?;
+        let mut tx = Tx::new();
+        let incident_update = tx.push(TransactWriteItem::builder().update(update).build());
+        let mut after = current.clone();
+        after.postmortem = postmortem;
+        after.updated_at = now.to_owned();
+        after.updates = None;
+        let publishes = !was_published && after.postmortem.as_ref().is_some_and(|p| p.published_at.is_some());
+        let (kind, notify) = if publishes {
+            (EventType::IncidentPostmortemPublished, new.as_ref().is_some_and(|n| n.notify_subscribers))
+        } else {
+            (EventType::IncidentUpdated, false)
+        };
+        let data = serde_json::json!({ "incident": &after, "notifySubscribers": notify });
+        tx.push(self.event_put(org, Event::new(kind, Some(after.page_id), actor, now, data))?);
+        match self.transact(tx).await {
+            Ok(()) => {}
+            Err(TxError::Cancelled(reasons)) if failed_at(&reasons, incident_update).is_some() => {
+                return Err(StoreError::not_found("Incident"));
+            }
+            Err(e) => return Err(e.into_error()),
+        }
+        after.updates = current.updates;
+        Ok(after)
     }
 
     /// Appends an update. Without a status the incident keeps its own; `resolved` closes
